@@ -1,0 +1,183 @@
+"""PovertyModel: every rural household of a region (or a weighted sample) as an agent.
+
+One step is one calendar year, in the order of `YEAR` below. Households live as rows of a
+struct-of-arrays table (`sim/fields.py`); villages and counties are Mesa agents viewing
+rows of their own tables; `household(i)` gives a Mesa agent viewing one household row.
+All randomness comes from the `rng` seed through named streams (`sim/streams.py`).
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from agents import behaviour, life
+from agents.government import govern
+from agents.places import County, Household, Village
+from policies import MEASURES, apply_measures
+
+from . import accounting, metrics, register
+from .params import Parameters
+from .profiles import Profile, load_profile
+from .streams import Streams, root_entropy
+from .synth import synthesize
+
+# The order of one year, in one place (DESIGN.md: "write it down as an explicit list").
+YEAR = (
+    ("life", life.live_year),              # ageing, school, illness, disability, disasters, shocks
+    ("behaviour", behaviour.decide),       # labor allocation and earnings, insurance enrolment
+    ("government", govern),                # identification, causes
+    ("measures", apply_measures),          # policies/ act; returns fiscal costs
+    ("accounting", accounting.account),    # income by source, resources, savings
+    ("assessment", register.assess),       # exits, returns, village and county exit
+)
+
+
+class PovertyModel(mesa.Model):
+    """A region's rural households under a measure mix, stepped one calendar year at a time.
+
+    Args:
+        profile: a `Profile` or the name of one (`shangluo`, `national`, ...).
+        households: rows to simulate (a weighted sample); None for the profile's full size.
+        start_year, end_year: the first and last simulated years.
+        measures: {measure name: on?}; missing measures take their defaults.
+        params: parameters (defaults from `policies/parameters` plus the profile's overrides).
+        overrides: extra parameter overrides by dotted path (as in a scenario file).
+        scenario: a name recorded with the results.
+        rng: the run's seed (an int, a SeedSequence or a Generator); the only randomness.
+    """
+
+    def __init__(self, profile: Profile | str = "shangluo", households: int | None = 2000,
+                 start_year: int | None = None, end_year: int = 2020,
+                 measures: dict | None = None, params: Parameters | None = None,
+                 overrides: dict | None = None, scenario: str = "", rng=None):
+        super().__init__(rng=rng)
+        self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
+        if params is None:
+            params = Parameters.load().override(self.profile.parameter_overrides, self.profile.file,
+                                                section="parameters")
+        if overrides:
+            params = params.override(overrides, "overrides", section="overrides")
+        self.params = params
+        self.start_year = int(start_year if start_year is not None else self.profile.data["start_year"])
+        self.end_year = int(end_year)
+        if self.end_year < self.start_year:
+            raise ValueError(f"end_year {end_year} is before start_year {self.start_year}")
+        self.measures = {name: spec.default_on for name, spec in MEASURES.items()}
+        self.measures.update(measures or {})
+        self.scenario_name = scenario or self.profile.name
+        self.seed = root_entropy(rng if rng is not None else self.rng)
+        self.streams = Streams(self.seed)
+
+        profile_data = dict(self.profile.data, start_year=self.start_year)
+        synth_profile = Profile(self.profile.name, self.profile.file, profile_data,
+                                self.profile.parameter_overrides)
+        pop = synthesize(synth_profile, self.params, households, self.seed)
+        self.population = pop
+        self.hh, self.villages, self.counties = pop.households, pop.villages, pop.counties
+        self.village_agents = [Village(self, i) for i in range(self.villages.n)]
+        self.county_agents = [County(self, i) for i in range(self.counties.n)]
+        self._household_views: dict[int, Household] = {}
+
+        self.year = self.start_year
+        self.p = self.params.year(self.year)
+        self.line = self.p["poverty.line"]
+        self.last_line = self.line
+        self.growth_index = 1.0
+        self.price_index = 1.0
+        self.flows: dict[str, np.ndarray] = {}
+        self._initial_state(pop.target_income_pc)
+        self.initial = metrics.compute(self, {})
+
+        self.datacollector = mesa.DataCollector(
+            model_reporters={name: (lambda m, k=name: m.current[k]) for name in metrics.COLUMNS})
+        self.current: dict[str, float] = {}
+        self.running = True
+
+    # --- set-up -----------------------------------------------------------------------
+    def _initial_state(self, target_pc: np.ndarray) -> None:
+        """Earning ability backed out so that start-year income matches the drawn income."""
+        hh, p = self.hh, self.p
+        behaviour.allocate_labor(self, self.streams.uniform("synth.households", 0, hh.n),
+                                 self.streams.uniform("synth.households", 1, hh.n))
+        workers = np.maximum(hh.n_working - hh.n_college, 1)
+        skill_mult = 1.0 + (p["economy.skill_premium"] - 1.0) * np.minimum(hh.n_skilled / workers, 1.0)
+        units = (np.maximum(hh.labor_units - hh.n_migrants - hh.n_local, 0.0) + p["economy.land_income_units"]
+                 + skill_mult * (p["economy.local_wage_ratio"] * hh.n_local
+                                 + p["economy.migrant_wage_ratio"] * hh.n_migrants))
+        pension = hh.n_elderly * p["economy.pension"]
+        target = target_pc * hh.size
+        # The drawn income is what the register assesses (resources), so earnings also cover
+        # the year's schooling costs and the expected out-of-pocket medical costs.
+        rigid = accounting.schooling_cost(self) + life.expected_oop_medical(self)
+        earned = np.maximum(target - pension + rigid, 0.05 * self.line * hh.size)  # assumption: a small floor
+        hh.ability = earned / units
+        behaviour.earnings(self, shocks=False)
+        self.flows.update(births=np.zeros(hh.n, np.int8), deaths=np.zeros(hh.n, np.int8))
+        apply_measures(self)  # the measures of the start year shape starting incomes too
+        hh.oop_medical = 0.0  # the synthesized income already reflects last year's costs
+        hh.medical_cost = 0.0
+        accounting.account(self)
+        savings_months = np.where(register.registered(hh), p["synth.savings_months_poor"],
+                                  p["synth.savings_months_other"])
+        hh.savings = savings_months / 12.0 * np.maximum(hh.income, 0.0)
+        hh.debt = 0.0
+        size = np.maximum(hh.size, 1)
+        hh.measured_pc = np.where(register.registered(hh), np.minimum(hh.resources / size, target_pc),
+                                  np.maximum(hh.resources / size, self.line))
+        register.diagnose(self)
+        register.aggregate_places(self)
+        empty = np.zeros(hh.n, bool)
+        self.flows.update(exited=empty, returned=empty, new_poor=empty,
+                          villages_exited=np.zeros(self.villages.n, bool),
+                          counties_exited=np.zeros(self.counties.n, bool))
+
+    # --- the year -----------------------------------------------------------------------
+    def school_cost(self, stage: str) -> float:
+        """Household cost of one pupil at a stage this year (price-indexed)."""
+        return self.p[f"education.cost_{stage}"] * self.price_index
+
+    def step(self) -> None:
+        if self.year > self.end_year:
+            self.running = False
+            return
+        if self.year > self.start_year:
+            self.growth_index *= 1.0 + self.params.at("economy.income_growth", self.year)
+            self.price_index = self.growth_index
+        self.p = self.params.year(self.year)
+        self.line = self.p["poverty.line"]
+        self.flows = {}
+        costs = {}
+        for name, rule in YEAR:
+            out = rule(self)
+            if name == "measures":
+                costs = out
+        self.current = metrics.compute(self, costs)
+        self.costs = costs
+        self.datacollector.collect(self)
+        self.year += 1
+        if self.year > self.end_year:
+            self.running = False
+
+    def run(self) -> pd.DataFrame:
+        """Step through the horizon and return the tidy yearly timeseries."""
+        while self.running:
+            self.step()
+        return self.timeseries()
+
+    def timeseries(self) -> pd.DataFrame:
+        df = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+        df["year"] = df["year"].astype("int64")
+        df.insert(0, "seed", np.int64(self.seed) if self.seed < 2**63 else self.seed)
+        df.insert(0, "scenario", self.scenario_name)
+        return df
+
+    # --- inspection ---------------------------------------------------------------------
+    def household(self, row: int) -> Household:
+        """A Mesa agent viewing one household row (created on first use, then reused)."""
+        if not 0 <= row < self.hh.n:
+            raise IndexError(f"household row {row} outside 0..{self.hh.n - 1}")
+        if row not in self._household_views:
+            self._household_views[row] = Household(self, row)
+        return self._household_views[row]
