@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from sim.draws import any_of, binomial, lognormal
-from sim.fields import REGISTERED_STATUSES, Illness
+from sim.fields import Illness
+from sim.register import registered
 
 # Years spent in each band or stage (ageing rates are their inverses).
 YEARS_CHILD, YEARS_PRIMARY, YEARS_JUNIOR, YEARS_SENIOR = 6, 6, 3, 3
@@ -119,8 +120,7 @@ def health(model) -> None:
 
 def _admission_risk(hh, p) -> np.ndarray:
     """Chance of a major episode in the household this year, by age and poverty status."""
-    registered = np.isin(hh.status, REGISTERED_STATUSES)
-    rate = np.where(registered, p["health.admission_rate_poor"], p["health.admission_rate_other"])
+    rate = np.where(registered(hh), p["health.admission_rate_poor"], p["health.admission_rate_other"])
     at_risk = (hh.n_working + p["health.elderly_admission_multiplier"] * hh.n_elderly
                + 0.5 * (hh.size - hh.n_working - hh.n_elderly))
     return any_of(at_risk, rate)

@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sim.errors import InputError
+from sim.errors import InputError, nearest
 from sim.params import Parameters, load_toml
-from sim.profiles import Profile, load_profile
+from sim.profiles import Profile, available_profiles, load_profile, profile_path
 from sim.schema import Key, validate
 from policies import MEASURES
 
@@ -79,6 +79,10 @@ def load_scenario(path: str | Path, households: int | None = None,
     path = Path(path)
     file = str(path)
     data = validate(load_toml(path), SCENARIO_SCHEMA, file)
+    if not profile_path(data["profile"], relative_to=path.parent).exists():
+        name = data["profile"]
+        raise InputError(file, "profile", f"no profile named '{name}'{nearest(name, available_profiles())}"
+                         f" (available: {', '.join(available_profiles())}, or a path to a .toml file)")
     profile = load_profile(data["profile"], relative_to=path.parent)
     start = data.get("start_year", profile.data["start_year"])
     end = data["end_year"]

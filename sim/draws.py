@@ -15,23 +15,35 @@ def binomial(u: np.ndarray, n: np.ndarray, p) -> np.ndarray:
     """Inverse-CDF binomial: the k with CDF(k-1) <= u < CDF(k), one uniform per row.
 
     `n` small non-negative integers (household members), `p` a scalar or per-row array.
-    Rows with n == 0 or p == 0 give 0 without work; the loop runs to the largest k drawn.
+    Most rows draw k = 0 (u below P(0) = (1-p)^n); only the others enter the loop, which
+    runs to the largest k drawn.
     """
     n = np.asarray(n)
     out = np.zeros(n.shape, dtype=np.int8)
-    p_arr = np.broadcast_to(np.asarray(p, dtype=np.float64), n.shape)
-    idx = np.flatnonzero((n > 0) & (p_arr > 0))
+    if np.ndim(p) == 0:
+        p = float(p)
+        if p <= 0.0:
+            return out
+        if p >= 1.0:
+            return np.maximum(n, 0).astype(np.int8)
+        p0 = ((1.0 - p) ** np.arange(np.iinfo(np.int8).max + 1))[np.maximum(n, 0)]
+        idx = np.flatnonzero(u >= p0)
+        pp = np.full(idx.size, p)
+    else:
+        p_all = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+        p0 = np.where(n > 0, (1.0 - p_all) ** np.maximum(n, 0), 1.0)
+        idx = np.flatnonzero((u >= p0) & (n > 0) & (p_all > 0))
+        pp = p_all[idx]
     if idx.size == 0:
         return out
     nn = n[idx].astype(np.float64)
-    pp = np.minimum(p_arr[idx], 1.0)
     uu = u[idx]
     q = 1.0 - pp
+    certain = q <= 0.0
+    ratio = np.divide(pp, q, out=np.zeros_like(pp), where=~certain)
     pmf = q ** nn
     cdf = pmf.copy()
     k = np.zeros(idx.size, dtype=np.int8)
-    certain = pp >= 1.0
-    ratio = np.divide(pp, q, out=np.zeros_like(pp), where=~certain)
     active = (uu >= cdf) & (k < nn)
     step = 0
     while active.any():

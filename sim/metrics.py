@@ -55,7 +55,7 @@ for _cause in Cause:
 
 
 def _people(w_size, mask) -> float:
-    return float(np.dot(w_size, mask))
+    return float(w_size.sum(where=mask))
 
 
 def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -108,6 +108,8 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
         m[f"reached_people_{name}"] = _people(ws, reached[name]) if on else 0.0
         total += cost
     m["fiscal_cost_total"] = total
+    reg_idx = np.flatnonzero(reg)
+    ws_reg, causes_reg = ws[reg_idx], hh.causes[reg_idx]
     for cause in Cause:
-        m[f"poor_people_cause_{cause.name.lower()}"] = _people(ws, (hh.causes & int(cause)) != 0)
+        m[f"poor_people_cause_{cause.name.lower()}"] = _people(ws_reg, (causes_reg & int(cause)) != 0)
     return m

@@ -18,7 +18,7 @@ from .fields import REGISTERED_STATUSES, Cause, Labor, Location, Status
 
 
 def registered(hh) -> np.ndarray:
-    return np.isin(hh.status, REGISTERED_STATUSES)
+    return (hh.status == REGISTERED_STATUSES[0]) | (hh.status == REGISTERED_STATUSES[1])
 
 
 def identify(model) -> None:

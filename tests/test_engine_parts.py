@@ -1,0 +1,119 @@
+"""The engine's building blocks: the locked table, random streams, draws, parameters,
+and scenario validation."""
+
+import numpy as np
+import pytest
+
+from sim.draws import binomial, stochastic_round
+from sim.errors import InputError
+from sim.fields import HOUSEHOLD
+from sim.params import PARAMETER_DIR, Parameters
+from sim.streams import Streams
+from sim.table import Table
+
+from experiments.scenario import load_scenario
+
+
+def test_table_refuses_undeclared_fields_and_keeps_dtypes():
+    t = Table(HOUSEHOLD, 4)
+    with pytest.raises(AttributeError, match="declare it"):
+        t.incme = np.zeros(4)
+    t.size = [1, 2, 3, 4]
+    assert t.size.dtype == np.int8 and t.size.tolist() == [1, 2, 3, 4]
+    assert HOUSEHOLD.bytes_per_row() < 200
+
+
+def test_streams_are_named_and_repeatable_per_year():
+    s = Streams(42)
+    a = s.uniform("major_illness", 2017, 5)
+    np.testing.assert_array_equal(a, Streams(42).uniform("major_illness", 2017, 5))
+    assert not np.array_equal(a, s.uniform("major_illness", 2018, 5))
+    assert not np.array_equal(a, s.uniform("disaster", 2017, 5))
+    # drawing more rows does not change the first rows' draws
+    np.testing.assert_array_equal(a, s.uniform("major_illness", 2017, 50)[:5])
+    with pytest.raises(KeyError, match="undeclared"):
+        s.uniform("no_such_stream", 2017, 5)
+
+
+def test_inverse_cdf_binomial_has_the_binomial_distribution():
+    rng = np.random.default_rng(0)
+    n = np.full(200_000, 5)
+    k = binomial(rng.random(n.size), n, 0.3)
+    assert k.mean() == pytest.approx(1.5, abs=0.01)
+    assert k.var() == pytest.approx(5 * 0.3 * 0.7, rel=0.02)
+    assert k.min() == 0 and k.max() <= 5
+    assert (binomial(rng.random(10), np.zeros(10, int), 0.5) == 0).all()
+    assert (binomial(rng.random(10), np.full(10, 3), 1.0) == 3).all()
+    x = stochastic_round(np.full(100_000, 2.25), rng.random(100_000))
+    assert set(np.unique(x)) == {2, 3} and x.mean() == pytest.approx(2.25, abs=0.01)
+
+
+def test_dated_parameters_hold_until_the_next_year():
+    p = Parameters.load()
+    assert p.at("poverty.line", 2014) == 2800
+    assert p.at("poverty.line", 2017) == 2952
+    assert p.at("poverty.line", 2025) == 4000  # holds after the last year given
+    q = p.override({"poverty.line": {2018: 3500}}, "s.toml")
+    assert q.at("poverty.line", 2017) == 2952 and q.at("poverty.line", 2019) == 3500
+    assert "s.toml" in q.spec("poverty.line").source
+
+
+def test_every_parameter_cites_a_source():
+    p = Parameters.load(PARAMETER_DIR)
+    for name in p.names():
+        spec = p.spec(name)
+        assert spec.source.strip(), name
+        if spec.source.lower().startswith("assumption"):
+            assert len(spec.source) > len("assumption: ") + 10, f"{name}: an assumption must say why"
+
+
+@pytest.mark.parametrize("override, path, message", [
+    ({"medical.reimbursment": 0.7}, "overrides.medical.reimbursment", "did you mean 'medical.reimbursement'"),
+    ({"medical.reimbursement": 70}, "overrides.medical.reimbursement", "above the maximum 1"),
+    ({"health.chronic_cost": -5}, "overrides.health.chronic_cost", "below the minimum 0"),
+    ({"register.identify_new": 1}, "overrides.register.identify_new", "expected true or false"),
+    ({"poverty.line": {"soon": 1}}, "overrides.poverty.line.soon", "expected a year"),
+])
+def test_bad_overrides_name_the_path(override, path, message):
+    with pytest.raises(InputError) as err:
+        Parameters.load().override(override, "s.toml")
+    assert err.value.path == path and message in err.value.message
+    assert err.value.one_line().startswith("s.toml: ")
+
+
+def _scenario(tmp_path, text):
+    f = tmp_path / "s.toml"
+    f.write_text(text)
+    return f
+
+
+def test_scenario_errors_name_file_and_path(tmp_path):
+    good = 'profile = "shangluo"\nend_year = 2018\n'
+    assert load_scenario(_scenario(tmp_path, good)).end_year == 2018
+    cases = [
+        ('profile = "shangluo"\nend_yaer = 2018\n', "end_yaer", "did you mean 'end_year'"),
+        ('profile = "shangluo"\n', "end_year", "required key is missing"),
+        ('profile = "shanglou"\nend_year = 2018\n', "profile", "did you mean 'shangluo'"),
+        ('profile = "shangluo"\nend_year = 2014\n', "end_year", "before start_year"),
+        ('profile = "shangluo"\nend_year = "2018"\n', "end_year", "expected a whole number"),
+        ('profile = "shangluo"\nend_year = 2018\n[measures]\ndibao = "yes"\n', "measures.dibao", "true or false"),
+        ('profile = "shangluo"\nend_year = 2018\n[measures]\nmicrocredt = true\n', "measures.microcredt", "unknown key"),
+        ('profile = "shangluo"\nend_year = 2018\n[overrides."medical.reimbursement"]\n2017 = 1.5\n',
+         "overrides.medical.reimbursement.2017", "above the maximum"),
+        ('profile = "shangluo\nend_year = 2018\n', "", "malformed TOML"),
+    ]
+    for text, path, message in cases:
+        with pytest.raises(InputError) as err:
+            load_scenario(_scenario(tmp_path, text))
+        assert err.value.path == path, text
+        assert message in err.value.message, (text, err.value.message)
+        assert "s.toml" in err.value.file
+
+
+def test_missing_and_non_utf8_files(tmp_path):
+    with pytest.raises(InputError, match="file not found"):
+        load_scenario(tmp_path / "nope.toml")
+    f = tmp_path / "latin.toml"
+    f.write_bytes('profile = "shangluo"\nend_year = 2018\n# caf\xe9\n'.encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8"):
+        load_scenario(f)
