@@ -142,6 +142,23 @@ def load_toml(path: Path | str) -> dict:
         raise InputError(str(path), "", f"malformed TOML: {exc}") from None
 
 
+def flatten_dotted(tree: dict, prefix: str = "") -> dict:
+    """Join nested tables into dotted names: TOML reads an unquoted `a.b = 1` as {a: {b: 1}}.
+
+    A table whose keys are years, or that has `value`/`values`, is a value, not a level.
+    """
+    out = {}
+    for key, val in tree.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        is_level = (isinstance(val, dict) and val and "value" not in val and "values" not in val
+                    and not all(str(k).isdigit() for k in val))
+        if is_level:
+            out.update(flatten_dotted(val, name))
+        else:
+            out[name] = val
+    return out
+
+
 @dataclass
 class Parameters:
     """All model parameters, with dated values, ready for lookup by year."""
@@ -183,9 +200,12 @@ class Parameters:
         A dated override keeps the earlier values and replaces them from its first year on.
         """
         specs = dict(self.specs)
-        for name, raw in overrides.items():
+        for name, raw in flatten_dotted(overrides).items():
             path = f"{section}.{name}"
             if name not in specs:
+                parent, _, last = name.rpartition(".")
+                if parent in specs:  # a table of years with a non-year key
+                    raise InputError(file, path, f"expected a year like 2016 as key, found {last!r}")
                 raise unknown_key(file, path, name, specs)
             p = specs[name]
             if isinstance(raw, dict) and ("value" in raw or "values" in raw):

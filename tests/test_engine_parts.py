@@ -58,6 +58,15 @@ def test_dated_parameters_hold_until_the_next_year():
     assert "s.toml" in q.spec("poverty.line").source
 
 
+def test_unquoted_dotted_override_paths_work(tmp_path):
+    f = tmp_path / "s.toml"
+    f.write_text('profile = "shangluo"\nend_year = 2018\n[overrides]\nmedical.reimbursement = 0.8\n'
+                 '[overrides.poverty.line]\n2017 = 3100\n')
+    s = load_scenario(f)
+    assert s.params.at("medical.reimbursement", 2016) == 0.8
+    assert s.params.at("poverty.line", 2017) == 3100 and s.params.at("poverty.line", 2016) == 2952
+
+
 def test_every_parameter_cites_a_source():
     p = Parameters.load(PARAMETER_DIR)
     for name in p.names():

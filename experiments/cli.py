@@ -1,0 +1,227 @@
+"""The `povsim` command line.
+
+    povsim run SCENARIO [--seed S | --seeds N] [--households N] [--out DIR] [--debug]
+    povsim check FILE [--debug]
+
+Exit codes: 0 success, 1 a run failed, 2 bad input (one line on stderr; nothing written).
+Everything a run needs is validated before the first model is built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+from sim.errors import InputError
+
+PROG = "povsim"
+CMDLINE = "command line"  # the "file" of InputErrors about arguments
+
+
+class _Usage(Exception):
+    """An argparse error: reported like an InputError, as one line and exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse would print usage and exit; we want one line
+        raise _Usage(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Agent-based simulation of rural households "
+                     "leaving and returning to poverty.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    run = sub.add_parser("run", help="run a scenario over seeds and write its results",
+                         description="Run SCENARIO once per seed and write timeseries.parquet, "
+                         "manifest.json and figures/poverty.png to the output directory.")
+    run.add_argument("scenario", metavar="SCENARIO", help="scenario file (TOML)")
+    run.add_argument("--seed", metavar="S",
+                     help="alone: one run with exactly this model seed; with --seeds: the root "
+                          "the N replication seeds are spawned from")
+    run.add_argument("--seeds", metavar="N",
+                     help="N replications spawned from the scenario's seed (or from --seed); "
+                          "default: the scenario's 'seeds'")
+    run.add_argument("--households", metavar="N",
+                     help="household rows to simulate (overrides the scenario and profile)")
+    run.add_argument("--out", metavar="DIR",
+                     help="output directory (default: results/<scenario name>/)")
+    run.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    check = sub.add_parser("check", help="validate a scenario or profile file",
+                           description="Validate a scenario file (or a region profile) "
+                           "without running anything.")
+    check.add_argument("file", metavar="FILE", help="scenario or profile file (TOML)")
+    check.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+# ---------------------------------------------------------------------------------------
+# validation of arguments
+
+
+def _int_arg(text: str | None, option: str, minimum: int, maximum: int | None = None) -> int | None:
+    if text is None:
+        return None
+    try:
+        value = int(text.strip().replace("_", ""))
+    except ValueError:
+        raise InputError(CMDLINE, option, f"expected a whole number, found {text!r}") from None
+    if value < minimum:
+        what = {0: "a non-negative whole number", 1: "a positive whole number"}.get(
+            minimum, f"a whole number of at least {minimum}")
+        raise InputError(CMDLINE, option, f"expected {what}, found {value}")
+    if maximum is not None and value > maximum:
+        raise InputError(CMDLINE, option, f"{value} is above the maximum {maximum}")
+    return value
+
+
+def _check_writable(out_dir: Path) -> None:
+    """The output directory if it exists, else its nearest existing ancestor, must be a
+    directory we can create files in (tried for real: os.access says yes to root)."""
+    shown = str(out_dir)
+    probe = out_dir.absolute()
+    if probe.exists() and not probe.is_dir():
+        raise InputError(shown, "", "output path exists and is not a directory")
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(shown, "", f"cannot create it: {probe} is not a directory")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".povsim-probe-", dir=probe))
+    except OSError as exc:
+        raise InputError(shown, "", f"cannot write in {probe}: {exc.strerror}") from None
+
+
+def plan_run(args) -> tuple:
+    """(scenario, seeds, seeding, out_dir) from the arguments; InputError on anything bad."""
+    from .runner import replication_seeds
+    from .scenario import SCENARIO_SCHEMA, load_scenario
+
+    hh_key = SCENARIO_SCHEMA["households"]
+    seeds_key = SCENARIO_SCHEMA["seeds"]
+    households = _int_arg(args.households, "--households", max(1, int(hh_key.min or 1)),
+                          int(hh_key.max) if hh_key.max else None)
+    n_seeds = _int_arg(args.seeds, "--seeds", 1, int(seeds_key.max) if seeds_key.max else None)
+    seed_key = SCENARIO_SCHEMA["seed"]
+    seed = _int_arg(args.seed, "--seed", 0, int(seed_key.max) if seed_key.max else None)
+
+    scenario = load_scenario(args.scenario, households=households)
+
+    if seed is not None and n_seeds is None:
+        seeds, seeding = [seed], {"method": "exact", "seed": seed}
+    else:
+        root = seed if seed is not None else scenario.seed
+        n = n_seeds if n_seeds is not None else scenario.seeds
+        seeds = replication_seeds(root, n)
+        seeding = {"method": "numpy.random.SeedSequence(root).spawn(n), "
+                             "child.generate_state(1, uint32)[0]", "root": root, "n": n}
+
+    if args.out is not None:
+        out_dir = Path(args.out)
+    else:
+        name = scenario.name
+        if not name or name in (".", "..") or "/" in name or "\\" in name or name != name.strip():
+            raise InputError(scenario.file, "name", f"{name!r} cannot be used as a directory "
+                             "name under results/; rename it or give --out DIR")
+        out_dir = Path("results") / name
+    _check_writable(out_dir)
+    return scenario, seeds, seeding, out_dir
+
+
+# ---------------------------------------------------------------------------------------
+# commands
+
+
+def cmd_run(args, argv: list[str]) -> int:
+    from . import runner
+
+    scenario, seeds, seeding, out_dir = plan_run(args)
+    started = runner.utc_now()
+    try:
+        df = runner.run_scenario(scenario, seeds, progress=True)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure of a run is exit code 1
+        return _fail(f"run of scenario '{scenario.name}' failed: {_describe(exc)}", args.debug)
+    finished = runner.utc_now()
+    try:
+        runner.write_outputs(df, scenario, seeds, out_dir, started, finished,
+                             command=[PROG, *argv], seeding=seeding)
+    except Exception as exc:  # noqa: BLE001
+        return _fail(f"writing results to {out_dir} failed: {_describe(exc)}", args.debug)
+
+    print(runner.format_summary(runner.summary_table(df)))
+    missing = runner.missing_contract_columns(df, [m for m, on in scenario.measures.items() if on])
+    if missing:
+        print(f"{PROG}: warning: timeseries lacks contract columns: {', '.join(missing)}",
+              file=sys.stderr)
+    print(f"results: {out_dir}{os.sep} (timeseries.parquet, manifest.json, figures/poverty.png; "
+          f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}, {len(df)} rows)")
+    return 0
+
+
+def cmd_check(args, argv: list[str]) -> int:
+    from sim.params import load_toml
+
+    path = Path(args.file)
+    raw = load_toml(path)
+    if "profile" not in raw and "register" in raw:
+        from sim.profiles import load_profile
+        profile = load_profile(path)
+        start = profile.data["start_year"]
+        print(f"ok: {args.file} (profile {profile.name}, start year {start}, "
+              f"{profile.data['default_households']:,} households by default)")
+        return 0
+    from .scenario import load_scenario
+    scenario = load_scenario(path)
+    print(f"ok: {args.file} (scenario {scenario.name}, profile {scenario.profile.name}, "
+          f"years {scenario.start_year}-{scenario.end_year})")
+    return 0
+
+
+def _describe(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())  # one line
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _fail(message: str, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+    except _Usage as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    debug = getattr(args, "debug", debug)
+    commands = {"run": cmd_run, "check": cmd_check}
+    try:
+        return commands[args.command](args, argv)
+    except InputError as err:
+        if debug:
+            traceback.print_exc()
+        print(f"{PROG}: error: {' '.join(err.one_line().split())}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - unexpected: exit code 1, one line
+        return _fail(_describe(exc), debug)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
