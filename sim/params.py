@@ -10,12 +10,12 @@ parameter systems is that a misspelt key is silently ignored).
 from __future__ import annotations
 
 import bisect
-import math
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import InputError, nearest, unknown_key
+from .schema import Key, check_number
 
 PARAMETER_DIR = Path(__file__).resolve().parent.parent / "policies" / "parameters"
 
@@ -58,13 +58,7 @@ def _check_value(p: Param, value, file: str, path: str):
         expected = {float: "a number", bool: "true or false", str: "a string"}[p.kind]
         raise InputError(file, path, f"expected {expected}, found {value!r}")
     if p.kind is float:
-        value = float(value)
-        if not math.isfinite(value):
-            raise InputError(file, path, f"expected a finite number, found {value!r}")
-        if p.min is not None and value < p.min:
-            raise InputError(file, path, f"{value:g} is below the minimum {p.min:g} ({p.unit})")
-        if p.max is not None and value > p.max:
-            raise InputError(file, path, f"{value:g} is above the maximum {p.max:g} ({p.unit})")
+        value = check_number(value, "float", Key("float", min=p.min, max=p.max), file, path, p.unit)
     if p.choices is not None and value not in p.choices:
         raise InputError(file, path, f"expected one of {list(p.choices)}, found {value!r}{nearest(str(value), p.choices)}")
     return value

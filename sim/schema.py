@@ -29,23 +29,25 @@ _EXPECT = {"str": "text", "int": "a whole number", "float": "a number", "bool": 
            "sourced": "a table with value (or values) and source"}
 
 
-def _number(value, kind: str, key: Key, file: str, path: str):
+def check_number(value, kind: str, key: Key, file: str, path: str, unit: str = ""):
+    """A finite number within the key's range, as int or float; else an InputError."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(file, path, f"expected {_EXPECT[kind]}, found {value!r}")
     if kind == "int" and not float(value).is_integer():
         raise InputError(file, path, f"expected a whole number, found {value!r}")
     if not math.isfinite(value):
         raise InputError(file, path, f"expected a finite number, found {value!r}")
+    units = f" ({unit})" if unit else ""
     if key.min is not None and value < key.min:
-        raise InputError(file, path, f"{value:g} is below the minimum {key.min:g}")
+        raise InputError(file, path, f"{value:g} is below the minimum {key.min:g}{units}")
     if key.max is not None and value > key.max:
-        raise InputError(file, path, f"{value:g} is above the maximum {key.max:g}")
+        raise InputError(file, path, f"{value:g} is above the maximum {key.max:g}{units}")
     return int(value) if kind == "int" else float(value)
 
 
 def _dated(value, key: Key, file: str, path: str) -> dict[int, float]:
     if not isinstance(value, dict):
-        return {0: _number(value, "float", key, file, path)}
+        return {0: check_number(value, "float", key, file, path)}
     if not value:
         raise InputError(file, path, "expected at least one year = value")
     out = {}
@@ -54,7 +56,7 @@ def _dated(value, key: Key, file: str, path: str) -> dict[int, float]:
             year = int(k)
         except ValueError:
             raise InputError(file, f"{path}.{k}", f"expected a year like 2016, found {k!r}") from None
-        out[year] = _number(v, "float", key, file, f"{path}.{k}")
+        out[year] = check_number(v, "float", key, file, f"{path}.{k}")
     return dict(sorted(out.items()))
 
 
@@ -63,7 +65,7 @@ def check_value(value, key: Key, file: str, path: str):
     if kind == "any":
         return value
     if kind in ("int", "float"):
-        return _number(value, kind, key, file, path)
+        return check_number(value, kind, key, file, path)
     if kind == "bool":
         if not isinstance(value, bool):
             raise InputError(file, path, f"expected true or false, found {value!r}")
