@@ -115,11 +115,13 @@ def synthesize(profile, params, households: int | None, seed) -> Population:
         m = rows[k]
         u = _stratified_quantiles(r_inc, lo, hi, m)
         cols["income_pc"].append(np.exp(mu + sigma * stats.norm.ppf(u)))
-        cols["weight"].append(np.full(m, count / m))
         cols["stratum"].append(np.full(m, i, dtype=np.int8))
         elderly = p["synth.elderly_share_poor"] if k == "registered" else p["synth.elderly_share_other"]
-        for name, arr in _members(r_mem, m, mean_size, elderly, p).items():
+        drawn = _members(r_mem, m, mean_size, elderly, p)
+        for name, arr in drawn.items():
             members.setdefault(name, []).append(arr)
+        # Weights make the stratum's people exact (households then match in expectation).
+        cols["weight"].append(np.full(m, count * mean_size / drawn["size"].sum()))
     cols = {k: np.concatenate(v) for k, v in cols.items()}
     members = {k: np.concatenate(v) for k, v in members.items()}
     is_reg = cols["stratum"] == 0

@@ -143,3 +143,15 @@ def test_horizon_to_2030_runs():
     df = run(1, households=500, end_year=2030)
     assert df["year"].tolist() == list(range(2016, 2031))
     assert np.isfinite(df.select_dtypes("number")).all().all()
+
+
+@pytest.mark.parametrize("name", ["nanning", "guangdong", "guangyuan", "shangluo", "national"])
+def test_every_profile_synthesizes_its_register_and_runs(name):
+    prof = load_profile(name)
+    m = PovertyModel(prof, households=4000, end_year=prof.data["start_year"] + 1, rng=9)
+    assert m.initial["registered_poor_people"] == pytest.approx(prof.value("register.people"), rel=0.03)
+    assert m.initial["poor_villages"] == pytest.approx(prof.value("register.poor_villages"), rel=1e-3)
+    df = m.run()
+    assert len(df) == 2 and (df["exits_people"] > 0).all()
+    numbers = df.select_dtypes("number")
+    assert np.isfinite(numbers).all().all() and (numbers.drop(columns=["seed", "registered_net_births_people"]) >= 0).all().all()
