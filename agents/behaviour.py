@@ -13,8 +13,8 @@ from sim.draws import stochastic_round
 from sim.fields import Illness, Labor
 
 
-def labor_capacity(hh, p) -> None:
-    """Labor units and capacity class from age, disability, chronic and major illness."""
+def labor_capacity(hh, p) -> np.ndarray:
+    """Set labor units and capacity class from age, disability and illness; return able workers."""
     avail = (hh.n_working - hh.n_college).astype(np.float32)
     adults = avail + hh.n_elderly
     impaired = np.minimum(1.0, np.divide(hh.n_disabled + hh.n_chronic, adults,

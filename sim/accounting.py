@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-STAGES = ("primary", "junior", "senior", "college")
-
-
 def schooling_cost(model) -> np.ndarray:
     hh = model.hh
     return (hh.n_primary * model.school_cost("primary") + hh.n_junior * model.school_cost("junior")

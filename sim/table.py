@@ -93,19 +93,6 @@ class Table:
     def nbytes(self) -> int:
         return sum(c.nbytes for c in self._cols.values())
 
-    def copy(self) -> "Table":
-        new = Table(self._registry, 0)
-        object.__setattr__(new, "n", self.n)
-        object.__setattr__(new, "_cols", {k: v.copy() for k, v in self._cols.items()})
-        return new
-
-    def take(self, index: np.ndarray) -> "Table":
-        """A new table holding the given rows (used by sampling and tests)."""
-        new = Table(self._registry, 0)
-        object.__setattr__(new, "n", int(len(index)))
-        object.__setattr__(new, "_cols", {k: v[index].copy() for k, v in self._cols.items()})
-        return new
-
     @classmethod
     def from_columns(cls, registry: Registry, columns: dict[str, np.ndarray]) -> "Table":
         """Build from given columns; undeclared names are refused, missing ones get defaults."""
