@@ -21,8 +21,19 @@ class InputError(Exception):
 
 
 def nearest(name: str, valid: Iterable[str]) -> str:
-    """' (did you mean X?)' for a misspelt name, or '' when nothing is close."""
-    match = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.6)
+    """' (did you mean X?)' for a misspelt name, or '' when nothing is close.
+
+    For dotted names with a known prefix, only the last part is compared, so a shared
+    prefix such as 'health.' does not make a distant name look close.
+    """
+    valid = list(valid)
+    prefix, _, last = name.rpartition(".")
+    siblings = {v.rpartition(".")[2]: v for v in valid if prefix and v.rpartition(".")[0] == prefix}
+    if siblings:
+        match = difflib.get_close_matches(last, list(siblings), n=1, cutoff=0.6)
+        if match:
+            return f" (did you mean '{siblings[match[0]]}'?)"
+    match = difflib.get_close_matches(name, valid, n=1, cutoff=0.8 if siblings else 0.6)
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 

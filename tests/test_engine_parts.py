@@ -126,3 +126,12 @@ def test_missing_and_non_utf8_files(tmp_path):
     f.write_bytes('profile = "shangluo"\nend_year = 2018\n# caf\xe9\n'.encode("latin-1"))
     with pytest.raises(InputError, match="not UTF-8"):
         load_scenario(f)
+
+
+def test_suggestions_compare_the_last_part_of_dotted_names():
+    from sim.errors import nearest
+    names = ["health.chronic_onset_working", "health.chronic_cost", "medical.reimbursement"]
+    assert nearest("health.nonexistent_thing", names) == ""
+    assert "health.chronic_cost" in nearest("health.chronic_cots", names)
+    assert "medical.reimbursement" in nearest("medical.reimbursment", names)
+    assert "medical.reimbursement" in nearest("medicl.reimbursement", names)
