@@ -1,86 +1,105 @@
-"""Household choices of the year: who works where (farm, local wages, migration), and the
-earnings that follow; enrolment in medical insurance.
+"""Household choices of the year: who works where (farm, local wages, migration), the
+earnings that follow, and enrolment in medical insurance.
 
-Migration rises with skills and with the village's migration network (the share of its
-working-age people who worked away last year) and falls with care needs at home.
+Migration rises with skills, willingness to move and the village's migration network (the
+share of its working-age people who worked away last year) and falls with care needs at
+home. One compiled pass over the rows (`_work_rows`) does it all.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from sim.draws import stochastic_round
 from sim.fields import Illness, Labor
+from sim.streams import u01, normal01
+
+WORK_PARAMS = (
+    "economy.partial_labor_units", "economy.elderly_farm_units", "health.major_labor_loss",
+    "economy.migration_base", "economy.migration_network_effect", "economy.migration_skill_effect",
+    "economy.migration_care_penalty", "economy.migration_willingness_effect", "economy.local_work_share",
+    "economy.skill_premium", "economy.land_income_units", "economy.local_wage_ratio",
+    "economy.migrant_wage_ratio", "economy.income_shock_sd", "economy.pension", "medical.enrolment_rate",
+)
+(P_PARTIAL, P_ELDERLY_FARM, P_MAJOR_LOSS, P_MIG_BASE, P_MIG_NET, P_MIG_SKILL, P_MIG_CARE, P_MIG_WILL,
+ P_LOCAL, P_SKILL, P_LAND, P_LOCAL_RATIO, P_MIG_RATIO, P_SHOCK, P_PENSION, P_ENROL) = range(len(WORK_PARAMS))
+MAJOR = int(Illness.MAJOR)
+FULL, PARTIAL, NONE = int(Labor.FULL), int(Labor.PARTIAL), int(Labor.NONE)
 
 
-def labor_capacity(hh, p) -> np.ndarray:
-    """Set labor units and capacity class from age, disability and illness; return able workers."""
-    avail = (hh.n_working - hh.n_college).astype(np.float32)
-    adults = avail + hh.n_elderly
-    impaired = np.minimum(1.0, np.divide(hh.n_disabled + hh.n_chronic, adults,
-                                         out=np.zeros_like(adults), where=adults > 0))
-    partial = p["economy.partial_labor_units"]
-    able_workers = avail * (1.0 - impaired)
-    units = able_workers + avail * impaired * partial
-    units += hh.n_elderly * (1.0 - impaired) * p["economy.elderly_farm_units"]
-    units -= np.where(hh.illness == Illness.MAJOR, p["health.major_labor_loss"], 0.0)
-    hh.labor_units = np.maximum(units, 0.0)
-    hh.labor = np.where(able_workers >= 1.0 - 1e-6, Labor.FULL,
-                        np.where(hh.labor_units > 0, Labor.PARTIAL, Labor.NONE))
-    return able_workers
+@numba.njit(cache=True, parallel=True)
+def _work_rows(p, growth_index, key_migrate, key_local, key_shock, key_enrol, shocks, enrol,
+               network_v, disaster_v, price_c, wage_c, village, county,
+               n_working, n_college, n_elderly, n_disabled, n_chronic, n_child, n_skilled, illness,
+               willingness, ability, insured,
+               labor, labor_units, n_migrants, n_local,
+               income_farm, income_local_wage, income_migrant, income_transfers, income_property,
+               transfer_dibao, dibao):
+    for i in numba.prange(n_working.shape[0]):
+        # --- labor capacity from age, disability, chronic and major illness
+        avail = float(n_working[i] - n_college[i])
+        adults = avail + n_elderly[i]
+        impaired = min(1.0, (n_disabled[i] + n_chronic[i]) / adults) if adults > 0 else 0.0
+        able = avail * (1.0 - impaired)
+        units = able + avail * impaired * p[P_PARTIAL] + n_elderly[i] * (1.0 - impaired) * p[P_ELDERLY_FARM]
+        if illness[i] == MAJOR:
+            units -= p[P_MAJOR_LOSS]
+        units = max(units, 0.0)
+        labor_units[i] = units
+        labor[i] = FULL if able >= 1.0 - 1e-6 else (PARTIAL if units > 0 else NONE)
+
+        # --- migration and local work (stochastic rounding of expected counts)
+        dependants = n_child[i] + n_elderly[i] + n_chronic[i] + n_disabled[i]
+        share = (p[P_MIG_BASE] + p[P_MIG_NET] * network_v[village[i]]
+                 + p[P_MIG_SKILL] * (1.0 if n_skilled[i] > 0 else 0.0)
+                 - p[P_MIG_CARE] * dependants + p[P_MIG_WILL] * (willingness[i] - 0.5))
+        share = min(max(share, 0.0), 0.9)
+        whole = np.floor(able)
+        expect = able * share
+        migrants = np.floor(expect) + (1.0 if u01(key_migrate, i, 0) < expect - np.floor(expect) else 0.0)
+        migrants = min(migrants, whole)
+        stay = max(whole - migrants, 0.0) * p[P_LOCAL]
+        local = np.floor(stay) + (1.0 if u01(key_local, i, 0) < stay - np.floor(stay) else 0.0)
+        n_migrants[i] = int(migrants)
+        n_local[i] = int(local)
+
+        # --- earnings by source
+        workers = max(n_working[i] - n_college[i], 1)
+        skill_mult = 1.0 + (p[P_SKILL] - 1.0) * min(n_skilled[i] / workers, 1.0)
+        level = ability[i] * growth_index
+        farm = level * (max(units - migrants - local, 0.0) + p[P_LAND])
+        wage = level * p[P_LOCAL_RATIO] * skill_mult * local
+        if shocks:
+            s = p[P_SHOCK]
+            farm *= (price_c[county[i]] * (1.0 - disaster_v[village[i]])
+                     * np.exp(s * normal01(key_shock, i, 0) - s * s / 2))
+            wage *= wage_c[county[i]]
+        income_farm[i] = farm
+        income_local_wage[i] = wage
+        income_migrant[i] = level * p[P_MIG_RATIO] * skill_mult * migrants
+        income_transfers[i] = n_elderly[i] * p[P_PENSION]
+        income_property[i] = 0.0
+        transfer_dibao[i] = 0.0
+        dibao[i] = False
+        if enrol and not insured[i] and u01(key_enrol, i, 0) < p[P_ENROL]:
+            insured[i] = True
 
 
-def allocate_labor(model, u_migrate: np.ndarray, u_local: np.ndarray) -> None:
-    """How many able workers migrate and how many take local wage work."""
-    hh, p = model.hh, model.p
-    workers = labor_capacity(hh, p)
-    network = model.villages.migration_share[hh.village]
-    dependants = hh.n_child + hh.n_elderly + hh.n_chronic + hh.n_disabled
-    share = (p["economy.migration_base"] + p["economy.migration_network_effect"] * network
-             + p["economy.migration_skill_effect"] * (hh.n_skilled > 0)
-             - p["economy.migration_care_penalty"] * dependants
-             + p["economy.migration_willingness_effect"] * (hh.willingness_to_move - 0.5))
-    share = np.clip(share, 0.0, 0.9)
-    hh.n_migrants = np.minimum(stochastic_round(workers * share, u_migrate), np.floor(workers))
-    stay = np.maximum(np.floor(workers) - hh.n_migrants, 0)
-    hh.n_local = stochastic_round(stay * p["economy.local_work_share"], u_local)
-
-
-def earnings(model, shocks: bool = True) -> None:
-    """Farm, local wage and migrant earnings, pension and property income of the year."""
-    hh, p = model.hh, model.p
-    workers = np.maximum(hh.n_working - hh.n_college, 1)
-    skilled = np.minimum(hh.n_skilled / workers, 1.0)
-    skill_mult = 1.0 + (p["economy.skill_premium"] - 1.0) * skilled
-    farm_units = np.maximum(hh.labor_units - hh.n_migrants - hh.n_local, 0.0) + p["economy.land_income_units"]
-    level = hh.ability * model.growth_index
-    farm = level * farm_units
-    local = level * p["economy.local_wage_ratio"] * skill_mult * hh.n_local
-    if shocks:
-        s = p["economy.income_shock_sd"]
-        z = model.streams.normal("income_shock", model.year, hh.n)
-        c = model.counties
-        farm = (farm * c.price_shock[hh.county] * (1.0 - model.villages.disaster_loss[hh.village])
-                * np.exp(s * z - s * s / 2))
-        local = local * c.wage_shock[hh.county]
-    hh.income_farm = farm
-    hh.income_local_wage = local
-    hh.income_migrant = level * p["economy.migrant_wage_ratio"] * skill_mult * hh.n_migrants
-    hh.income_transfers = hh.n_elderly * p["economy.pension"]
-    hh.income_property = 0.0
-    hh.transfer_dibao = 0.0
-    hh.dibao = False
-
-
-def enrol_insurance(model) -> None:
-    hh = model.hh
-    joins = model.streams.uniform("insurance_enrol", model.year, hh.n) < model.p["medical.enrolment_rate"]
-    hh.insured |= joins
+def work(model, key_migrate, key_local, shocks: bool, enrol: bool) -> None:
+    hh, p, v, c = model.hh, model.p, model.villages, model.counties
+    params = np.array([p[name] for name in WORK_PARAMS], dtype=np.float64)
+    key_shock = model.streams.key("income_shock", model.year)
+    key_enrol = model.streams.key("insurance_enrol", model.year)
+    _work_rows(params, float(model.growth_index), key_migrate, key_local, key_shock, key_enrol, shocks, enrol,
+               v.migration_share, v.disaster_loss, c.price_shock, c.wage_shock, hh.village, hh.county,
+               hh.n_working, hh.n_college, hh.n_elderly, hh.n_disabled, hh.n_chronic, hh.n_child, hh.n_skilled,
+               hh.illness, hh.willingness_to_move, hh.ability, hh.insured,
+               hh.labor, hh.labor_units, hh.n_migrants, hh.n_local,
+               hh.income_farm, hh.income_local_wage, hh.income_migrant, hh.income_transfers,
+               hh.income_property, hh.transfer_dibao, hh.dibao)
 
 
 def decide(model) -> None:
     """Step 2 of the year: behaviour."""
-    n, year = model.hh.n, model.year
-    allocate_labor(model, model.streams.uniform("migrate", year, n), model.streams.uniform("local_work", year, n))
-    earnings(model)
-    enrol_insurance(model)
+    s, year = model.streams, model.year
+    work(model, s.key("migrate", year), s.key("local_work", year), shocks=True, enrol=True)

@@ -1,129 +1,147 @@
-"""A year of life, vectorized over households: ageing and schooling, births and deaths,
-disability, illness and medical costs, disasters that hit whole villages, price and wage
-shocks by county, housing damage and repair.
+"""A year of life: ageing and schooling, births and deaths, disability, illness and medical
+costs, disasters that hit whole villages, price and wage shocks by county, earning-ability
+drift, housing damage and repair.
 
-Every rule draws one number per household row from its own named stream (common random
-numbers), so a policy that changes one household's income changes no one's illness.
-Members move between age bands at 1 / (band width) a year, as if ages were spread evenly
-within a band; households keep their rows (a household whose members all die is empty).
+The household rules run in one compiled pass over the rows (`_live_rows`); each decision
+draws from its own stream by (row, slot), so a policy that changes one household's income
+changes no one else's illness (common random numbers). Members move between age bands at
+1 / (band width) a year, as if ages were spread evenly within a band; the count of members
+meeting an event is one draw per member. Households keep their rows (a household whose
+members all die is empty).
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from sim.draws import any_of, binomial, lognormal
 from sim.fields import Illness
 from sim.register import registered
+from sim.streams import STREAM_INDEX as S, binomial_members, normal01, u01
 
 # Years spent in each band or stage (ageing rates are their inverses).
 YEARS_CHILD, YEARS_PRIMARY, YEARS_JUNIOR, YEARS_SENIOR = 6, 6, 3, 3
 YEARS_COLLEGE, YEARS_WORKING, YEARS_COMPULSORY_OUT = 4, 47, 2
 
+# The parameters the compiled pass reads, in the order of the array handed to it.
+LIFE_PARAMS = (
+    "demography.birth_rate", "education.senior_continue_base", "education.senior_continue_cost_slope",
+    "education.compulsory_dropout_base", "education.compulsory_dropout_cost_slope",
+    "education.dropout_return", "education.college_continue_base", "education.college_continue_cost_slope",
+    "education.vocational_share", "demography.death_rate_working", "demography.death_rate_elderly",
+    "demography.major_illness_death_multiplier", "economy.college_premium",
+    "demography.disability_onset_working", "demography.disability_onset_elderly",
+    "health.chronic_onset_working", "health.chronic_onset_elderly", "health.chronic_recovery",
+    "health.admission_rate_poor", "health.admission_rate_other", "health.elderly_admission_multiplier",
+    "health.admission_cost_median", "health.admission_cost_sigma", "health.chronic_cost",
+    "economy.ability_drift_sd", "economy.disaster_housing_damage", "economy.housing_repair",
+)
+(P_BIRTH, P_SEN_BASE, P_SEN_SLOPE, P_DROP_BASE, P_DROP_SLOPE, P_DROP_RETURN, P_COL_BASE, P_COL_SLOPE,
+ P_VOC, P_DEATH_W, P_DEATH_E, P_DEATH_MAJOR, P_COL_PREMIUM, P_DIS_W, P_DIS_E, P_CHR_W, P_CHR_E,
+ P_CHR_REC, P_ADM_POOR, P_ADM_OTHER, P_ADM_ELDERLY, P_COST_MEDIAN, P_COST_SIGMA, P_CHRONIC_COST,
+ P_DRIFT, P_DAMAGE, P_REPAIR) = range(len(LIFE_PARAMS))
+# Per-year values that are not parameters: costs of schooling by stage, indices, the line.
+(X_COST_JUNIOR, X_COST_SENIOR, X_COST_COLLEGE, X_PRICE_INDEX, X_LINE) = range(5)
 
-def _u(model, name):
-    return model.streams.uniform(name, model.year, model.hh.n)
-
-
-def cost_burden(cost_per_pupil: float, income: np.ndarray) -> np.ndarray:
-    """Schooling cost of one pupil relative to the household's income last year."""
-    return cost_per_pupil / np.maximum(income, 1.0)
-
-
-def age_and_school(model) -> None:
-    """Births, school progress and dropout, ageing into work and old age, deaths."""
-    hh, p = model.hh, model.p
-    income = hh.income.astype(np.float64)
-    avail = (hh.n_working - hh.n_college).astype(np.int16)
-
-    births = binomial(_u(model, "birth"), avail, p["demography.birth_rate"])
-    to_primary = binomial(_u(model, "child_to_school"), hh.n_child, 1 / YEARS_CHILD)
-    to_junior = binomial(_u(model, "primary_to_junior"), hh.n_primary, 1 / YEARS_PRIMARY)
-    junior_done = binomial(_u(model, "junior_to_senior"), hh.n_junior, 1 / YEARS_JUNIOR)
-    cont_p = np.clip(p["education.senior_continue_base"] - p["education.senior_continue_cost_slope"]
-                     * cost_burden(model.school_cost("senior"), income), 0.0, 1.0)
-    to_senior = binomial(_u(model, "senior_continue"), junior_done, cont_p)
-    drop_p = np.clip(p["education.compulsory_dropout_base"] + p["education.compulsory_dropout_cost_slope"]
-                     * cost_burden(model.school_cost("junior"), income), 0.0, 1.0)
-    still_junior = hh.n_junior - junior_done
-    dropped = binomial(_u(model, "compulsory_dropout"), still_junior, drop_p)
-    back = binomial(_u(model, "dropout_return"), hh.n_dropout_compulsory, p["education.dropout_return"])
-    aged_out_c = binomial(_u(model, "compulsory_age_out"), hh.n_dropout_compulsory - back,
-                          1 / YEARS_COMPULSORY_OUT)
-    senior_done = binomial(_u(model, "senior_finish"), hh.n_senior, 1 / YEARS_SENIOR)
-    col_p = np.clip(p["education.college_continue_base"] - p["education.college_continue_cost_slope"]
-                    * cost_burden(model.school_cost("college"), income), 0.0, 1.0)
-    to_college = binomial(_u(model, "college_continue"), senior_done, col_p)
-    vocational = binomial(_u(model, "vocational"), senior_done - to_college, p["education.vocational_share"])
-    dropout_adult = binomial(_u(model, "dropout_age_out"), hh.n_dropout, 1 / YEARS_SENIOR)
-    graduates = binomial(_u(model, "college_finish"), hh.n_college, 1 / YEARS_COLLEGE)
-    to_elderly = binomial(_u(model, "working_to_elderly"), avail, 1 / YEARS_WORKING)
-    deaths_w = binomial(_u(model, "death_working"), avail - to_elderly, p["demography.death_rate_working"])
-    major_last = hh.illness == Illness.MAJOR
-    d_e = p["demography.death_rate_elderly"] * np.where(
-        major_last, p["demography.major_illness_death_multiplier"], 1.0)
-    deaths_e = binomial(_u(model, "death_elderly"), hh.n_elderly, d_e)
-
-    i8 = np.int8
-    hh.n_child += (births - to_primary).astype(i8)
-    hh.n_primary += (to_primary - to_junior).astype(i8)
-    hh.n_junior += (to_junior - junior_done - dropped + back).astype(i8)
-    hh.n_senior += (to_senior - senior_done).astype(i8)
-    hh.n_dropout_compulsory += (dropped - back - aged_out_c).astype(i8)
-    hh.n_dropout += (junior_done - to_senior + aged_out_c - dropout_adult).astype(i8)
-    hh.n_working += (senior_done + dropout_adult - to_elderly - deaths_w).astype(i8)
-    hh.n_college += (to_college - graduates).astype(i8)
-    hh.n_elderly += (to_elderly - deaths_e).astype(i8)
-    hh.n_skilled += (vocational + graduates).astype(i8)
-    if graduates.any():  # a graduate's earnings raise the household's ability (share of its labor)
-        workers = np.maximum(hh.n_working - hh.n_college, 1)
-        boost = 1.0 + (p["economy.college_premium"] - 1.0) * graduates / workers
-        hh.ability *= boost.astype(np.float32)
-
-    adults = (hh.n_working + hh.n_elderly).astype(np.int8)
-    np.minimum(hh.n_disabled, adults, out=hh.n_disabled)
-    np.minimum(hh.n_chronic, adults, out=hh.n_chronic)
-    np.minimum(hh.n_skilled, hh.n_working, out=hh.n_skilled)
-    hh.size = hh.n_child + hh.n_primary + hh.n_junior + hh.n_senior + hh.n_dropout \
-        + hh.n_dropout_compulsory + hh.n_working + hh.n_elderly
-    model.flows["births"] = births
-    model.flows["deaths"] = (deaths_w + deaths_e).astype(np.int8)
+K_BIRTH, K_TO_PRIMARY, K_TO_JUNIOR = S["birth"], S["child_to_school"], S["primary_to_junior"]
+K_JUNIOR_DONE, K_SEN_CONT, K_SEN_DONE = S["junior_to_senior"], S["senior_continue"], S["senior_finish"]
+K_VOC, K_COL_CONT, K_COL_DONE = S["vocational"], S["college_continue"], S["college_finish"]
+K_DROP_ADULT, K_DROP_RETURN, K_DROP = S["dropout_age_out"], S["dropout_return"], S["compulsory_dropout"]
+K_DROP_AGE, K_TO_ELDERLY = S["compulsory_age_out"], S["working_to_elderly"]
+K_DEATH_W, K_DEATH_E, K_DIS = S["death_working"], S["death_elderly"], S["disability_onset"]
+K_CHR, K_CHR_REC, K_MAJOR, K_COST = S["chronic_onset"], S["chronic_recovery"], S["major_illness"], S["medical_cost"]
+K_DRIFT, K_DAMAGE, K_REPAIR = S["ability_drift"], S["housing_damage"], S["housing_repair"]
+MAJOR, CHRONIC, NONE = int(Illness.MAJOR), int(Illness.CHRONIC), int(Illness.NONE)
 
 
-def _per_adult_rate(hh, rate_working, rate_elderly):
-    adults = (hh.n_working + hh.n_elderly).astype(np.float64)
-    return np.divide(hh.n_working * rate_working + hh.n_elderly * rate_elderly, adults,
-                     out=np.zeros_like(adults), where=adults > 0), adults
+@numba.njit(cache=True, inline="always")
+def _clip01(x):
+    return min(max(x, 0.0), 1.0)
 
 
-def health(model) -> None:
-    """Disability and chronic illness onset and recovery; major episodes and their costs."""
-    hh, p = model.hh, model.p
-    rate, adults = _per_adult_rate(hh, p["demography.disability_onset_working"],
-                                   p["demography.disability_onset_elderly"])
-    able = np.maximum(adults - hh.n_disabled, 0).astype(np.int8)
-    hh.n_disabled += binomial(_u(model, "disability_onset"), able, rate)
+@numba.njit(cache=True, parallel=True)
+def _live_rows(keys, p, x, is_registered, village_hit,
+               n_child, n_primary, n_junior, n_senior, n_dropout, n_dropout_compulsory,
+               n_working, n_college, n_elderly, n_skilled, n_disabled, n_chronic, size,
+               illness, medical_cost, ability, income, resources, unsafe_housing, village,
+               births_out, deaths_out):
+    for i in numba.prange(size.shape[0]):
+        avail = n_working[i] - n_college[i]
+        inc = max(float(income[i]), 1.0)
+        # --- ageing and schooling, all from the state at the start of the year
+        births = binomial_members(keys[K_BIRTH], i, avail, p[P_BIRTH])
+        to_primary = binomial_members(keys[K_TO_PRIMARY], i, n_child[i], 1.0 / YEARS_CHILD)
+        to_junior = binomial_members(keys[K_TO_JUNIOR], i, n_primary[i], 1.0 / YEARS_PRIMARY)
+        junior_done = binomial_members(keys[K_JUNIOR_DONE], i, n_junior[i], 1.0 / YEARS_JUNIOR)
+        cont_p = _clip01(p[P_SEN_BASE] - p[P_SEN_SLOPE] * x[X_COST_SENIOR] / inc)
+        to_senior = binomial_members(keys[K_SEN_CONT], i, junior_done, cont_p)
+        drop_p = _clip01(p[P_DROP_BASE] + p[P_DROP_SLOPE] * x[X_COST_JUNIOR] / inc)
+        dropped = binomial_members(keys[K_DROP], i, n_junior[i] - junior_done, drop_p)
+        back = binomial_members(keys[K_DROP_RETURN], i, n_dropout_compulsory[i], p[P_DROP_RETURN])
+        aged_out_c = binomial_members(keys[K_DROP_AGE], i, n_dropout_compulsory[i] - back,
+                                      1.0 / YEARS_COMPULSORY_OUT)
+        senior_done = binomial_members(keys[K_SEN_DONE], i, n_senior[i], 1.0 / YEARS_SENIOR)
+        col_p = _clip01(p[P_COL_BASE] - p[P_COL_SLOPE] * x[X_COST_COLLEGE] / inc)
+        to_college = binomial_members(keys[K_COL_CONT], i, senior_done, col_p)
+        vocational = binomial_members(keys[K_VOC], i, senior_done - to_college, p[P_VOC])
+        dropout_adult = binomial_members(keys[K_DROP_ADULT], i, n_dropout[i], 1.0 / YEARS_SENIOR)
+        graduates = binomial_members(keys[K_COL_DONE], i, n_college[i], 1.0 / YEARS_COLLEGE)
+        to_elderly = binomial_members(keys[K_TO_ELDERLY], i, avail, 1.0 / YEARS_WORKING)
+        deaths_w = binomial_members(keys[K_DEATH_W], i, avail - to_elderly, p[P_DEATH_W])
+        d_e = p[P_DEATH_E] * (p[P_DEATH_MAJOR] if illness[i] == MAJOR else 1.0)
+        deaths_e = binomial_members(keys[K_DEATH_E], i, n_elderly[i], d_e)
 
-    rate, adults = _per_adult_rate(hh, p["health.chronic_onset_working"], p["health.chronic_onset_elderly"])
-    well = np.maximum(adults - hh.n_chronic, 0).astype(np.int8)
-    onset = binomial(_u(model, "chronic_onset"), well, rate)
-    recover = binomial(_u(model, "chronic_recovery"), hh.n_chronic, p["health.chronic_recovery"])
-    hh.n_chronic += (onset - recover).astype(np.int8)
+        n_child[i] += births - to_primary
+        n_primary[i] += to_primary - to_junior
+        n_junior[i] += to_junior - junior_done - dropped + back
+        n_senior[i] += to_senior - senior_done
+        n_dropout_compulsory[i] += dropped - back - aged_out_c
+        n_dropout[i] += junior_done - to_senior + aged_out_c - dropout_adult
+        n_working[i] += senior_done + dropout_adult - to_elderly - deaths_w
+        n_college[i] += to_college - graduates
+        n_elderly[i] += to_elderly - deaths_e
+        n_skilled[i] += vocational + graduates
+        if graduates > 0:  # a graduate's earnings raise the household's ability (share of its labor)
+            workers = max(n_working[i] - n_college[i], 1)
+            ability[i] *= 1.0 + (p[P_COL_PREMIUM] - 1.0) * graduates / workers
+        adults = n_working[i] + n_elderly[i]
+        n_disabled[i] = min(n_disabled[i], adults)
+        n_chronic[i] = min(n_chronic[i], adults)
+        n_skilled[i] = min(n_skilled[i], n_working[i])
+        size[i] = (n_child[i] + n_primary[i] + n_junior[i] + n_senior[i] + n_dropout[i]
+                   + n_dropout_compulsory[i] + n_working[i] + n_elderly[i])
+        births_out[i] = births
+        deaths_out[i] = deaths_w + deaths_e
 
-    major = _u(model, "major_illness") < _admission_risk(hh, p)
-    episode = lognormal(model.streams.normal("medical_cost", model.year, hh.n),
-                        p["health.admission_cost_median"], p["health.admission_cost_sigma"])
-    cost = np.where(major, episode, 0.0) + hh.n_chronic * p["health.chronic_cost"]
-    hh.medical_cost = cost * model.price_index
-    hh.illness = np.where(major, Illness.MAJOR, np.where(hh.n_chronic > 0, Illness.CHRONIC, Illness.NONE))
+        # --- disability and chronic illness, by age
+        if adults > 0:
+            rate = (n_working[i] * p[P_DIS_W] + n_elderly[i] * p[P_DIS_E]) / adults
+            n_disabled[i] += binomial_members(keys[K_DIS], i, max(adults - n_disabled[i], 0), rate)
+            rate = (n_working[i] * p[P_CHR_W] + n_elderly[i] * p[P_CHR_E]) / adults
+            onset = binomial_members(keys[K_CHR], i, max(adults - n_chronic[i], 0), rate)
+            recover = binomial_members(keys[K_CHR_REC], i, n_chronic[i], p[P_CHR_REC])
+            n_chronic[i] += onset - recover
 
+        # --- a major episode this year, by poverty status and age; its cost
+        at_risk = (n_working[i] + p[P_ADM_ELDERLY] * n_elderly[i]
+                   + 0.5 * (size[i] - n_working[i] - n_elderly[i]))
+        rate = p[P_ADM_POOR] if is_registered[i] else p[P_ADM_OTHER]
+        major = u01(keys[K_MAJOR], i, 0) < 1.0 - (1.0 - rate) ** at_risk
+        cost = n_chronic[i] * p[P_CHRONIC_COST]
+        if major:
+            cost += p[P_COST_MEDIAN] * np.exp(p[P_COST_SIGMA] * normal01(keys[K_COST], i, 0))
+        medical_cost[i] = cost * x[X_PRICE_INDEX]
+        illness[i] = MAJOR if major else (CHRONIC if n_chronic[i] > 0 else NONE)
 
-def _admission_risk(hh, p) -> np.ndarray:
-    """Chance of a major episode in the household this year, by age and poverty status."""
-    rate = np.where(registered(hh), p["health.admission_rate_poor"], p["health.admission_rate_other"])
-    at_risk = (hh.n_working + p["health.elderly_admission_multiplier"] * hh.n_elderly
-               + 0.5 * (hh.size - hh.n_working - hh.n_elderly))
-    return any_of(at_risk, rate)
+        # --- earning ability drifts; disasters damage houses; those who can, repair
+        s = p[P_DRIFT]
+        ability[i] *= np.exp(s * normal01(keys[K_DRIFT], i, 0) - s * s / 2)
+        damaged = village_hit[village[i]] and u01(keys[K_DAMAGE], i, 0) < p[P_DAMAGE]
+        if unsafe_housing[i] and resources[i] > 2.0 * x[X_LINE] * max(size[i], 1):
+            if u01(keys[K_REPAIR], i, 0) < p[P_REPAIR]:
+                unsafe_housing[i] = False
+        if damaged:
+            unsafe_housing[i] = True
 
 
 def expected_oop_medical(model) -> np.ndarray:
@@ -131,40 +149,44 @@ def expected_oop_medical(model) -> np.ndarray:
     hh, p = model.hh, model.p
     s = p["health.admission_cost_sigma"]
     mean_episode = p["health.admission_cost_median"] * np.exp(s * s / 2)
-    cost = _admission_risk(hh, p) * mean_episode + hh.n_chronic * p["health.chronic_cost"]
+    rate = np.where(registered(hh), p["health.admission_rate_poor"], p["health.admission_rate_other"])
+    at_risk = (hh.n_working + p["health.elderly_admission_multiplier"] * hh.n_elderly
+               + 0.5 * (hh.size - hh.n_working - hh.n_elderly))
+    cost = (1.0 - (1.0 - rate) ** at_risk) * mean_episode + hh.n_chronic * p["health.chronic_cost"]
     covered = (1.0 - p["medical.noncompliant_share"]) * p["medical.reimbursement"]
     return cost * np.where(hh.insured & model.measures.get("medical_insurance", False), 1.0 - covered, 1.0)
 
 
-def shocks(model) -> None:
-    """Disasters by village, price and wage shocks by county, ability drift, housing."""
-    hh, p, v, c = model.hh, model.p, model.villages, model.counties
-    hit = model.streams.uniform("disaster", model.year, v.n) < p["economy.disaster_probability"]
+def village_and_county_shocks(model) -> np.ndarray:
+    """Disasters by village, price and wage shocks by county; returns villages hit."""
+    p, v, c, year = model.p, model.villages, model.counties, model.year
+    hit = model.streams.uniform("disaster", year, v.n) < p["economy.disaster_probability"]
     m = p["economy.disaster_loss_mean"]
     conc = 4.0  # assumption: beta concentration; losses spread between none and total
-    severity = model.streams.generator("disaster_severity", model.year).beta(
+    severity = model.streams.generator("disaster_severity", year).beta(
         max(m * conc, 1e-6), max((1 - m) * conc, 1e-6), v.n)
     v.disaster_loss = np.where(hit, severity, 0.0)
-
-    g = model.streams.generator("price_shock", model.year)
-    s = p["economy.price_shock_sd"]
-    c.price_shock = np.exp(s * g.standard_normal(c.n) - s * s / 2)
-    g = model.streams.generator("wage_shock", model.year)
-    s = p["economy.wage_shock_sd"]
-    c.wage_shock = np.exp(s * g.standard_normal(c.n) - s * s / 2)
-
-    s = p["economy.ability_drift_sd"]
-    hh.ability *= np.exp(s * model.streams.normal("ability_drift", model.year, hh.n) - s * s / 2).astype(np.float32)
-
-    damaged = hit[hh.village] & (_u(model, "housing_damage") < p["economy.disaster_housing_damage"])
-    can_repair = hh.resources > 2.0 * model.line * np.maximum(hh.size, 1)
-    repaired = hh.unsafe_housing & can_repair & (_u(model, "housing_repair") < p["economy.housing_repair"])
-    hh.unsafe_housing = (hh.unsafe_housing & ~repaired) | damaged
-    model.flows["disaster_hit"] = hit[hh.village]
+    for field, name, sd in (("price_shock", "price_shock", "economy.price_shock_sd"),
+                            ("wage_shock", "wage_shock", "economy.wage_shock_sd")):
+        s = p[sd]
+        c[field] = np.exp(s * model.streams.normal(name, year, c.n) - s * s / 2)
+    return hit
 
 
 def live_year(model) -> None:
     """Step 1 of the year: life."""
-    age_and_school(model)
-    health(model)
-    shocks(model)
+    hh, p = model.hh, model.p
+    hit = village_and_county_shocks(model)
+    params = np.array([p[name] for name in LIFE_PARAMS], dtype=np.float64)
+    extra = np.array([model.school_cost("junior"), model.school_cost("senior"), model.school_cost("college"),
+                      model.price_index, model.line], dtype=np.float64)
+    births = np.zeros(hh.n, np.int8)
+    deaths = np.zeros(hh.n, np.int8)
+    _live_rows(model.streams.keys(model.year), params, extra, registered(hh), hit,
+               hh.n_child, hh.n_primary, hh.n_junior, hh.n_senior, hh.n_dropout, hh.n_dropout_compulsory,
+               hh.n_working, hh.n_college, hh.n_elderly, hh.n_skilled, hh.n_disabled, hh.n_chronic, hh.size,
+               hh.illness, hh.medical_cost, hh.ability, hh.income, hh.resources, hh.unsafe_housing, hh.village,
+               births, deaths)
+    model.flows["births"] = births
+    model.flows["deaths"] = deaths
+    model.flows["disaster_hit"] = hit[hh.village]

@@ -99,8 +99,10 @@ class PovertyModel(mesa.Model):
     def _initial_state(self, target_pc: np.ndarray) -> None:
         """Earning ability backed out so that start-year income matches the drawn income."""
         hh, p = self.hh, self.p
-        behaviour.allocate_labor(self, self.streams.uniform("synth.households", 0, hh.n),
-                                 self.streams.uniform("synth.households", 1, hh.n))
+        # Work is allocated first (it does not depend on ability), ability is backed out,
+        # then the same pass runs again (same draws) to give the start year's earnings.
+        keys = (self.streams.key("synth.households", 0), self.streams.key("synth.households", 1))
+        behaviour.work(self, *keys, shocks=False, enrol=False)
         workers = np.maximum(hh.n_working - hh.n_college, 1)
         skill_mult = 1.0 + (p["economy.skill_premium"] - 1.0) * np.minimum(hh.n_skilled / workers, 1.0)
         units = (np.maximum(hh.labor_units - hh.n_migrants - hh.n_local, 0.0) + p["economy.land_income_units"]
@@ -113,7 +115,7 @@ class PovertyModel(mesa.Model):
         rigid = accounting.schooling_cost(self) + life.expected_oop_medical(self)
         earned = np.maximum(target - pension + rigid, 0.05 * self.line * hh.size)  # assumption: a small floor
         hh.ability = earned / units
-        behaviour.earnings(self, shocks=False)
+        behaviour.work(self, *keys, shocks=False, enrol=False)
         self.flows.update(births=np.zeros(hh.n, np.int8), deaths=np.zeros(hh.n, np.int8))
         apply_measures(self)  # the measures of the start year shape starting incomes too
         hh.oop_medical = 0.0  # the synthesized income already reflects last year's costs

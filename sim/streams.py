@@ -1,15 +1,22 @@
-"""Named random streams for common random numbers.
+"""Named random streams for common random numbers, indexed by row.
 
-Each stochastic decision has its own generator, seeded from the run's root seed, the
-decision's name and the year, and it draws one number per row whether or not the row
-uses it. A scenario that changes a policy then changes no other draw: two scenarios with
-the same seed meet the same illnesses, disasters and price shocks (Starsim's design).
+Each stochastic decision has its own stream, keyed by the run's root seed, the decision's
+name and the year. A draw is a pure function of (key, row, slot): the SplitMix64 output
+at counter `row * SLOTS + slot` from the key (Starsim's "random numbers indexed by slot").
+So a household's draws never depend on any other household, on how many rows there are,
+or on which rules ran before: two scenarios with the same seed meet the same illnesses,
+disasters and price shocks, and differ only by the policy. Several draws of one decision
+for one row (one per member, say) use slots 0, 1, 2, ... of that row.
+
+The same function runs vectorized in numpy (`Streams.uniform`) and inside compiled
+kernels (`u01`), giving identical numbers.
 """
 
 from __future__ import annotations
 
 import zlib
 
+import numba
 import numpy as np
 
 # Every stream the model uses, declared once so a typo is an error, not a new stream.
@@ -20,8 +27,8 @@ STREAMS = (
     # life
     "birth", "child_to_school", "primary_to_junior", "junior_to_senior", "senior_continue",
     "senior_finish", "vocational", "college_continue", "college_finish", "dropout_age_out",
-    "dropout_return", "compulsory_dropout", "compulsory_age_out", "working_to_elderly", "death_working",
-    "death_elderly", "disability_onset", "chronic_onset", "chronic_recovery",
+    "dropout_return", "compulsory_dropout", "compulsory_age_out", "working_to_elderly",
+    "death_working", "death_elderly", "disability_onset", "chronic_onset", "chronic_recovery",
     "major_illness", "medical_cost", "disaster", "disaster_severity", "price_shock",
     "wage_shock", "income_shock", "ability_drift", "housing_damage", "housing_repair",
     "insurance_enrol",
@@ -30,8 +37,14 @@ STREAMS = (
     # government and measures
     "measurement", "dibao_targeting",
 )
+STREAM_INDEX = {name: i for i, name in enumerate(STREAMS)}
+SLOTS = 64  # draws a row may take from one stream in one year (members of a band, ...)
 
-_KEYS = {name: zlib.crc32(name.encode()) for name in STREAMS}
+_NAME_KEYS = {name: zlib.crc32(name.encode()) for name in STREAMS}
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_TO_UNIT = 1.0 / 9007199254740992.0  # 2**-53
 
 
 def root_entropy(seed) -> int:
@@ -47,23 +60,97 @@ def root_entropy(seed) -> int:
     raise TypeError(f"cannot seed random streams from {type(seed).__name__}")
 
 
+@numba.njit(cache=True, inline="always")
+def u01(key, row, slot):
+    """Uniform on [0, 1) for (stream key, row, slot): SplitMix64 at that counter."""
+    z = key + (np.uint64(row) * np.uint64(SLOTS) + np.uint64(slot) + np.uint64(1)) * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return np.float64(z >> np.uint64(11)) * _TO_UNIT
+
+
+@numba.njit(cache=True, inline="always")
+def normal01(key, row, slot):
+    """Standard normal from slots `slot` and `slot + 1` (Box-Muller)."""
+    u1 = 1.0 - u01(key, row, slot)  # in (0, 1]
+    u2 = u01(key, row, slot + 1)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+@numba.njit(cache=True, inline="always")
+def binomial_draw(u, n, p):
+    """Inverse-CDF binomial(n, p) from one uniform u: one draw per row, whatever n is."""
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    q = 1.0 - p
+    pmf = 1.0
+    for _ in range(n):
+        pmf *= q
+    cdf = pmf
+    k = 0
+    ratio = p / q
+    while u >= cdf and k < n:
+        k += 1
+        pmf *= (n - k + 1) / k * ratio
+        cdf += pmf
+    return k
+
+
+@numba.njit(cache=True, inline="always")
+def binomial_members(key, row, n, p):
+    """Members, out of n, for whom the event of chance p happens (one uniform per row)."""
+    if n <= 0 or p <= 0.0:
+        return 0
+    return binomial_draw(u01(key, row, 0), n, p)
+
+
+def _uniform_rows(key: np.uint64, n: int, slot: int = 0) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        counter = np.arange(n, dtype=np.uint64) * np.uint64(SLOTS) + np.uint64(slot + 1)
+        z = key + counter * _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * _M1
+        z = (z ^ (z >> np.uint64(27))) * _M2
+        z ^= z >> np.uint64(31)
+    return (z >> np.uint64(11)).astype(np.float64) * _TO_UNIT
+
+
 class Streams:
-    """Hands out the generator of one decision in one year, re-positioned each year."""
+    """The keys of the run's streams, and draws from them by row."""
 
     def __init__(self, seed):
         self.root = root_entropy(seed)
+        self._keys: dict[tuple[str, int], np.uint64] = {}
 
-    def generator(self, name: str, year: int) -> np.random.Generator:
+    def key(self, name: str, year: int) -> np.uint64:
         try:
-            key = _KEYS[name]
+            return self._keys[(name, year)]
+        except KeyError:
+            pass
+        try:
+            name_key = _NAME_KEYS[name]
         except KeyError:
             raise KeyError(f"undeclared random stream '{name}'; add it to sim/streams.py") from None
-        seq = np.random.SeedSequence(self.root, spawn_key=(key, int(year)))
-        return np.random.Generator(np.random.PCG64(seq))
+        seq = np.random.SeedSequence(self.root, spawn_key=(name_key, int(year)))
+        key = self._keys[(name, year)] = np.uint64(seq.generate_state(1, dtype=np.uint64)[0])
+        return key
 
-    def uniform(self, name: str, year: int, n: int) -> np.ndarray:
-        """One U(0,1) draw per row, as float64 for exact comparisons across dtypes."""
-        return self.generator(name, year).random(n)
+    def keys(self, year: int) -> np.ndarray:
+        """Every stream's key in a year, indexed by `STREAM_INDEX`, for compiled kernels."""
+        return np.array([self.key(name, year) for name in STREAMS], dtype=np.uint64)
 
-    def normal(self, name: str, year: int, n: int) -> np.ndarray:
-        return self.generator(name, year).standard_normal(n)
+    def generator(self, name: str, year: int) -> np.random.Generator:
+        """A numpy Generator for draws that are not per row (synthesis, villages, counties)."""
+        return np.random.Generator(np.random.PCG64(int(self.key(name, year))))
+
+    def uniform(self, name: str, year: int, n: int, slot: int = 0) -> np.ndarray:
+        """One U(0,1) draw per row (rows 0..n-1), the same numbers a kernel's `u01` gives."""
+        return _uniform_rows(self.key(name, year), n, slot)
+
+    def normal(self, name: str, year: int, n: int, slot: int = 0) -> np.ndarray:
+        """One standard-normal draw per row from slots `slot`, `slot + 1` (Box-Muller)."""
+        u1 = 1.0 - self.uniform(name, year, n, slot)
+        u2 = self.uniform(name, year, n, slot + 1)
+        return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)

@@ -56,6 +56,16 @@ def _stratified_quantiles(rng, lo: float, hi: float, n: int) -> np.ndarray:
 
 def _members(rng, n: int, mean_size: float, elderly_share: float, p) -> dict[str, np.ndarray]:
     size = np.clip(1 + rng.poisson(max(mean_size - 1.0, 0.0), n), 1, MAX_SIZE)
+    # Nudge sizes by one member in random rows so the stratum's mean size is exact: then
+    # both its households and its people match the profile.
+    diff = int(round(n * mean_size)) - int(size.sum())
+    while diff:
+        room = np.flatnonzero(size < MAX_SIZE) if diff > 0 else np.flatnonzero(size > 1)
+        if room.size == 0:
+            break
+        take = rng.choice(room, min(abs(diff), room.size), replace=False)
+        size[take] += 1 if diff > 0 else -1
+        diff -= int(np.sign(diff)) * take.size
     child, school = p["synth.child_share"], p["synth.school_age_share"]
     n_elderly = rng.binomial(size, elderly_share)
     rest = size - n_elderly
@@ -120,8 +130,7 @@ def synthesize(profile, params, households: int | None, seed) -> Population:
         drawn = _members(r_mem, m, mean_size, elderly, p)
         for name, arr in drawn.items():
             members.setdefault(name, []).append(arr)
-        # Weights make the stratum's people exact (households then match in expectation).
-        cols["weight"].append(np.full(m, count * mean_size / drawn["size"].sum()))
+        cols["weight"].append(np.full(m, count / m))
     cols = {k: np.concatenate(v) for k, v in cols.items()}
     members = {k: np.concatenate(v) for k, v in members.items()}
     is_reg = cols["stratum"] == 0
