@@ -27,7 +27,7 @@ MAJOR = int(Illness.MAJOR)
 FULL, PARTIAL, NONE = int(Labor.FULL), int(Labor.PARTIAL), int(Labor.NONE)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, error_model="numpy")
 def _work_rows(p, growth_index, key_migrate, key_local, key_shock, key_enrol, shocks, enrol,
                network_v, disaster_v, price_c, wage_c, village, county,
                n_working, n_college, n_elderly, n_disabled, n_chronic, n_child, n_skilled, illness,

@@ -41,7 +41,8 @@ LIFE_PARAMS = (
  P_CHR_REC, P_ADM_POOR, P_ADM_OTHER, P_ADM_ELDERLY, P_COST_MEDIAN, P_COST_SIGMA, P_CHRONIC_COST,
  P_DRIFT, P_DAMAGE, P_REPAIR) = range(len(LIFE_PARAMS))
 # Per-year values that are not parameters: costs of schooling by stage, indices, the line.
-(X_COST_JUNIOR, X_COST_SENIOR, X_COST_COLLEGE, X_PRICE_INDEX, X_LINE) = range(5)
+(X_COST_JUNIOR, X_COST_SENIOR, X_COST_COLLEGE, X_PRICE_INDEX, X_LINE, X_LOG_NO_ADM_POOR,
+ X_LOG_NO_ADM_OTHER) = range(7)
 
 K_BIRTH, K_TO_PRIMARY, K_TO_JUNIOR = S["birth"], S["child_to_school"], S["primary_to_junior"]
 K_JUNIOR_DONE, K_SEN_CONT, K_SEN_DONE = S["junior_to_senior"], S["senior_continue"], S["senior_finish"]
@@ -54,12 +55,12 @@ K_DRIFT, K_DAMAGE, K_REPAIR = S["ability_drift"], S["housing_damage"], S["housin
 MAJOR, CHRONIC, NONE = int(Illness.MAJOR), int(Illness.CHRONIC), int(Illness.NONE)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _clip01(x):
     return min(max(x, 0.0), 1.0)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, error_model="numpy")
 def _live_rows(keys, p, x, is_registered, village_hit,
                n_child, n_primary, n_junior, n_senior, n_dropout, n_dropout_compulsory,
                n_working, n_college, n_elderly, n_skilled, n_disabled, n_chronic, size,
@@ -125,8 +126,8 @@ def _live_rows(keys, p, x, is_registered, village_hit,
         # --- a major episode this year, by poverty status and age; its cost
         at_risk = (n_working[i] + p[P_ADM_ELDERLY] * n_elderly[i]
                    + 0.5 * (size[i] - n_working[i] - n_elderly[i]))
-        rate = p[P_ADM_POOR] if is_registered[i] else p[P_ADM_OTHER]
-        major = u01(keys[K_MAJOR], i, 0) < 1.0 - (1.0 - rate) ** at_risk
+        log_q = x[X_LOG_NO_ADM_POOR] if is_registered[i] else x[X_LOG_NO_ADM_OTHER]
+        major = u01(keys[K_MAJOR], i, 0) < 1.0 - np.exp(log_q * at_risk)
         cost = n_chronic[i] * p[P_CHRONIC_COST]
         if major:
             cost += p[P_COST_MEDIAN] * np.exp(p[P_COST_SIGMA] * normal01(keys[K_COST], i, 0))
@@ -179,7 +180,8 @@ def live_year(model) -> None:
     hit = village_and_county_shocks(model)
     params = np.array([p[name] for name in LIFE_PARAMS], dtype=np.float64)
     extra = np.array([model.school_cost("junior"), model.school_cost("senior"), model.school_cost("college"),
-                      model.price_index, model.line], dtype=np.float64)
+                      model.price_index, model.line, np.log1p(-p["health.admission_rate_poor"]),
+                      np.log1p(-p["health.admission_rate_other"])], dtype=np.float64)
     births = np.zeros(hh.n, np.int8)
     deaths = np.zeros(hh.n, np.int8)
     _live_rows(model.streams.keys(model.year), params, extra, registered(hh), hit,

@@ -6,18 +6,23 @@ guarantee' of the exit rule reads `insured`.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 NAME = "medical_insurance"
 
 
+@numba.njit(cache=True, parallel=True)
+def _reimburse_rows(on, compliant_share, reimbursement, medical_cost, insured, weight, oop, paid):
+    for i in numba.prange(medical_cost.shape[0]):
+        r = medical_cost[i] * compliant_share * reimbursement if on and insured[i] else 0.0
+        oop[i] = medical_cost[i] - r
+        paid[i] = weight[i] * r
+
+
 def act(model, on: bool) -> dict[str, float]:
     hh, p = model.hh, model.p
-    cost = hh.medical_cost.astype(np.float64)
-    if not on:
-        hh.oop_medical = cost
-        return {}
-    compliant = cost * (1.0 - p["medical.noncompliant_share"])
-    reimbursed = np.where(hh.insured, compliant * p["medical.reimbursement"], 0.0)
-    hh.oop_medical = cost - reimbursed
-    return {"insurance_fund": float(np.dot(hh.weight, reimbursed))}
+    paid = np.zeros(hh.n)
+    _reimburse_rows(on, 1.0 - p["medical.noncompliant_share"], p["medical.reimbursement"],
+                    hh.medical_cost, hh.insured, hh.weight, hh.oop_medical, paid)
+    return {"insurance_fund": float(paid.sum())} if on else {}

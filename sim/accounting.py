@@ -1,8 +1,15 @@
-"""Step 5 of the year: income by source, resources after rigid costs, savings and debt."""
+"""Step 5 of the year: income by source, resources after rigid costs, savings and debt.
+
+Savings absorb a share of what is left above the poverty line; a shortfall is covered from
+savings, then by informal debt (assumption: interest-free loans from relatives, repaid
+from later surpluses).
+"""
 
 from __future__ import annotations
 
+import numba
 import numpy as np
+
 
 def schooling_cost(model) -> np.ndarray:
     hh = model.hh
@@ -10,17 +17,27 @@ def schooling_cost(model) -> np.ndarray:
             + hh.n_senior * model.school_cost("senior") + hh.n_college * model.school_cost("college"))
 
 
+@numba.njit(cache=True, parallel=True)
+def _account_rows(costs, line, saved_share, income_farm, income_local_wage, income_migrant, income_transfers,
+                  income_property, n_primary, n_junior, n_senior, n_college, size, oop_medical,
+                  income, school_cost, resources, savings, debt):
+    for i in numba.prange(size.shape[0]):
+        inc = (float(income_farm[i]) + income_local_wage[i] + income_migrant[i] + income_transfers[i]
+               + income_property[i])
+        income[i] = inc
+        school = n_primary[i] * costs[0] + n_junior[i] * costs[1] + n_senior[i] * costs[2] + n_college[i] * costs[3]
+        school_cost[i] = school
+        res = inc - oop_medical[i] - school
+        resources[i] = res
+        cash = float(savings[i]) - debt[i] + saved_share * max(res - line * size[i], 0.0) + min(res, 0.0)
+        savings[i] = max(cash, 0.0)
+        debt[i] = max(-cash, 0.0)
+
+
 def account(model) -> None:
-    hh, p = model.hh, model.p
-    hh.income = (hh.income_farm.astype(np.float64) + hh.income_local_wage + hh.income_migrant
-                 + hh.income_transfers + hh.income_property)
-    hh.school_cost = schooling_cost(model)
-    hh.resources = hh.income.astype(np.float64) - hh.oop_medical - hh.school_cost
-    # Savings absorb what is left after consumption; a shortfall becomes informal debt
-    # (assumption: interest-free loans from relatives, repaid from later surpluses).
-    floor = model.line * hh.size
-    surplus = (1.0 - p["economy.consumption_share"]) * np.maximum(hh.resources - floor, 0.0)
-    shortfall = np.minimum(hh.resources, 0.0)
-    cash = hh.savings.astype(np.float64) - hh.debt + surplus + shortfall
-    hh.savings = np.maximum(cash, 0.0)
-    hh.debt = np.maximum(-cash, 0.0)
+    hh = model.hh
+    costs = np.array([model.school_cost(stage) for stage in ("primary", "junior", "senior", "college")])
+    _account_rows(costs, float(model.line), 1.0 - model.p["economy.consumption_share"],
+                  hh.income_farm, hh.income_local_wage, hh.income_migrant, hh.income_transfers,
+                  hh.income_property, hh.n_primary, hh.n_junior, hh.n_senior, hh.n_college, hh.size,
+                  hh.oop_medical, hh.income, hh.school_cost, hh.resources, hh.savings, hh.debt)

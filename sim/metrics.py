@@ -7,12 +7,15 @@ meaning, for the README and the tests.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from policies import MEASURES
 
-from .fields import Cause, Labor
-from .register import registered
+from .fields import Cause, Labor, Status
+
+REGISTERED, RETURNED, EXITED = int(Status.REGISTERED), int(Status.RETURNED), int(Status.EXITED)
+FULL = int(Labor.FULL)
 
 COLUMNS: dict[str, str] = {
     "year": "calendar year simulated (flows during it, stocks at its end)",
@@ -54,62 +57,109 @@ for _cause in Cause:
         f"registered people whose diagnosed causes include {_cause.name.lower()}")
 
 
-def _people(w_size, mask) -> float:
-    return float(w_size.sum(where=mask))
+# The household sums, one accumulator each, in the order the compiled pass fills them.
+SUMS = ("households", "people", "births", "deaths", "registered_poor_households", "registered_poor_people",
+        "exits_households", "exits_people", "returns_households", "returns_people", "new_poor_households",
+        "new_poor_people", "registered_net_births_people", "exited_people", "income_poor_people", "income",
+        "income_registered", "dibao_people", "no_labor_registered_people", "oop_medical_total",
+        "relocated_people", "reached_people_medical_insurance")
+N_SUMS = len(SUMS) + len(Cause)
+_CAUSE_BITS = np.array([int(c) for c in Cause], dtype=np.int64)
+(S_HH, S_PEOPLE, S_BIRTHS, S_DEATHS, S_REG_HH, S_REG_PEOPLE, S_EXIT_HH, S_EXIT_PEOPLE, S_RET_HH, S_RET_PEOPLE,
+ S_NEW_HH, S_NEW_PEOPLE, S_REG_NET_BIRTHS, S_EXITED_PEOPLE, S_INCOME_POOR, S_INCOME, S_INCOME_REG, S_DIBAO,
+ S_NO_LABOR_REG, S_OOP, S_RELOCATED, S_REACHED_MED) = range(len(SUMS))
+CHUNKS = 64  # row blocks summed in parallel, then added up in a fixed order (same result on any thread count)
+
+
+@numba.njit(cache=True, parallel=True)
+def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, returned, new_poor, resources,
+              income, dibao, labor, oop, relocated, insured, medical_cost, causes):
+    n = size.shape[0]
+    acc = np.zeros((CHUNKS, N_SUMS))
+    step = (n + CHUNKS - 1) // CHUNKS
+    for c in numba.prange(CHUNKS):
+        a = acc[c]
+        for i in range(c * step, min(n, (c + 1) * step)):
+            w = float(weight[i])
+            ws = w * size[i]
+            reg = status[i] == REGISTERED or status[i] == RETURNED
+            if size[i] > 0:
+                a[S_HH] += w
+                if resources[i] / size[i] < line:
+                    a[S_INCOME_POOR] += ws
+            a[S_PEOPLE] += ws
+            a[S_BIRTHS] += w * births[i]
+            a[S_DEATHS] += w * deaths[i]
+            a[S_INCOME] += w * income[i]
+            a[S_OOP] += w * oop[i]
+            if reg:
+                a[S_REG_HH] += w
+                a[S_REG_PEOPLE] += ws
+                a[S_REG_NET_BIRTHS] += w * (births[i] - deaths[i])
+                a[S_INCOME_REG] += w * income[i]
+                if labor[i] != FULL:
+                    a[S_NO_LABOR_REG] += ws
+                for k in range(cause_bits.shape[0]):
+                    if causes[i] & cause_bits[k]:
+                        a[len(SUMS) + k] += ws
+            if status[i] == EXITED:
+                a[S_EXITED_PEOPLE] += ws
+            if exited[i]:
+                a[S_EXIT_HH] += w
+                a[S_EXIT_PEOPLE] += ws
+            if returned[i]:
+                a[S_RET_HH] += w
+                a[S_RET_PEOPLE] += ws
+            if new_poor[i]:
+                a[S_NEW_HH] += w
+                a[S_NEW_PEOPLE] += ws
+            if dibao[i]:
+                a[S_DIBAO] += ws
+            if relocated[i]:
+                a[S_RELOCATED] += ws
+            if insured[i] and medical_cost[i] > 0:
+                a[S_REACHED_MED] += ws
+    total = np.zeros(N_SUMS)
+    for c in range(CHUNKS):
+        total += acc[c]
+    return total
 
 
 def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
     hh, v, c, f = model.hh, model.villages, model.counties, model.flows
-    w = hh.weight.astype(np.float64)
-    size = hh.size.astype(np.float64)
-    ws = w * size
-    reg = registered(hh)
-    people = ws.sum()
-    size_pos = np.maximum(size, 1)
-    resources_pc = hh.resources / size_pos
-    income_reg_people = _people(ws, reg)
-    m = {
-        "year": model.year,
-        "households": float(w[size > 0].sum()),
-        "people": float(people),
-        "births": float(np.dot(w, f["births"])),
-        "deaths": float(np.dot(w, f["deaths"])),
-        "registered_poor_households": float(w[reg].sum()),
-        "registered_poor_people": income_reg_people,
-        "exits_households": float(w[f["exited"]].sum()),
-        "exits_people": _people(ws, f["exited"]),
-        "returns_households": float(w[f["returned"]].sum()),
-        "returns_people": _people(ws, f["returned"]),
-        "new_poor_households": float(w[f["new_poor"]].sum()),
-        "new_poor_people": _people(ws, f["new_poor"]),
-        "registered_net_births_people": float(np.dot(w * reg, f["births"].astype(np.float64) - f["deaths"])),
-        "exited_people": _people(ws, hh.status == 2),
-        "income_poor_people": _people(ws, (resources_pc < model.line) & (size > 0)),
-        "mean_income_per_capita": float(np.dot(w, hh.income) / people) if people else 0.0,
-        "mean_income_registered": float(np.dot(w * reg, hh.income) / income_reg_people) if income_reg_people else 0.0,
+    t = _sum_rows(float(model.line), _CAUSE_BITS, hh.weight, hh.size, hh.status, f["births"], f["deaths"],
+                  f["exited"], f["returned"], f["new_poor"], hh.resources, hh.income, hh.dibao, hh.labor,
+                  hh.oop_medical, hh.relocated, hh.insured, hh.medical_cost, hh.causes)
+    sums = dict(zip(SUMS, t.tolist()))
+    people, reg_people = sums["people"], sums["registered_poor_people"]
+    m = {"year": model.year}
+    for name in ("households", "people", "births", "deaths", "registered_poor_households", "registered_poor_people",
+                 "exits_households", "exits_people", "returns_households", "returns_people", "new_poor_households",
+                 "new_poor_people", "registered_net_births_people", "exited_people", "income_poor_people"):
+        m[name] = sums[name]
+    m.update({
+        "mean_income_per_capita": sums["income"] / people if people else 0.0,
+        "mean_income_registered": sums["income_registered"] / reg_people if reg_people else 0.0,
         "poverty_line": float(model.line),
-        "dibao_people": _people(ws, hh.dibao),
-        "no_labor_registered_people": _people(ws, reg & (hh.labor != Labor.FULL)),
-        "oop_medical_total": float(np.dot(w, hh.oop_medical)),
+        "dibao_people": sums["dibao_people"],
+        "no_labor_registered_people": sums["no_labor_registered_people"],
+        "oop_medical_total": sums["oop_medical_total"],
         "microcredit_active_loans": 0.0,
         "microcredit_defaults": 0.0,
-        "relocated_people": _people(ws, hh.relocated),
+        "relocated_people": sums["relocated_people"],
         "poor_villages": float(v.weight[v.poor].sum()),
         "villages_exited": float(v.weight[f["villages_exited"]].sum()),
         "poor_counties": float(c.poor.sum()),
         "counties_exited": float(f["counties_exited"].sum()),
-    }
-    reached = {"dibao": hh.dibao, "medical_insurance": hh.insured & (hh.medical_cost > 0)}
+    })
+    reached = {"dibao": sums["dibao_people"], "medical_insurance": sums["reached_people_medical_insurance"]}
     total = 0.0
     for name in MEASURES:
         cost = sum(costs.get(name, {}).values())
         m[f"fiscal_cost_{name}"] = cost
-        on = model.measures.get(name, False)
-        m[f"reached_people_{name}"] = _people(ws, reached[name]) if on else 0.0
+        m[f"reached_people_{name}"] = reached[name] if model.measures.get(name, False) else 0.0
         total += cost
     m["fiscal_cost_total"] = total
-    reg_idx = np.flatnonzero(reg)
-    ws_reg, causes_reg = ws[reg_idx], hh.causes[reg_idx]
-    for cause in Cause:
-        m[f"poor_people_cause_{cause.name.lower()}"] = _people(ws_reg, (causes_reg & int(cause)) != 0)
+    for k, cause in enumerate(Cause):
+        m[f"poor_people_cause_{cause.name.lower()}"] = float(t[len(SUMS) + k])
     return m

@@ -12,28 +12,93 @@ registered(end) = registered(start) + new + returns - exits exactly.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from .fields import REGISTERED_STATUSES, Cause, Labor, Location, Status
+from .streams import normal01
+
+NEVER, REGISTERED, EXITED, RETURNED = (int(s) for s in (Status.NEVER, Status.REGISTERED, Status.EXITED,
+                                                        Status.RETURNED))
+FULL = int(Labor.FULL)
+(C_ILLNESS, C_DISABILITY, C_SCHOOLING, C_DISASTER, C_LAND, C_SKILLS, C_CAPITAL, C_LABOR, C_TRANSPORT,
+ C_MOTIVATION) = (int(c) for c in (Cause.ILLNESS, Cause.DISABILITY, Cause.SCHOOLING, Cause.DISASTER, Cause.LAND,
+                                   Cause.SKILLS, Cause.CAPITAL, Cause.LABOR, Cause.TRANSPORT, Cause.MOTIVATION))
+TRANSPORT_PLACES = int(Location.REMOTE_MOUNTAIN | Location.TINY_HAMLET)
 
 
 def registered(hh) -> np.ndarray:
     return (hh.status == REGISTERED_STATUSES[0]) | (hh.status == REGISTERED_STATUSES[1])
 
 
+@numba.njit(cache=True, parallel=True)
+def _identify_rows(measured_pc, last_line, size, status, reg_year, return_year, n_returns, year, new, back):
+    for i in numba.prange(size.shape[0]):
+        below = measured_pc[i] < last_line and size[i] > 0
+        new[i] = below and status[i] == NEVER
+        back[i] = below and status[i] == EXITED
+        if new[i]:
+            status[i] = REGISTERED
+            reg_year[i] = year
+        elif back[i]:
+            status[i] = RETURNED
+            reg_year[i] = year
+            return_year[i] = year
+            n_returns[i] += 1
+
+
 def identify(model) -> None:
     """Register households below the line at the last assessment (step 3)."""
-    hh, year = model.hh, model.year
-    below = (hh.measured_pc < model.last_line) & (hh.size > 0)
-    identify_new = model.p["register.identify_new"]
-    new = below & (hh.status == Status.NEVER) & identify_new
-    back = below & (hh.status == Status.EXITED) & identify_new
-    hh.status = np.where(new, Status.REGISTERED, np.where(back, Status.RETURNED, hh.status))
-    hh.reg_year = np.where(new | back, year, hh.reg_year)
-    hh.return_year = np.where(back, year, hh.return_year)
-    hh.n_returns += back.astype(np.int8)
+    hh = model.hh
+    new = np.zeros(hh.n, bool)
+    back = np.zeros(hh.n, bool)
+    if model.p["register.identify_new"]:
+        _identify_rows(hh.measured_pc, float(model.last_line), hh.size, hh.status, hh.reg_year,
+                       hh.return_year, hh.n_returns, model.year, new, back)
     model.flows["new_poor"] = new
     model.flows["returned"] = back
+
+
+@numba.njit(cache=True, parallel=True)
+def _diagnose_rows(t, status, n_chronic, illness, n_disabled, school_cost, income, disaster, ability,
+                   n_skilled, head_schooling, savings, size, labor, location_risk, motivation, causes):
+    for i in numba.prange(status.shape[0]):
+        if status[i] != REGISTERED and status[i] != RETURNED:
+            causes[i] = 0
+            continue
+        c = 0
+        if n_chronic[i] > 0 or illness[i] != 0:
+            c |= C_ILLNESS
+        if n_disabled[i] > 0:
+            c |= C_DISABILITY
+        if school_cost[i] > t[0] * max(income[i], 1.0):
+            c |= C_SCHOOLING
+        if disaster[i]:
+            c |= C_DISASTER
+        if ability[i] < t[1]:
+            c |= C_LAND
+        if n_skilled[i] == 0 and head_schooling[i] < 9:
+            c |= C_SKILLS
+        if savings[i] < t[2] * max(size[i], 1):
+            c |= C_CAPITAL
+        if labor[i] != FULL:
+            c |= C_LABOR
+        if location_risk[i] & TRANSPORT_PLACES:
+            c |= C_TRANSPORT
+        if motivation[i] < t[3]:
+            c |= C_MOTIVATION
+        causes[i] = c
+
+
+MEDIAN_SAMPLE = 20_000  # rows a systematic sample uses to estimate the median ability
+
+
+def median_ability(hh) -> float:
+    """Median earning ability, from a systematic sample of rows when there are many."""
+    if hh.n == 0:
+        return 0.0
+    step = max(hh.n // MEDIAN_SAMPLE, 1)
+    return float(np.median(hh.ability[::step]))
 
 
 def diagnose(model) -> None:
@@ -43,36 +108,30 @@ def diagnose(model) -> None:
     are never diagnosed.
     """
     hh, p = model.hh, model.p
-    reg = registered(hh)
-    size = np.maximum(hh.size, 1)
     disaster = model.flows.get("disaster_hit", np.zeros(hh.n, bool))
-    median_ability = float(np.median(hh.ability)) if hh.n else 0.0
-    bits = (
-        (hh.n_chronic > 0) | (hh.illness != 0), Cause.ILLNESS,
-        hh.n_disabled > 0, Cause.DISABILITY,
-        hh.school_cost > p["register.schooling_cause_share"] * np.maximum(hh.income, 1.0), Cause.SCHOOLING,
-        disaster, Cause.DISASTER,
-        hh.ability < p["register.land_cause_ability_share"] * median_ability, Cause.LAND,
-        (hh.n_skilled == 0) & (hh.head_schooling < 9), Cause.SKILLS,
-        hh.savings < p["register.capital_cause_months"] / 12.0 * model.line * size, Cause.CAPITAL,
-        hh.labor != Labor.FULL, Cause.LABOR,
-        (hh.location_risk & (Location.REMOTE_MOUNTAIN | Location.TINY_HAMLET)) != 0, Cause.TRANSPORT,
-        hh.motivation < p["register.motivation_cause_below"], Cause.MOTIVATION,
-    )
-    causes = np.zeros(hh.n, dtype=np.uint16)
-    for mask, bit in zip(bits[::2], bits[1::2]):
-        causes |= np.where(mask, np.uint16(bit), np.uint16(0))
-    hh.causes = np.where(reg, causes, 0)
+    thresholds = np.array([p["register.schooling_cause_share"],
+                           p["register.land_cause_ability_share"] * median_ability(hh),
+                           p["register.capital_cause_months"] / 12.0 * model.line,
+                           p["register.motivation_cause_below"]])
+    _diagnose_rows(thresholds, hh.status, hh.n_chronic, hh.illness, hh.n_disabled, hh.school_cost, hh.income,
+                   disaster, hh.ability, hh.n_skilled, hh.head_schooling, hh.savings, hh.size, hh.labor,
+                   hh.location_risk, hh.motivation, hh.causes)
+
+
+@numba.njit(cache=True, parallel=True)
+def _measure_rows(key, sd, resources, size, measured_pc):
+    for i in numba.prange(size.shape[0]):
+        if size[i] <= 0:
+            measured_pc[i] = np.inf
+            continue
+        measured_pc[i] = resources[i] / size[i] * np.exp(sd * normal01(key, i, 0) - sd * sd / 2)
 
 
 def measure_income(model) -> None:
     """Cadres measure per-capita resources with a log-normal error."""
     hh = model.hh
-    s = model.p["register.measurement_error_sd"]
-    err = np.exp(s * model.streams.normal("measurement", model.year, hh.n) - s * s / 2)
-    size = hh.size.astype(np.float64)
-    pc = np.divide(hh.resources, size, out=np.full(hh.n, np.inf), where=size > 0)
-    hh.measured_pc = pc * err
+    _measure_rows(model.streams.key("measurement", model.year), float(model.p["register.measurement_error_sd"]),
+                  hh.resources, hh.size, hh.measured_pc)
 
 
 def exit_threshold(model) -> np.ndarray | float:
@@ -83,42 +142,64 @@ def exit_threshold(model) -> np.ndarray | float:
     return ex["relative_share"]["value"] * model.profile.dated("exit.reference_income", model.year)
 
 
-def guarantees_hold(hh) -> np.ndarray:
-    """Compulsory education, basic medical insurance and safe housing (002 §3)."""
-    return (hh.n_dropout_compulsory == 0) & hh.insured & ~hh.unsafe_housing
+@numba.njit(cache=True, parallel=True)
+def _exit_rows(year, min_years, relative, threshold, line, status, reg_year, measured_pc, labor, dibao,
+               n_dropout_compulsory, insured, unsafe_housing, size, exit_year, exits):
+    for i in numba.prange(status.shape[0]):
+        # the three guarantees: compulsory education, basic medical insurance, safe housing
+        ok = ((status[i] == REGISTERED or status[i] == RETURNED) and year - reg_year[i] >= min_years
+              and n_dropout_compulsory[i] == 0 and insured[i] and not unsafe_housing[i] and size[i] > 0)
+        if ok:
+            if relative and labor[i] != FULL:
+                ok = dibao[i] and measured_pc[i] >= line
+            else:
+                ok = measured_pc[i] >= threshold
+        exits[i] = ok
+        if ok:
+            status[i] = EXITED
+            exit_year[i] = year
 
 
 def assess_exits(model) -> None:
-    hh, year = model.hh, model.year
-    reg = registered(hh)
-    old_enough = (year - hh.reg_year) >= model.p["register.min_years_before_exit"]
-    if model.profile.data["exit"]["rule"] == "relative":
-        # Labor-capable households exit at the relative threshold; those that lost labor
-        # exit once covered by dibao above the line (002 §3).
-        above = np.where(hh.labor == Labor.FULL, hh.measured_pc >= exit_threshold(model),
-                         hh.dibao & (hh.measured_pc >= model.line))
-    else:
-        above = hh.measured_pc >= model.line
-    exits = reg & old_enough & above & guarantees_hold(hh) & (hh.size > 0)
-    hh.status = np.where(exits, Status.EXITED, hh.status)
-    hh.exit_year = np.where(exits, year, hh.exit_year)
+    """Exit at the year's threshold when the three guarantees hold (002 §3).
+
+    Under the relative rule labor-capable households exit at the relative threshold;
+    those that lost labor exit once covered by dibao above the line (002 §3).
+    """
+    hh = model.hh
+    relative = model.profile.data["exit"]["rule"] == "relative"
+    exits = np.zeros(hh.n, bool)
+    _exit_rows(model.year, model.p["register.min_years_before_exit"], relative, float(exit_threshold(model)),
+               float(model.line), hh.status, hh.reg_year, hh.measured_pc, hh.labor, hh.dibao,
+               hh.n_dropout_compulsory, hh.insured, hh.unsafe_housing, hh.size, hh.exit_year, exits)
     model.flows["exited"] = exits
     model.last_line = model.line
+
+
+@numba.njit(cache=True)
+def _village_sums(village, weight, size, status, income, n_working, n_college, n_migrants, out):
+    for i in range(village.shape[0]):
+        v = village[i]
+        people = weight[i] * size[i]
+        out[v, 0] += people
+        if status[i] == REGISTERED or status[i] == RETURNED:
+            out[v, 1] += people
+        out[v, 2] += weight[i] * income[i]
+        out[v, 3] += weight[i] * max(n_working[i] - n_college[i], 0)
+        out[v, 4] += weight[i] * n_migrants[i]
 
 
 def aggregate_places(model) -> None:
     """Village and county people, poor people, income and migration network."""
     hh, v, c = model.hh, model.villages, model.counties
-    people = hh.weight * hh.size
-    poor = np.where(registered(hh), people, 0.0)
-    v.people = np.bincount(hh.village, people, minlength=v.n)
-    v.poor_people = np.bincount(hh.village, poor, minlength=v.n)
-    income = np.bincount(hh.village, hh.weight * hh.income, minlength=v.n)
-    v.income_pc = np.divide(income, v.people, out=np.zeros(v.n), where=v.people > 0)
-    workers = hh.weight * np.maximum(hh.n_working - hh.n_college, 0)
-    migrants = np.bincount(hh.village, hh.weight * hh.n_migrants, minlength=v.n)
-    wk = np.bincount(hh.village, workers, minlength=v.n)
-    v.migration_share = np.divide(migrants, wk, out=np.zeros(v.n), where=wk > 0)
+    sums = np.zeros((v.n, 5))
+    _village_sums(hh.village, hh.weight, hh.size, hh.status, hh.income, hh.n_working, hh.n_college,
+                  hh.n_migrants, sums)
+    people, poor, income, workers, migrants = sums.T
+    v.people = people
+    v.poor_people = poor
+    v.income_pc = np.divide(income, people, out=np.zeros(v.n), where=people > 0)
+    v.migration_share = np.divide(migrants, workers, out=np.zeros(v.n), where=workers > 0)
     c.people = np.bincount(v.county, v.people, minlength=c.n)
     c.poor_people = np.bincount(v.county, v.poor_people, minlength=c.n)
 

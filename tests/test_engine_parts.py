@@ -9,6 +9,7 @@ from sim.errors import InputError
 from sim.fields import HOUSEHOLD
 from sim.params import PARAMETER_DIR, Parameters
 from sim.streams import Streams, binomial_draw, u01
+from sim.streams import _inverse_normal_rows as s_inverse_normal
 from sim.table import Table
 
 from experiments.scenario import load_scenario
@@ -60,6 +61,9 @@ def test_kernels_and_numpy_draw_the_same_numbers():
     assert u.min() >= 0 and u.max() < 1 and u.mean() == pytest.approx(0.5, abs=0.003)
     z = s.normal("medical_cost", 2018, 200_000)
     assert z.mean() == pytest.approx(0, abs=0.01) and z.std() == pytest.approx(1, abs=0.01)
+    from scipy import stats
+    grid = np.array([1e-12, 1e-6, 0.001, 0.02, 0.02425, 0.3, 0.5, 0.77, 0.975, 0.999999])
+    np.testing.assert_allclose(s_inverse_normal(grid), stats.norm.ppf(grid), rtol=2e-9, atol=1e-12)
 
 
 def test_inverse_cdf_binomial_has_the_binomial_distribution():
