@@ -74,6 +74,21 @@ class Scenario:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def check_constraints(params: Parameters, start: int, end: int, file: str) -> None:
+    """Rules between parameters: legal loan limits, payer shares that add up to one."""
+    for year in range(start, end + 1):
+        p = params.year(year)
+        for value, limit in (("microcredit.term", "microcredit.max_term"),
+                             ("microcredit.amount", "microcredit.max_amount")):
+            if p[value] > p[limit]:
+                raise InputError(file, f"overrides.{value}",
+                                 f"{p[value]:g} in {year} exceeds the legal limit {limit} = {p[limit]:g}")
+        shares = [p[f"finance.share_{level}"] for level in ("central", "province", "city", "county")]
+        if abs(sum(shares) - 1.0) > 1e-6:
+            raise InputError(file, "overrides.finance.share_*",
+                             f"the payer shares add up to {sum(shares):g} in {year}, not 1")
+
+
 def load_scenario(path: str | Path, households: int | None = None,
                   base_params: Parameters | None = None) -> Scenario:
     path = Path(path)
@@ -94,6 +109,7 @@ def load_scenario(path: str | Path, households: int | None = None,
     params = params.override(profile.parameter_overrides, profile.file, section="parameters")
     overrides = data.get("overrides", {})
     params = params.override(overrides, file, section="overrides")
+    check_constraints(params, start, end, file)
     n = households if households is not None else data.get("households", profile.data["default_households"])
     return Scenario(
         name=data.get("name", path.stem), file=file, description=data.get("description", ""),

@@ -1,8 +1,13 @@
 """Policy measures, one module each, and their dated parameter files (`parameters/*.toml`).
 
 `MEASURES` lists every measure a scenario can switch on or off, in the order they act
-within a year, with the five-batches batch it is reported under. Each module has
-`act(model, on) -> {payer: yuan}`: it changes household rows and returns its fiscal cost.
+within a year, with the batch it is reported under in each of the two five-batches
+taxonomies of the seeds (the national one of 004 ch.1 §1 and Guangyuan's of 003 §二(四)).
+Each module has `act(model, on) -> {payer kind: yuan}`: it changes household rows, marks
+the households it reached in `model.flows["reached_<name>"]`, and returns what it cost.
+Payer kinds: "fiscal" (split between levels of government by the `finance.*` shares),
+"insurance_fund" (basic and critical-illness insurance) and "county" (county funds such as
+the microcredit risk-compensation fund).
 """
 
 from __future__ import annotations
@@ -10,14 +15,23 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
+import numpy as np
+
+NATIONAL_BATCHES = ("industry_employment", "relocation", "education", "ecological", "social_security")
+GUANGYUAN_BATCHES = ("production_employment", "relocation", "dibao", "medical", "disaster_reconstruction")
+PAYERS = ("central", "province", "city", "county", "insurance_fund")
+LEVELS = ("central", "province", "city", "county")  # who shares "fiscal" costs
+
 
 @dataclass(frozen=True)
 class MeasureSpec:
     name: str
     default_on: bool
     batch: str  # batch in the national taxonomy (004 ch.1 §1)
+    batch_guangyuan: str  # batch in Guangyuan's taxonomy (003 §二(四))
     description: str
     module_name: str  # the module in policies/ that implements it
+    entitlement: bool = False  # a transfer or insurance already shaping the start year's incomes
 
     @property
     def module(self):
@@ -27,14 +41,55 @@ class MeasureSpec:
 MEASURES: dict[str, MeasureSpec] = {
     m.name: m
     for m in (
-        MeasureSpec("medical_insurance", True, "social_security",
-                    "basic medical insurance (NCMS) reimbursement of compliant costs", "medical"),
-        MeasureSpec("dibao", True, "social_security",
-                    "dibao floor: top-up to the dibao line for households without enough labor", "dibao"),
+        MeasureSpec("medical_insurance", True, "social_security", "medical",
+                    "basic and critical-illness medical insurance (NCMS)", "medical", entitlement=True),
+        MeasureSpec("medical_assistance", False, "social_security", "medical",
+                    "premiums paid for the poor and assistance with costs left after insurance",
+                    "medical_assistance", entitlement=True),
+        MeasureSpec("microcredit", False, "industry_employment", "production_employment",
+                    "poverty-alleviation microcredit: up to 50,000 yuan, up to 3 years, no collateral",
+                    "microcredit"),
+        MeasureSpec("dibao", True, "social_security", "dibao",
+                    "dibao floor: top-up to the dibao line for households without enough labor", "dibao",
+                    entitlement=True),
     )
 }
+BATCH_NAMES = tuple(dict.fromkeys(NATIONAL_BATCHES + GUANGYUAN_BATCHES))
 
 
-def apply_measures(model) -> dict[str, dict[str, float]]:
-    """Step 4 of the year: every measure acts in order; returns {measure: {payer: cost}}."""
-    return {name: spec.module.act(model, model.measures.get(name, False)) for name, spec in MEASURES.items()}
+def supported(model) -> np.ndarray:
+    """Households the poverty measures serve: registered, or exited within the years
+    measures continue after exit (`exit.support_years_after_exit`; 0 = cut at exit)."""
+    hh = model.hh
+    registered = (hh.status == 1) | (hh.status == 3)
+    years = model.p["exit.support_years_after_exit"]
+    recent = (hh.status == 2) & (model.year - hh.exit_year < years)
+    return registered | recent
+
+
+def split_payers(model, costs: dict[str, float]) -> dict[str, float]:
+    """{payer: yuan} from {payer kind: yuan}: fiscal costs shared by the finance shares."""
+    out = dict.fromkeys(PAYERS, 0.0)
+    for kind, yuan in costs.items():
+        if kind == "fiscal":
+            for level in LEVELS:
+                out[level] += yuan * model.p[f"finance.share_{level}"]
+        else:
+            out[kind] += yuan
+    return out
+
+
+def apply_measures(model, entitlements_only: bool = False) -> dict[str, dict[str, float]]:
+    """Step 4 of the year: every measure acts in order; returns {measure: {payer: cost}}.
+
+    At set-up only the entitlements act (they shaped the incomes the profile describes);
+    measures that create state, such as loans, start with the first simulated year.
+    """
+    model.flows["supported"] = supported(model)
+    model.hh.obligations = 0.0  # repayments due this year, set by the measures that lend
+    costs = {}
+    for name, spec in MEASURES.items():
+        on = model.measures.get(name, False) and (spec.entitlement or not entitlements_only)
+        model.flows[f"reached_{name}"] = np.zeros(model.hh.n, bool)
+        costs[name] = split_payers(model, spec.module.act(model, on))
+    return costs

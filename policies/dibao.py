@@ -1,9 +1,13 @@
-"""The dibao floor: tops up per-capita income to the dibao line for households without
-enough labor capacity (002 §3, §7; 004 ch.2 §1.5), with targeting errors both ways.
+"""The dibao floor and centralized support (002 §3, §7; 004 ch.2 §五 1-3).
 
-Eligibility uses income before dibao (earnings, pension, property). An ineligible
-household below twice the line is covered in error with a chance and receives a partial
-benefit; an eligible one missed by exclusion error gets none.
+Households without full labor capacity whose per-capita income before dibao is below the
+dibao line receive the gap, plus `dibao.extra_share` of the line for each member in the
+groups 004 ch.2 §五2 names (aged 70+, children, disabled, students beyond compulsory
+school). With "two lines in one" (004 ch.2 §五) the dibao line is at least the poverty
+line. Households with no working-age member and no labor (特困) get centralized support up
+to `dibao.tekun_multiple` times the line instead. Targeting errors both ways: an eligible
+household is missed with `exclusion_error`; an ineligible one below twice the line is
+covered with `inclusion_error` and a partial benefit.
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ from sim.fields import Labor
 from sim.streams import u01
 
 NAME = "dibao"
-FULL = int(Labor.FULL)
+FULL, NONE = int(Labor.FULL), int(Labor.NONE)
 
 
 @numba.njit(cache=True, parallel=True)
-def _dibao_rows(key, line, exclusion, inclusion, inclusion_share, size, labor, weight,
-                income_farm, income_local_wage, income_migrant, income_transfers, income_property,
+def _dibao_rows(key, line, exclusion, inclusion, inclusion_share, extra_share, share_70, tekun_multiple,
+                size, labor, weight, n_working, n_college, n_elderly, n_child, n_primary, n_junior, n_senior,
+                n_disabled, income_farm, income_local_wage, income_migrant, income_transfers, income_property,
                 transfer_dibao, dibao, paid):
     for i in numba.prange(size.shape[0]):
         benefit = 0.0
@@ -33,7 +38,12 @@ def _dibao_rows(key, line, exclusion, inclusion, inclusion_share, size, labor, w
             if labor[i] != FULL and pc < line:
                 if u >= exclusion:
                     covered = True
-                    benefit = (line - pc) * size[i]
+                    floor = line
+                    if labor[i] == NONE and n_working[i] - n_college[i] <= 0:
+                        floor = tekun_multiple * line  # 特困: no labor, no working-age support
+                    extras = (n_elderly[i] * share_70 + n_child[i] + n_primary[i] + n_junior[i]
+                              + n_disabled[i] + n_senior[i] + n_college[i])
+                    benefit = max(floor - pc, 0.0) * size[i] + extra_share * line * extras
             elif pc < 2.0 * line and u < inclusion:
                 covered = True
                 benefit = inclusion_share * line * size[i]
@@ -43,13 +53,21 @@ def _dibao_rows(key, line, exclusion, inclusion, inclusion_share, size, labor, w
         paid[i] = weight[i] * np.float32(benefit)
 
 
+def dibao_line(p) -> float:
+    line = float(p["dibao.line"])
+    return max(line, float(p["poverty.line"])) if p["dibao.two_lines_in_one"] else line
+
+
 def act(model, on: bool) -> dict[str, float]:
     if not on:
         return {}
     hh, p = model.hh, model.p
     paid = np.zeros(hh.n)
-    _dibao_rows(model.streams.key("dibao_targeting", model.year), float(p["dibao.line"]),
+    _dibao_rows(model.streams.key("dibao_targeting", model.year), dibao_line(p),
                 p["dibao.exclusion_error"], p["dibao.inclusion_error"], p["dibao.inclusion_benefit_share"],
-                hh.size, hh.labor, hh.weight, hh.income_farm, hh.income_local_wage, hh.income_migrant,
+                p["dibao.extra_share"], p["dibao.share_of_elderly_over_70"], p["dibao.tekun_multiple"],
+                hh.size, hh.labor, hh.weight, hh.n_working, hh.n_college, hh.n_elderly, hh.n_child, hh.n_primary,
+                hh.n_junior, hh.n_senior, hh.n_disabled, hh.income_farm, hh.income_local_wage, hh.income_migrant,
                 hh.income_transfers, hh.income_property, hh.transfer_dibao, hh.dibao, paid)
-    return {"civil_affairs": float(paid.sum())}
+    model.flows["reached_dibao"] = hh.dibao.copy()
+    return {"fiscal": float(paid.sum())}

@@ -116,6 +116,21 @@ HOUSEHOLD = Registry(
         F("location_risk", "uint8", 0, "Location", "relocation criteria met by the household's place"),
         F("unsafe_housing", "bool", False, "flag", "lives in an unsafe (dangerous) house"),
         F("relocated", "bool", False, "flag", "has been relocated"),
+        F("relocation_year", "int16", 0, "year", "year of relocation (0 = never); the house cannot be sold for 5 years"),
+        # measures
+        F("obligations", "float32", 0.0, "yuan/year",
+          "repayments due this year on formal loans (microcredit, relocation housing)"),
+        F("loan_principal", "float32", 0.0, "yuan", "microcredit principal outstanding"),
+        F("loan_term_left", "int8", 0, "years", "years left on the microcredit loan"),
+        F("loan_arrears", "float32", 0.0, "yuan", "microcredit repayments overdue"),
+        F("loan_capital", "float32", 0.0, "yuan", "capital of the project the loan financed, still producing"),
+        F("loan_year", "int16", 0, "year", "year the current or last loan was made (0 = never)"),
+        F("loan_defaulted", "bool", False, "flag", "has defaulted on a microcredit loan"),
+        F("school_support", "float32", 0.0, "yuan/year", "education support received this year"),
+        F("public_job", "bool", False, "flag", "a member holds a public-welfare job this year"),
+        F("asset_shares", "bool", False, "flag", "holds shares in fiscal-funded assets"),
+        F("cooperative", "bool", False, "flag", "member of a supported industry cooperative"),
+        F("eco_mu", "float32", 0.0, "mu", "steep farmland returned to forest with compensation"),
         # the register
         F("status", "int8", 0, "Status", "never registered, registered, exited, returned"),
         F("reg_year", "int16", 0, "year", "year of the latest registration (0 = never)"),
@@ -146,6 +161,9 @@ VILLAGE = Registry(
         F("people", "float32", 0.0, "people", "weighted people living in the village's sampled rows"),
         F("poor_people", "float32", 0.0, "people", "weighted registered poor people"),
         F("income_pc", "float32", 0.0, "yuan/person/year", "village per-capita income"),
+        F("loan_good_share", "float32", 1.0, "share",
+          "share of the village's microcredit loans in good standing last year (peer effect)"),
+        F("relocated", "bool", False, "flag", "the hamlet has been relocated as a whole"),
     ],
 )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from policies import MEASURES
+from policies import BATCH_NAMES, MEASURES, PAYERS
 
 from .fields import Cause, Labor, Status
 
@@ -40,8 +40,12 @@ COLUMNS: dict[str, str] = {
     "dibao_people": "people in households receiving dibao",
     "no_labor_registered_people": "registered people in households without full labor capacity",
     "oop_medical_total": "out-of-pocket medical costs of all households, yuan",
-    "microcredit_active_loans": "microcredit loans outstanding (households)",
-    "microcredit_defaults": "microcredit loans defaulted this year",
+    "microcredit_active_loans": "households with a microcredit loan outstanding or in arrears (end of year)",
+    "microcredit_defaults": "microcredit loans defaulted this year (households)",
+    "microcredit_loans_made": "microcredit loans made this year (households)",
+    "microcredit_outstanding": "microcredit principal and arrears outstanding at the end of the year, yuan",
+    "microcredit_interest_subsidy": "microcredit interest paid by poverty funds this year, yuan",
+    "microcredit_risk_compensation": "losses on defaulted loans paid by county risk funds this year, yuan",
     "relocated_people": "people relocated (cumulative)",
     "poor_villages": "poor villages not yet exited (weighted)",
     "villages_exited": "poor villages that exited this year (weighted)",
@@ -52,6 +56,10 @@ COLUMNS: dict[str, str] = {
 for _name, _spec in MEASURES.items():
     COLUMNS[f"fiscal_cost_{_name}"] = f"fiscal cost of {_spec.description}, yuan"
     COLUMNS[f"reached_people_{_name}"] = f"people reached by {_name} this year"
+for _payer in PAYERS:
+    COLUMNS[f"fiscal_cost_payer_{_payer}"] = f"fiscal cost of all measures paid by {_payer.replace('_', ' ')}, yuan"
+for _batch in BATCH_NAMES:
+    COLUMNS[f"batch_people_{_batch}"] = f"people reached by any measure of the '{_batch}' batch this year"
 for _cause in Cause:
     COLUMNS[f"poor_people_cause_{_cause.name.lower()}"] = (
         f"registered people whose diagnosed causes include {_cause.name.lower()}")
@@ -62,18 +70,18 @@ SUMS = ("households", "people", "births", "deaths", "registered_poor_households"
         "exits_households", "exits_people", "returns_households", "returns_people", "new_poor_households",
         "new_poor_people", "registered_net_births_people", "exited_people", "income_poor_people", "income",
         "income_registered", "dibao_people", "no_labor_registered_people", "oop_medical_total",
-        "relocated_people", "reached_people_medical_insurance")
+        "relocated_people")
 N_SUMS = len(SUMS) + len(Cause)
 _CAUSE_BITS = np.array([int(c) for c in Cause], dtype=np.int64)
 (S_HH, S_PEOPLE, S_BIRTHS, S_DEATHS, S_REG_HH, S_REG_PEOPLE, S_EXIT_HH, S_EXIT_PEOPLE, S_RET_HH, S_RET_PEOPLE,
  S_NEW_HH, S_NEW_PEOPLE, S_REG_NET_BIRTHS, S_EXITED_PEOPLE, S_INCOME_POOR, S_INCOME, S_INCOME_REG, S_DIBAO,
- S_NO_LABOR_REG, S_OOP, S_RELOCATED, S_REACHED_MED) = range(len(SUMS))
+ S_NO_LABOR_REG, S_OOP, S_RELOCATED) = range(len(SUMS))
 CHUNKS = 64  # row blocks summed in parallel, then added up in a fixed order (same result on any thread count)
 
 
 @numba.njit(cache=True, parallel=True)
 def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, returned, new_poor, resources,
-              income, dibao, labor, oop, relocated, insured, medical_cost, causes):
+              income, dibao, labor, oop, relocated, causes):
     n = size.shape[0]
     acc = np.zeros((CHUNKS, N_SUMS))
     step = (n + CHUNKS - 1) // CHUNKS
@@ -117,8 +125,6 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
                 a[S_DIBAO] += ws
             if relocated[i]:
                 a[S_RELOCATED] += ws
-            if insured[i] and medical_cost[i] > 0:
-                a[S_REACHED_MED] += ws
     total = np.zeros(N_SUMS)
     for c in range(CHUNKS):
         total += acc[c]
@@ -129,7 +135,7 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
     hh, v, c, f = model.hh, model.villages, model.counties, model.flows
     t = _sum_rows(float(model.line), _CAUSE_BITS, hh.weight, hh.size, hh.status, f["births"], f["deaths"],
                   f["exited"], f["returned"], f["new_poor"], hh.resources, hh.income, hh.dibao, hh.labor,
-                  hh.oop_medical, hh.relocated, hh.insured, hh.medical_cost, hh.causes)
+                  hh.oop_medical, hh.relocated, hh.causes)
     sums = dict(zip(SUMS, t.tolist()))
     people, reg_people = sums["people"], sums["registered_poor_people"]
     m = {"year": model.year}
@@ -144,22 +150,38 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
         "dibao_people": sums["dibao_people"],
         "no_labor_registered_people": sums["no_labor_registered_people"],
         "oop_medical_total": sums["oop_medical_total"],
-        "microcredit_active_loans": 0.0,
-        "microcredit_defaults": 0.0,
+        "microcredit_active_loans": float(np.dot(hh.weight, f["microcredit_open"])) if "microcredit_open" in f else 0.0,
+        "microcredit_defaults": float(np.dot(hh.weight, f["microcredit_defaults"])) if "microcredit_defaults" in f else 0.0,
+        "microcredit_loans_made": float(np.dot(hh.weight, f["microcredit_made"])) if "microcredit_made" in f else 0.0,
+        "microcredit_outstanding": float(np.dot(hh.weight, hh.loan_principal.astype(np.float64) + hh.loan_arrears)),
+        "microcredit_interest_subsidy": float(f.get("microcredit_subsidy", 0.0)),
+        "microcredit_risk_compensation": float(f.get("microcredit_compensation", 0.0)),
         "relocated_people": sums["relocated_people"],
         "poor_villages": float(v.weight[v.poor].sum()),
         "villages_exited": float(v.weight[f["villages_exited"]].sum()),
         "poor_counties": float(c.poor.sum()),
         "counties_exited": float(f["counties_exited"].sum()),
     })
-    reached = {"dibao": sums["dibao_people"], "medical_insurance": sums["reached_people_medical_insurance"]}
+    ws = hh.weight * hh.size.astype(np.float32)
     total = 0.0
-    for name in MEASURES:
-        cost = sum(costs.get(name, {}).values())
-        m[f"fiscal_cost_{name}"] = cost
-        m[f"reached_people_{name}"] = reached[name] if model.measures.get(name, False) else 0.0
-        total += cost
+    payers = dict.fromkeys(PAYERS, 0.0)
+    batches = {b: np.zeros(hh.n, bool) for b in BATCH_NAMES}
+    for name, spec in MEASURES.items():
+        cost = costs.get(name, {})
+        m[f"fiscal_cost_{name}"] = sum(cost.values())
+        total += m[f"fiscal_cost_{name}"]
+        for payer, yuan in cost.items():
+            payers[payer] += yuan
+        reached = f.get(f"reached_{name}")
+        m[f"reached_people_{name}"] = float(np.dot(ws, reached)) if reached is not None else 0.0
+        if reached is not None:
+            batches[spec.batch] |= reached
+            batches[spec.batch_guangyuan] |= reached
     m["fiscal_cost_total"] = total
+    for payer, yuan in payers.items():
+        m[f"fiscal_cost_payer_{payer}"] = yuan
+    for b, mask in batches.items():
+        m[f"batch_people_{b}"] = float(np.dot(ws, mask))
     for k, cause in enumerate(Cause):
         m[f"poor_people_cause_{cause.name.lower()}"] = float(t[len(SUMS) + k])
     return m

@@ -117,7 +117,7 @@ class PovertyModel(mesa.Model):
         hh.ability = earned / units
         behaviour.work(self, *keys, shocks=False, enrol=False)
         self.flows.update(births=np.zeros(hh.n, np.int8), deaths=np.zeros(hh.n, np.int8))
-        apply_measures(self)  # the measures of the start year shape starting incomes too
+        apply_measures(self, entitlements_only=True)  # transfers and insurance shape starting incomes
         hh.oop_medical = 0.0  # the synthesized income already reflects last year's costs
         hh.medical_cost = 0.0
         accounting.account(self)
