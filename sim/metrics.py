@@ -29,6 +29,8 @@ COLUMNS: dict[str, str] = {
     "exits_people": "people in households that exited this year",
     "returns_households": "exited households registered again this year",
     "returns_people": "people in households that returned this year",
+    "exits_under_pressure_people": "people in households certified as exited under target pressure this year",
+    "exits_reversed_people": "people whose exit third-party verification reversed this year",
     "new_poor_households": "never-registered households registered this year",
     "new_poor_people": "people in newly registered households",
     "registered_net_births_people": "births minus deaths in households registered at the end of the year",
@@ -147,6 +149,9 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
         "mean_income_per_capita": sums["income"] / people if people else 0.0,
         "mean_income_registered": sums["income_registered"] / reg_people if reg_people else 0.0,
         "poverty_line": float(model.line),
+        "exits_under_pressure_people": float(np.dot(hh.weight * hh.size, f["exits_under_pressure"]))
+        if "exits_under_pressure" in f else 0.0,
+        "exits_reversed_people": float(np.dot(hh.weight * hh.size, f["exits_reversed"])) if "exits_reversed" in f else 0.0,
         "dibao_people": sums["dibao_people"],
         "no_labor_registered_people": sums["no_labor_registered_people"],
         "oop_medical_total": sums["oop_medical_total"],

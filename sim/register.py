@@ -164,16 +164,76 @@ def assess_exits(model) -> None:
     """Exit at the year's threshold when the three guarantees hold (002 §3).
 
     Under the relative rule labor-capable households exit at the relative threshold;
-    those that lost labor exit once covered by dibao above the line (002 §3).
+    those that lost labor exit once covered by dibao above the line (002 §3). Then exit
+    practice: under target pressure cadres certify households just below the threshold
+    to meet the year's exit target (001 §五; 004 ch.3 §3), and third-party verification
+    of a sample of exits reverses the false ones it finds (002 §25; 004 ch.3 §4).
     """
-    hh = model.hh
+    hh, p = model.hh, model.p
     relative = model.profile.data["exit"]["rule"] == "relative"
+    threshold = float(exit_threshold(model))
+    before_status, before_exit_year = hh.status.copy(), hh.exit_year.copy()
     exits = np.zeros(hh.n, bool)
-    _exit_rows(model.year, model.p["register.min_years_before_exit"], relative, float(exit_threshold(model)),
+    _exit_rows(model.year, p["register.min_years_before_exit"], relative, threshold,
                float(model.line), hh.status, hh.reg_year, hh.measured_pc, hh.labor, hh.dibao,
                hh.n_dropout_compulsory, hh.insured, hh.unsafe_housing, hh.size, hh.exit_year, exits)
+    row_threshold = np.where(relative & (hh.labor != Labor.FULL), model.line, threshold)
+    pressured = _certify_under_pressure(model, exits, before_status, row_threshold)
+    exits |= pressured
+    reversed_ = _verify(model, exits, row_threshold)
+    exits &= ~reversed_
+    hh.status = np.where(reversed_, before_status, hh.status)
+    hh.exit_year = np.where(reversed_, before_exit_year, hh.exit_year)
     model.flows["exited"] = exits
+    model.flows["exits_under_pressure"] = pressured & ~reversed_
+    model.flows["exits_reversed"] = reversed_
     model.last_line = model.line
+
+
+def exit_target(model) -> float | None:
+    """The profile's exit target for this year (people), if it has one."""
+    if not model.profile.has("targets.exits_people"):
+        return None
+    targets = model.profile.value("targets.exits_people")
+    return targets.get(model.year) if isinstance(targets, dict) else None
+
+
+def _certify_under_pressure(model, exits, before_status, row_threshold) -> np.ndarray:
+    """Households certified as exited, measured just under the threshold, to meet a target."""
+    hh, p = model.hh, model.p
+    pressure = p["exit.target_pressure"]
+    target = exit_target(model)
+    none = np.zeros(hh.n, bool)
+    if pressure <= 0 or target is None:
+        return none
+    people = hh.weight * hh.size
+    shortfall = pressure * target - float(np.dot(people, exits))
+    if shortfall <= 0:
+        return none
+    was_registered = (before_status == Status.REGISTERED) | (before_status == Status.RETURNED)
+    near = (was_registered & ~exits & (hh.size > 0)
+            & (model.year - hh.reg_year >= p["register.min_years_before_exit"])
+            & (hh.measured_pc >= (1.0 - p["exit.pressure_margin"]) * row_threshold)
+            & (hh.measured_pc < row_threshold))
+    idx = np.flatnonzero(near)
+    idx = idx[np.argsort(-hh.measured_pc[idx] / row_threshold[idx], kind="stable")]  # closest first
+    take = idx[: int(np.searchsorted(np.cumsum(people[idx]), shortfall)) + 1]
+    chosen = none.copy()
+    chosen[take] = True
+    hh.status = np.where(chosen, Status.EXITED, hh.status)
+    hh.exit_year = np.where(chosen, model.year, hh.exit_year)
+    return chosen
+
+
+def _verify(model, exits, row_threshold) -> np.ndarray:
+    """Third-party checks of a sample of exits; those truly below the threshold are reversed."""
+    hh = model.hh
+    rate = model.p["exit.verification_rate"]
+    if rate <= 0:
+        return np.zeros(hh.n, bool)
+    checked = exits & (model.streams.uniform("verification", model.year, hh.n) < rate)
+    size = np.maximum(hh.size, 1)
+    return checked & (hh.resources / size < row_threshold)
 
 
 @numba.njit(cache=True)

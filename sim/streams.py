@@ -35,7 +35,7 @@ STREAMS = (
     # behaviour
     "migrate", "local_work",
     # government and measures
-    "measurement", "dibao_targeting", "loan_takeup", "project_return",
+    "measurement", "dibao_targeting", "loan_takeup", "project_return", "verification",
 )
 STREAM_INDEX = {name: i for i, name in enumerate(STREAMS)}
 SLOTS = 64  # draws a row may take from one stream in one year (members of a band, ...)

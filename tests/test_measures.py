@@ -186,6 +186,8 @@ def test_shangluo_variants_differ_only_in_what_their_names_say():
         "shangluo_no_dibao": {"measures.dibao"},
         "shangluo_cut_at_exit": {"parameters.exit.support_years_after_exit"},
         "shangluo_keep_3y": {"parameters.exit.support_years_after_exit"},
+        "shangluo_strict_verification": {"parameters.exit.verification_rate"},
+        "shangluo_target_pressure": {"parameters.exit.target_pressure"},
     }
     for name, keys in expected.items():
         other = load_scenario(SCENARIOS / f"{name}.toml").resolved()
@@ -268,3 +270,12 @@ def test_split_payers_shares_fiscal_costs_by_level():
     assert sum(out.values()) == pytest.approx(110.0)
     assert out["central"] == pytest.approx(100 * m.p["finance.share_central"])
     assert out["insurance_fund"] == 7.0 and out["county"] == pytest.approx(3.0 + 100 * m.p["finance.share_county"])
+
+
+def test_target_pressure_and_early_withdrawal_show_up_as_returns():
+    def total(name, column):
+        return sum(_run(name, s)[column].sum() for s in SEEDS)
+    assert total("shangluo_target_pressure", "exits_under_pressure_people") > 0
+    assert total("shangluo_target_pressure", "returns_people") > total("shangluo", "returns_people")
+    assert total("shangluo_cut_at_exit", "returns_people") > total("shangluo_keep_3y", "returns_people")
+    assert total("shangluo_strict_verification", "exits_reversed_people") > total("shangluo", "exits_reversed_people")

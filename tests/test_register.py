@@ -110,3 +110,32 @@ def test_causes_are_diagnosed_for_registered_households_only():
     assert Cause.ILLNESS in c and Cause.DISABILITY in c and Cause.LABOR in c and Cause.CAPITAL in c
     assert Cause.SKILLS in c and Cause.MOTIVATION not in c
     assert m.hh.causes[1] == 0
+
+
+def test_target_pressure_certifies_households_just_under_the_line():
+    m = world([
+        dict(status=Status.REGISTERED, resources=resources(3100)),   # exits on merit
+        dict(status=Status.REGISTERED, resources=resources(2900)),   # just under: certified first
+        dict(status=Status.REGISTERED, resources=resources(2700)),   # within 15%: certified next
+        dict(status=Status.REGISTERED, resources=resources(2000)),   # too far below
+    ])
+    m.p = Parameters.load().override({"register.measurement_error_sd": 0.0, "exit.target_pressure": 1.0,
+                                      "exit.verification_rate": 0.0}, "test").year(YEAR)
+    m.profile.data = dict(m.profile.data, targets={"exits_people": {"values": {YEAR: 5.0}, "source": "test"}})
+    register.measure_income(m)
+    register.assess_exits(m)
+    assert m.flows["exited"].tolist() == [True, True, True, False]
+    assert m.flows["exits_under_pressure"].tolist() == [False, True, True, False]
+
+
+def test_verification_reverses_false_exits():
+    m = world([dict(status=Status.REGISTERED, resources=resources(3500)),
+               dict(status=Status.RETURNED, resources=resources(3500), exit_year=2015)])
+    m.p = Parameters.load().override({"register.measurement_error_sd": 0.0, "exit.verification_rate": 1.0},
+                                     "test").year(YEAR)
+    register.measure_income(m)
+    m.hh.resources[1] = resources(2500)  # the cadres' measure was right for 0, wrong for 1
+    register.assess_exits(m)
+    assert m.flows["exited"].tolist() == [True, False]
+    assert m.flows["exits_reversed"].tolist() == [False, True]
+    assert m.hh.status[1] == Status.RETURNED and m.hh.exit_year[1] == 2015
