@@ -1,11 +1,76 @@
 """The county government's part of the year (step 3): identify the poor from last year's
-measured resources and diagnose each registered household's causes."""
+measured resources, diagnose each registered household's causes, and assign targeted
+measures "one household, one method" (000 §二(二), §四(二)).
+
+Targeted measures (those with `TARGETED = True` in their module) name their candidates
+(by cause) and a cost per household. Cadres can take on only so many households a year
+(`government.cadres_per_poor_village` x poor villages x `households_per_cadre`); the
+poorest by measured income come first. Each measure then funds its candidates, poorest
+first, within its yearly budget (`budget.<measure>`, yuan, 0 = no limit) and within the
+profile's budget per registered person if it has one (Guangdong: 20,000 yuan per poor
+person, 002 §13). Unfunded needs wait for next year.
+"""
 
 from __future__ import annotations
 
+import numpy as np
+
+from policies import MEASURES, supported
 from sim.register import diagnose, identify
+
+
+def targeted_measures(model):
+    return [(name, spec.module) for name, spec in MEASURES.items()
+            if getattr(spec.module, "TARGETED", False) and model.measures.get(name, False)]
+
+
+def cadre_capacity(model) -> float:
+    """Households (weighted) cadres can newly take on this year."""
+    p = model.p
+    per_village = p["government.cadres_per_poor_village"] * p["government.households_per_cadre"]
+    return per_village * model.initial_poor_villages if per_village > 0 else np.inf
+
+
+def _within(order: np.ndarray, amounts: np.ndarray, limit: float) -> np.ndarray:
+    """The leading entries of `order` whose cumulative amount stays within `limit`."""
+    if not np.isfinite(limit):
+        return order
+    return order[: int(np.searchsorted(np.cumsum(amounts[order]), limit, side="right"))]
+
+
+def assign(model) -> None:
+    hh, p, f = model.hh, model.p, model.flows
+    f["supported"] = supported(model)
+    measures = targeted_measures(model)
+    if not measures:
+        return
+    candidates = {name: module.candidates(model) for name, module in measures}
+    anyone = np.zeros(hh.n, bool)
+    for mask in candidates.values():
+        anyone |= mask
+    idx = np.flatnonzero(anyone)
+    order = idx[np.argsort(hh.measured_pc[idx], kind="stable")]  # poorest first
+    served = np.zeros(hh.n, bool)
+    served[_within(order, hh.weight.astype(np.float64), cadre_capacity(model))] = True
+    total_left = np.inf
+    per_person = p["budget.per_registered_person"]
+    if per_person > 0:
+        total_left = per_person * model.initial["registered_poor_people"]
+    for name, module in measures:
+        mask = candidates[name] & served
+        idx = np.flatnonzero(mask)
+        order = idx[np.argsort(hh.measured_pc[idx], kind="stable")]
+        cost = hh.weight * module.unit_cost(model)
+        limit = min(p[f"budget.{name}"] or np.inf, total_left)
+        funded = _within(order, cost, limit)
+        total_left -= float(cost[funded].sum())
+        assigned = np.zeros(hh.n, bool)
+        assigned[funded] = True
+        f[f"assigned_{name}"] = assigned
+        f[f"waiting_{name}"] = candidates[name] & ~assigned
 
 
 def govern(model) -> None:
     identify(model)
     diagnose(model)
+    assign(model)

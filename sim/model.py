@@ -89,6 +89,7 @@ class PovertyModel(mesa.Model):
         self.flows: dict[str, np.ndarray] = {}
         self._initial_state(pop.target_income_pc)
         self.initial = metrics.compute(self, {})
+        self.initial_poor_villages = float(self.villages.weight[self.villages.poor].sum())
 
         self.datacollector = mesa.DataCollector(
             model_reporters={name: (lambda m, k=name: m.current[k]) for name in metrics.COLUMNS})

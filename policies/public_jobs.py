@@ -1,0 +1,42 @@
+"""Public-welfare jobs for the poor (002 §6; 004 ch.2 §1; facts.md: Jobs): road upkeep,
+cleaning, patrols, paid by the government.
+
+Each year the jobs (`public_jobs.jobs_per_registered_household` times the registered
+households at the start of the run) go to supported households with a member at home able
+to work, poorest first, within cadre capacity and budget. A job adds `public_jobs.wage` to
+local wage income.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NAME = "public_jobs"
+TARGETED = True
+
+
+def candidates(model) -> np.ndarray:
+    hh = model.hh
+    at_home = hh.n_working - hh.n_college - hh.n_migrants
+    return model.flows["supported"] & (hh.labor != 0) & (at_home >= 1) & (hh.size > 0)
+
+
+def unit_cost(model) -> np.ndarray:
+    return np.full(model.hh.n, model.p["public_jobs.wage"])
+
+
+def act(model, on: bool) -> dict[str, float]:
+    hh, f, p = model.hh, model.flows, model.p
+    if not on:
+        hh.public_job = False
+        return {}
+    assigned = f.get("assigned_public_jobs", np.zeros(hh.n, bool))
+    jobs = p["public_jobs.jobs_per_registered_household"] * model.initial["registered_poor_households"]
+    idx = np.flatnonzero(assigned)
+    idx = idx[np.argsort(hh.measured_pc[idx], kind="stable")]
+    holders = idx[: int(np.searchsorted(np.cumsum(hh.weight[idx]), jobs, side="right"))]
+    hh.public_job = False
+    hh.public_job[holders] = True
+    hh.income_local_wage += np.where(hh.public_job, p["public_jobs.wage"], 0.0).astype(np.float32)
+    f["reached_public_jobs"] = hh.public_job.copy()
+    return {"fiscal": float(np.dot(hh.weight, hh.public_job)) * p["public_jobs.wage"]}
