@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from policies import MEASURES  # noqa: E402
 from sim.model import PovertyModel  # noqa: E402
 from sim.profiles import load_profile  # noqa: E402
 
@@ -26,11 +27,14 @@ def main(argv=None) -> int:
     ap.add_argument("--years", type=int, default=7)
     ap.add_argument("--households", type=int, default=None, help="rows (default: the full profile)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--all-measures", action="store_true", help="switch every measure on")
     args = ap.parse_args(argv)
 
     start = load_profile(args.profile).data["start_year"]
     t0 = time.perf_counter()
-    model = PovertyModel(args.profile, households=args.households, end_year=start + args.years - 1, rng=args.seed)
+    measures = dict.fromkeys(MEASURES, True) if args.all_measures else None
+    model = PovertyModel(args.profile, households=args.households, end_year=start + args.years - 1, rng=args.seed,
+                         measures=measures)
     t1 = time.perf_counter()
     model.run()
     t2 = time.perf_counter()
@@ -38,7 +42,8 @@ def main(argv=None) -> int:
     hh_years = n * args.years
     state = model.hh.nbytes() / n
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    print(f"profile: {args.profile}  households (rows): {n:,}  years: {args.years}")
+    on = "all" if args.all_measures else "defaults"
+    print(f"profile: {args.profile}  households (rows): {n:,}  years: {args.years}  measures: {on}")
     print(f"synthesis_s: {t1 - t0:.2f}  stepping_s: {t2 - t1:.2f}")
     print(f"household_years_per_s_stepping: {hh_years / (t2 - t1):,.0f}")
     print(f"household_years_per_s_total: {hh_years / (t2 - t0):,.0f}")
