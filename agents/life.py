@@ -7,7 +7,9 @@ draws from its own stream by (row, slot), so a policy that changes one household
 changes no one else's illness (common random numbers). Members move between age bands at
 1 / (band width) a year, as if ages were spread evenly within a band; the count of members
 meeting an event is one draw per member. Households keep their rows (a household whose
-members all die is empty).
+members all die is empty). With the education measure on, households supported at the
+start of the year weigh the costs of junior, senior and college net of the support per
+pupil (`policies/education.py`) when their children continue or drop out.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from policies import education, supported
 from sim.fields import Illness
 from sim.register import registered
 from sim.streams import STREAM_INDEX as S, binomial_members, normal01, u01
@@ -40,9 +43,10 @@ LIFE_PARAMS = (
  P_VOC, P_DEATH_W, P_DEATH_E, P_DEATH_MAJOR, P_COL_PREMIUM, P_DIS_W, P_DIS_E, P_CHR_W, P_CHR_E,
  P_CHR_REC, P_ADM_POOR, P_ADM_OTHER, P_ADM_ELDERLY, P_COST_MEDIAN, P_COST_SIGMA, P_CHRONIC_COST,
  P_DRIFT, P_DAMAGE, P_REPAIR) = range(len(LIFE_PARAMS))
-# Per-year values that are not parameters: costs of schooling by stage, indices, the line.
+# Per-year values that are not parameters: costs of schooling by stage, indices, the line,
+# education support per pupil by stage (0 when the measure is off).
 (X_COST_JUNIOR, X_COST_SENIOR, X_COST_COLLEGE, X_PRICE_INDEX, X_LINE, X_LOG_NO_ADM_POOR,
- X_LOG_NO_ADM_OTHER) = range(7)
+ X_LOG_NO_ADM_OTHER, X_SUPPORT_JUNIOR, X_SUPPORT_SENIOR, X_SUPPORT_COLLEGE) = range(10)
 
 K_BIRTH, K_TO_PRIMARY, K_TO_JUNIOR = S["birth"], S["child_to_school"], S["primary_to_junior"]
 K_JUNIOR_DONE, K_SEN_CONT, K_SEN_DONE = S["junior_to_senior"], S["senior_continue"], S["senior_finish"]
@@ -61,7 +65,7 @@ def _clip01(x):
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
-def _live_rows(keys, p, x, is_registered, village_hit,
+def _live_rows(keys, p, x, is_registered, edu_supported, village_hit,
                n_child, n_primary, n_junior, n_senior, n_dropout, n_dropout_compulsory,
                n_working, n_college, n_elderly, n_skilled, n_disabled, n_chronic, size,
                illness, medical_cost, ability, income, resources, unsafe_housing, village,
@@ -69,20 +73,26 @@ def _live_rows(keys, p, x, is_registered, village_hit,
     for i in numba.prange(size.shape[0]):
         avail = n_working[i] - n_college[i]
         inc = max(float(income[i]), 1.0)
+        # schooling costs as the household weighs them: net of education support if it gets it
+        cost_junior, cost_senior, cost_college = x[X_COST_JUNIOR], x[X_COST_SENIOR], x[X_COST_COLLEGE]
+        if edu_supported[i]:
+            cost_junior -= x[X_SUPPORT_JUNIOR]
+            cost_senior -= x[X_SUPPORT_SENIOR]
+            cost_college -= x[X_SUPPORT_COLLEGE]
         # --- ageing and schooling, all from the state at the start of the year
         births = binomial_members(keys[K_BIRTH], i, avail, p[P_BIRTH])
         to_primary = binomial_members(keys[K_TO_PRIMARY], i, n_child[i], 1.0 / YEARS_CHILD)
         to_junior = binomial_members(keys[K_TO_JUNIOR], i, n_primary[i], 1.0 / YEARS_PRIMARY)
         junior_done = binomial_members(keys[K_JUNIOR_DONE], i, n_junior[i], 1.0 / YEARS_JUNIOR)
-        cont_p = _clip01(p[P_SEN_BASE] - p[P_SEN_SLOPE] * x[X_COST_SENIOR] / inc)
+        cont_p = _clip01(p[P_SEN_BASE] - p[P_SEN_SLOPE] * cost_senior / inc)
         to_senior = binomial_members(keys[K_SEN_CONT], i, junior_done, cont_p)
-        drop_p = _clip01(p[P_DROP_BASE] + p[P_DROP_SLOPE] * x[X_COST_JUNIOR] / inc)
+        drop_p = _clip01(p[P_DROP_BASE] + p[P_DROP_SLOPE] * cost_junior / inc)
         dropped = binomial_members(keys[K_DROP], i, n_junior[i] - junior_done, drop_p)
         back = binomial_members(keys[K_DROP_RETURN], i, n_dropout_compulsory[i], p[P_DROP_RETURN])
         aged_out_c = binomial_members(keys[K_DROP_AGE], i, n_dropout_compulsory[i] - back,
                                       1.0 / YEARS_COMPULSORY_OUT)
         senior_done = binomial_members(keys[K_SEN_DONE], i, n_senior[i], 1.0 / YEARS_SENIOR)
-        col_p = _clip01(p[P_COL_BASE] - p[P_COL_SLOPE] * x[X_COST_COLLEGE] / inc)
+        col_p = _clip01(p[P_COL_BASE] - p[P_COL_SLOPE] * cost_college / inc)
         to_college = binomial_members(keys[K_COL_CONT], i, senior_done, col_p)
         vocational = binomial_members(keys[K_VOC], i, senior_done - to_college, p[P_VOC])
         dropout_adult = binomial_members(keys[K_DROP_ADULT], i, n_dropout[i], 1.0 / YEARS_SENIOR)
@@ -179,12 +189,20 @@ def live_year(model) -> None:
     hh, p = model.hh, model.p
     hit = village_and_county_shocks(model)
     params = np.array([p[name] for name in LIFE_PARAMS], dtype=np.float64)
+    # Education support as known at the start of the year: households supported then
+    # (registered, or exited within the support years) and the support per pupil by stage.
+    support = np.zeros(len(education.STAGES))
+    edu_supported = np.zeros(hh.n, bool)
+    if model.measures.get("education", False):
+        support = education.support_per_pupil(model)
+        edu_supported = supported(model) & (hh.size > 0)
     extra = np.array([model.school_cost("junior"), model.school_cost("senior"), model.school_cost("college"),
                       model.price_index, model.line, np.log1p(-p["health.admission_rate_poor"]),
-                      np.log1p(-p["health.admission_rate_other"])], dtype=np.float64)
+                      np.log1p(-p["health.admission_rate_other"]), support[1], support[2], support[3]],
+                     dtype=np.float64)
     births = np.zeros(hh.n, np.int8)
     deaths = np.zeros(hh.n, np.int8)
-    _live_rows(model.streams.keys(model.year), params, extra, registered(hh), hit,
+    _live_rows(model.streams.keys(model.year), params, extra, registered(hh), edu_supported, hit,
                hh.n_child, hh.n_primary, hh.n_junior, hh.n_senior, hh.n_dropout, hh.n_dropout_compulsory,
                hh.n_working, hh.n_college, hh.n_elderly, hh.n_skilled, hh.n_disabled, hh.n_chronic, hh.size,
                hh.illness, hh.medical_cost, hh.ability, hh.income, hh.resources, hh.unsafe_housing, hh.village,

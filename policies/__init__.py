@@ -57,6 +57,21 @@ MEASURES: dict[str, MeasureSpec] = {
         MeasureSpec("ecological", False, "ecological", "production_employment",
                     "ecological compensation: payments per mu of steep farmland returned to forest, ranger jobs",
                     "ecological"),
+        # Guangyuan's five batches (003 §二(四)) have no education batch; its education
+        # project (003 §三(六)) builds skills and earning ability, so production and employment.
+        MeasureSpec("education", False, "education", "production_employment",
+                    "education support: living subsidies in compulsory school, free tuition and living subsidy in "
+                    "senior school, Yulu (雨露计划) subsidies for vocational and college students, student loans",
+                    "education", entitlement=True),
+        MeasureSpec("relocation", False, "relocation", "relocation",
+                    "relocation of whole hamlets from places unfit to live in: a safe new house, land leased out, "
+                    "jobs near towns and parks", "relocation"),
+        # 004 ch.2 §2.5 puts dangerous-house renovation under relocation.
+        MeasureSpec("housing", False, "relocation", "relocation",
+                    "dangerous-house renovation for supported households in unsafe houses", "housing"),
+        MeasureSpec("disaster_reconstruction", False, "social_security", "disaster_reconstruction",
+                    "post-disaster relief and reconstruction of damaged houses for supported households",
+                    "disaster_reconstruction"),
         MeasureSpec("microcredit", False, "industry_employment", "production_employment",
                     "poverty-alleviation microcredit: up to 50,000 yuan, up to 3 years, no collateral",
                     "microcredit"),

@@ -18,117 +18,133 @@ against the resources the register assesses, so a failed project can push a hous
 
 from __future__ import annotations
 
+import numba
 import numpy as np
+
+from sim.streams import normal01, u01
 
 NAME = "microcredit"
 
 
-def _project_returns(model, has_capital: np.ndarray) -> np.ndarray:
-    """This year's return on each household's project capital, after shocks."""
-    hh, p = model.hh, model.p
-    z = model.streams.normal("project_return", model.year, hh.n)
-    r = p["microcredit.project_return_mean"] + p["microcredit.project_return_sd"] * z
-    shock = model.counties.price_shock[hh.county] * (1.0 - model.villages.disaster_loss[hh.village])
-    return np.where(has_capital, (1.0 + r) * shock - 1.0, 0.0)
+@numba.njit(cache=True, parallel=True)
+def _loan_rows(year, on, q, key_takeup, key_return, price_c, loss_v, good_v, line, county, village,
+               status, labor, size, n_skilled, motivation, risk_aversion, weight,
+               income_farm, income_local_wage, income_migrant, income_transfers, income_property, oop_medical,
+               savings, obligations, principal_a, capital_a, term_left_a, arrears_a, loan_year, defaulted,
+               made_out, default_out, subsidy_out, loss_out):
+    amount, term = q[Q_AMOUNT], int(q[Q_TERM])
+    for i in numba.prange(size.shape[0]):
+        made = False
+        if (on and (status[i] == 1 or status[i] == 3) and labor[i] != 0 and principal_a[i] <= 0
+                and arrears_a[i] <= 0 and not defaulted[i] and size[i] > 0):
+            chance = (q[Q_BASE] + q[Q_SKILL] * (1.0 if n_skilled[i] > 0 else 0.0)
+                      + q[Q_MOTIVATION] * (motivation[i] - 0.5) - q[Q_RISK] * (risk_aversion[i] - 0.5)
+                      - q[Q_PEER] * (1.0 - good_v[village[i]]))
+            made = u01(key_takeup, i, 0) < min(max(chance, 0.0), 1.0)
+        made_out[i] = made
+        if made:
+            principal_a[i] = amount
+            capital_a[i] += amount
+            term_left_a[i] = term
+            loan_year[i] = year
+
+        # the project yields or loses; while a loan runs its return is net of upkeep
+        capital = float(capital_a[i])
+        if capital > 0:
+            r = ((1.0 + q[Q_MEAN] + q[Q_SD] * normal01(key_return, i, 0)) * price_c[county[i]]
+                 * (1.0 - loss_v[village[i]]) - 1.0)
+            income_farm[i] += max(r, 0.0) * capital
+            wear = 0.0 if principal_a[i] > 0 else q[Q_WEAR]
+            capital = capital * (1.0 + min(r, 0.0)) * (1.0 - wear)
+            capital_a[i] = capital if capital > 1.0 else 0.0
+
+        # dues: unsubsidized interest yearly; principal at maturity or in equal shares
+        principal = float(principal_a[i])
+        term_left = term_left_a[i]
+        active = principal > 0 and term_left > 0
+        if active:
+            term_left -= 1
+        billed = 0.0
+        if active:
+            if q[Q_EQUAL] > 0:
+                billed = principal / max(term_left_a[i], 1)
+            elif term_left <= 0:
+                billed = principal
+        interest = q[Q_RATE] * principal if active else 0.0
+        subsidy = interest * q[Q_SUBSIDY]
+        due = billed + interest - subsidy
+        owed = due + arrears_a[i]
+        income = (float(income_farm[i]) + income_local_wage[i] + income_migrant[i] + income_transfers[i]
+                  + income_property[i])
+        from_income = min(owed, max(income - oop_medical[i] - line * size[i], 0.0))
+        from_savings = min(owed - from_income, float(savings[i]))
+        from_capital = min(owed - from_income - from_savings, float(capital_a[i])) if term_left <= 0 else 0.0
+        savings[i] -= from_savings
+        capital_a[i] -= from_capital
+        obligations[i] += from_income
+        arrears = owed - from_income - from_savings - from_capital
+        principal -= billed
+
+        # a small shortfall at first maturity rolls over once; otherwise default
+        if (arrears > 1e-6 and term_left <= 0 and year - loan_year[i] < q[Q_TERM]
+                and arrears <= q[Q_ROLLOVER] * amount):
+            principal, term_left, arrears = arrears, 1, 0.0
+        default = arrears > 1e-6 and (term_left <= 0 or arrears > due + 1e-6)
+        loss_out[i] = weight[i] * (principal + arrears) if default else 0.0
+        if default:
+            principal, arrears, term_left = 0.0, 0.0, 0
+            defaulted[i] = True
+        default_out[i] = default
+        principal_a[i] = max(principal, 0.0)
+        arrears_a[i] = arrears
+        term_left_a[i] = term_left
+        subsidy_out[i] = weight[i] * subsidy
 
 
-def _take_up(model) -> np.ndarray:
-    hh, p = model.hh, model.p
-    registered = (hh.status == 1) | (hh.status == 3)
-    eligible = (registered & (hh.labor != 0) & (hh.loan_principal <= 0) & (hh.loan_arrears <= 0)
-                & ~hh.loan_defaulted & (hh.size > 0))
-    good = model.villages.loan_good_share[hh.village]
-    chance = (p["microcredit.takeup_base"] + p["microcredit.takeup_skill_effect"] * (hh.n_skilled > 0)
-              + p["microcredit.takeup_motivation_effect"] * (hh.motivation - 0.5)
-              - p["microcredit.takeup_risk_effect"] * (hh.risk_aversion - 0.5)
-              - p["microcredit.takeup_peer_effect"] * (1.0 - good))
-    u = model.streams.uniform("loan_takeup", model.year, hh.n)
-    return eligible & (u < np.clip(chance, 0.0, 1.0))
+LOAN_PARAMS = ("microcredit.takeup_base", "microcredit.takeup_skill_effect", "microcredit.takeup_motivation_effect",
+               "microcredit.takeup_risk_effect", "microcredit.takeup_peer_effect", "microcredit.project_return_mean",
+               "microcredit.project_return_sd", "microcredit.capital_depreciation", "microcredit.interest_rate",
+               "microcredit.interest_subsidy_share", "microcredit.rollover_share", "microcredit.term")
+(Q_BASE, Q_SKILL, Q_MOTIVATION, Q_RISK, Q_PEER, Q_MEAN, Q_SD, Q_WEAR, Q_RATE, Q_SUBSIDY, Q_ROLLOVER, Q_TERM,
+ Q_AMOUNT, Q_EQUAL) = range(len(LOAN_PARAMS) + 2)
 
 
 def act(model, on: bool) -> dict[str, float]:
     hh, p, f = model.hh, model.p, model.flows
-    w = hh.weight.astype(np.float64)
     if not on and not (hh.loan_capital > 0).any() and not (hh.loan_principal > 0).any():
         none = np.zeros(hh.n, bool)
         f.update(microcredit_made=none, microcredit_defaults=none, microcredit_open=none,
                  microcredit_subsidy=0.0, microcredit_compensation=0.0)
         return {}
-    made = _take_up(model) if on else np.zeros(hh.n, bool)
-    amount = min(p["microcredit.amount"], p["microcredit.max_amount"])
-    hh.loan_principal = np.where(made, amount, hh.loan_principal)
-    hh.loan_capital = np.where(made, hh.loan_capital + amount, hh.loan_capital)
-    hh.loan_term_left = np.where(made, int(p["microcredit.term"]), hh.loan_term_left)
-    hh.loan_year = np.where(made, model.year, hh.loan_year)
-
-    # Projects yield (or lose) whether or not new lending is on: loans already made run on.
-    capital = hh.loan_capital.astype(np.float64)
-    r = _project_returns(model, capital > 0)
-    hh.income_farm += (np.maximum(r, 0.0) * capital).astype(np.float32)
-    # While a loan runs, the return is net of upkeep; once repaid, the capital wears out.
-    wear = np.where(hh.loan_principal > 0, 0.0, p["microcredit.capital_depreciation"])
-    capital = capital * (1.0 + np.minimum(r, 0.0)) * (1.0 - wear)
-    hh.loan_capital = np.where(capital > 1.0, capital, 0.0)
-
-    # Repayment: the unsubsidized interest every year; the principal either at maturity
-    # (the common practice) or in equal yearly shares. The household pays from income
-    # above the poverty line, then savings, then (at maturity) by selling project capital.
-    principal = hh.loan_principal.astype(np.float64)
-    active = (principal > 0) & (hh.loan_term_left > 0)
-    term_left = np.where(active, hh.loan_term_left - 1, hh.loan_term_left)
-    if p["microcredit.repayment"] == "equal":
-        billed = np.where(active, principal / np.maximum(hh.loan_term_left, 1), 0.0)
-    else:
-        billed = np.where(active & (term_left <= 0), principal, 0.0)
-    interest = p["microcredit.interest_rate"] * principal * active
-    subsidy = interest * p["microcredit.interest_subsidy_share"]
-    due = billed + interest - subsidy
-    owed = due + hh.loan_arrears
-    income = (hh.income_farm.astype(np.float64) + hh.income_local_wage + hh.income_migrant
-              + hh.income_transfers + hh.income_property)
-    from_income = np.minimum(owed, np.maximum(income - hh.oop_medical - model.line * hh.size, 0.0))
-    from_savings = np.minimum(owed - from_income, hh.savings)
-    from_capital = np.where(term_left <= 0, np.minimum(owed - from_income - from_savings, hh.loan_capital), 0.0)
-    hh.savings -= from_savings.astype(np.float32)
-    hh.loan_capital -= from_capital.astype(np.float32)
-    hh.obligations += from_income.astype(np.float32)
-    arrears = owed - from_income - from_savings - from_capital
-    principal = principal - billed
-
-    # At first maturity a small shortfall is rolled over for one more year (展期); otherwise
-    # anything unpaid at maturity, or more than a year's dues overdue before it, defaults.
-    first_maturity = model.year - hh.loan_year < p["microcredit.term"]
-    rollover = ((arrears > 1e-6) & (term_left <= 0) & first_maturity
-                & (arrears <= p["microcredit.rollover_share"] * p["microcredit.amount"]))
-    principal = np.where(rollover, arrears, principal)
-    term_left = np.where(rollover, 1, term_left)
-    arrears = np.where(rollover, 0.0, arrears)
-    defaults = (arrears > 1e-6) & ((term_left <= 0) | (arrears > due + 1e-6))
-    loss = np.where(defaults, principal + arrears, 0.0)
-    compensation = float(np.dot(w, loss)) * p["microcredit.risk_compensation_share"]
-    principal = np.where(defaults, 0.0, principal)
-    arrears = np.where(defaults, 0.0, arrears)
-    hh.loan_defaulted |= defaults
-    hh.loan_principal = np.maximum(principal, 0.0)
-    hh.loan_arrears = arrears
-    hh.loan_term_left = np.where(defaults, 0, term_left)
+    q = np.array([p[name] for name in LOAN_PARAMS]
+                 + [min(p["microcredit.amount"], p["microcredit.max_amount"]),
+                    1.0 if p["microcredit.repayment"] == "equal" else 0.0], dtype=np.float64)
+    made, defaults = np.zeros(hh.n, bool), np.zeros(hh.n, bool)
+    subsidy, loss = np.zeros(hh.n), np.zeros(hh.n)
+    s, v, c = model.streams, model.villages, model.counties
+    _loan_rows(model.year, on, q, s.key("loan_takeup", model.year), s.key("project_return", model.year),
+               c.price_shock, v.disaster_loss, v.loan_good_share, float(model.line), hh.county, hh.village,
+               hh.status, hh.labor, hh.size, hh.n_skilled, hh.motivation, hh.risk_aversion, hh.weight,
+               hh.income_farm, hh.income_local_wage, hh.income_migrant, hh.income_transfers, hh.income_property,
+               hh.oop_medical, hh.savings, hh.obligations, hh.loan_principal, hh.loan_capital, hh.loan_term_left,
+               hh.loan_arrears, hh.loan_year, hh.loan_defaulted, made, defaults, subsidy, loss)
+    compensation = float(loss.sum()) * p["microcredit.risk_compensation_share"]
 
     # Peer effect for next year: the share of each village's loans in good standing.
+    w = hh.weight.astype(np.float64)
     open_loans = (hh.loan_principal > 0) | (hh.loan_arrears > 0)
-    in_trouble = (hh.loan_arrears > 0) | defaults
-    v = model.villages
     loans = np.bincount(hh.village, w * (open_loans | defaults), minlength=v.n)
-    bad = np.bincount(hh.village, w * in_trouble, minlength=v.n)
+    bad = np.bincount(hh.village, w * ((hh.loan_arrears > 0) | defaults), minlength=v.n)
     v.loan_good_share = np.where(loans > 0, 1.0 - bad / np.maximum(loans, 1e-12), v.loan_good_share)
 
-    f["reached_microcredit"] = made | active
+    f["reached_microcredit"] = made | open_loans | defaults
     f["microcredit_made"] = made
     f["microcredit_defaults"] = defaults
     f["microcredit_open"] = open_loans
-    f["microcredit_subsidy"] = float(np.dot(w, subsidy))
+    f["microcredit_subsidy"] = float(subsidy.sum())
     f["microcredit_compensation"] = compensation
     out = {}
-    if subsidy.any():
+    if f["microcredit_subsidy"]:
         out["fiscal"] = f["microcredit_subsidy"]
     if compensation:
         out["county"] = compensation

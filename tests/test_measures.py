@@ -184,6 +184,7 @@ def test_shangluo_variants_differ_only_in_what_their_names_say():
         "shangluo_medical_90": {"parameters.medical.assistance_share"},
         "shangluo_no_microcredit": {"measures.microcredit"},
         "shangluo_no_dibao": {"measures.dibao"},
+        "shangluo_no_relocation": {"measures.relocation"},
         "shangluo_cut_at_exit": {"parameters.exit.support_years_after_exit"},
         "shangluo_keep_3y": {"parameters.exit.support_years_after_exit"},
         "shangluo_strict_verification": {"parameters.exit.verification_rate"},

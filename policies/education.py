@@ -1,0 +1,83 @@
+"""Education support (000 §三(四); 002 §8; 003 §三(六); 004 ch.2 §3): no household falls or
+returns into poverty because of schooling costs (000 §三(四)1), and education breaks the
+passing of poverty from one generation to the next.
+
+For supported households (registered, or exited within the support years) each pupil's
+cost this year is reduced by the support of its stage, in yuan per pupil per year
+(`education.support_*`), never by more than the stage's cost:
+
+- primary and junior: living subsidy for boarders of poor families (000 §三(四)1);
+- senior (high or vocational school): free tuition and a living subsidy (003 §三(六);
+  002 §8), plus the 雨露计划 subsidy for the share of senior pupils in vocational school
+  (`education.vocational_share`);
+- college: the national grant (004 ch.2 §3), the 雨露计划 subsidy for the share in higher
+  vocational colleges, and a student loan (000 §三(四)1; 003 §三(六)).
+
+The student loan defers part of the college cost: the household does not pay it this year,
+so it counts as support in `school_support`; the principal is the bank's, repaid by the
+graduate after graduation from his or her own earnings, which the model does not follow
+(there is no loan balance; the graduate's earnings already raise the household's ability
+in the life pass). Its fiscal cost is the interest subsidized during study plus risk
+compensation, `education.support_loan_fiscal_share` of the amount lent. Grants are
+fiscal in full. So the fiscal cost is the weighted sum of grants plus that share of loans
+(equal to the weighted sum of `school_support` when the share is 1 or there are no loans).
+
+Accounting subtracts `school_support` from the gross schooling cost. The life pass
+(`agents/life.py`) uses the same per-pupil amounts (`per_pupil`) for the households
+supported at the start of the year, so continuing to senior school and college becomes
+likelier and dropping out of compulsory school less likely.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NAME = "education"
+STAGES = ("primary", "junior", "senior", "college")
+
+
+def per_pupil(model) -> tuple[np.ndarray, np.ndarray]:
+    """(grants, loans) per pupil by stage (`STAGES` order) this year, in yuan; grants +
+    loans never exceed the stage's cost (`model.school_cost`)."""
+    p = model.p
+    yulu = p["education.support_yulu"]
+    wanted = np.array([
+        p["education.support_primary_living"],
+        p["education.support_junior_living"],
+        p["education.support_senior"] + p["education.vocational_share"] * yulu,
+        p["education.support_college_grant"] + p["education.support_yulu_college_share"] * yulu,
+    ], dtype=np.float64)
+    cost = np.array([model.school_cost(stage) for stage in STAGES], dtype=np.float64)
+    grants = np.minimum(wanted, cost)
+    loans = np.zeros(len(STAGES))
+    loans[3] = min(p["education.support_college_loan"], cost[3] - grants[3])
+    return grants, loans
+
+
+def support_per_pupil(model) -> np.ndarray:
+    """Support (grants and loans) per pupil by stage (`STAGES` order) this year, in yuan."""
+    grants, loans = per_pupil(model)
+    return grants + loans
+
+
+def pupils(hh) -> np.ndarray:
+    """Pupils by stage, one row per household (`STAGES` order)."""
+    return np.stack([hh.n_primary, hh.n_junior, hh.n_senior, hh.n_college], axis=1).astype(np.float64)
+
+
+def act(model, on: bool) -> dict[str, float]:
+    hh, f = model.hh, model.flows
+    if not on:
+        hh.school_support = 0.0
+        return {}
+    served = f["supported"] & (hh.size > 0)
+    grants, loans = per_pupil(model)
+    n = pupils(hh)
+    grant = np.where(served, n @ grants, 0.0)
+    loan = np.where(served, n @ loans, 0.0)
+    hh.school_support = grant + loan
+    f["reached_education"] = served & (hh.school_support > 0)
+    f["education_loans"] = loan
+    w = hh.weight.astype(np.float64)
+    loan_share = model.p["education.support_loan_fiscal_share"]
+    return {"fiscal": float(np.dot(w, grant)) + loan_share * float(np.dot(w, loan))}
