@@ -83,6 +83,9 @@ def check_constraints(params: Parameters, start: int, end: int, file: str) -> No
             if p[value] > p[limit]:
                 raise InputError(file, f"overrides.{value}",
                                  f"{p[value]:g} in {year} exceeds the legal limit {limit} = {p[limit]:g}")
+        if p["medical.share_township"] + p["medical.share_city"] > 1.0 + 1e-9:
+            raise InputError(file, "overrides.medical.share_city",
+                             f"township and city shares of care add up to more than 1 in {year}")
         shares = [p[f"finance.share_{level}"] for level in ("central", "province", "city", "county")]
         if abs(sum(shares) - 1.0) > 1e-6:
             raise InputError(file, "overrides.finance.share_*",

@@ -30,7 +30,7 @@ def act(model, on: bool) -> dict[str, float]:
     premiums = float(np.dot(hh.weight, np.where(served, hh.size * p["medical.premium"], 0.0)))
     insurance = 0.0
     if model.measures.get("medical_insurance", False) and newly.any():
-        reimbursed, left = medical.cover(cost, p)
+        reimbursed, left = medical.cover(model, cost)
         hh.oop_medical = np.where(newly, cost - reimbursed, hh.oop_medical)
         f["compliant_left"] = np.where(newly, left, f["compliant_left"])
         insurance = float(np.dot(hh.weight, np.where(newly, reimbursed, 0.0)))

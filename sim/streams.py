@@ -36,7 +36,7 @@ STREAMS = (
     "migrate", "local_work",
     # government and measures
     "measurement", "dibao_targeting", "loan_takeup", "project_return", "verification",
-    "relocation_accept", "relocation_order", "housing_order", "reconstruction", "education_loan",
+    "relocation_accept", "relocation_order", "housing_order", "reconstruction", "education_loan", "care_level",
 )
 STREAM_INDEX = {name: i for i, name in enumerate(STREAMS)}
 SLOTS = 64  # draws a row may take from one stream in one year (members of a band, ...)

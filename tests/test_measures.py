@@ -21,6 +21,9 @@ YEAR = 2017
 LINE = 3000.0
 
 
+ONE_LEVEL = {"medical.factor_township": 1.0, "medical.factor_city": 1.0}  # every hospital reimburses alike
+
+
 def world(rows, overrides=None, measures=None):
     params = Parameters.load().override(overrides or {}, "test")
     base = dict(size=2, n_working=2, weight=1.0, labor=Labor.FULL, insured=True, status=Status.REGISTERED)
@@ -29,21 +32,23 @@ def world(rows, overrides=None, measures=None):
     hh = Table.from_columns(HOUSEHOLD, cols)
     return SimpleNamespace(
         hh=hh, villages=Table(VILLAGE, 1), counties=Table(COUNTY, 1), p=params.year(YEAR), year=YEAR,
-        line=LINE, streams=Streams(0), measures=measures or {}, flows={"supported": np.ones(hh.n, bool)})
+        line=LINE, streams=Streams(0), measures=measures or {}, flows={"supported": np.ones(hh.n, bool)},
+        price_index=1.0)
 
 
 # --- medical ------------------------------------------------------------------------
 
 def test_out_of_pocket_cost_of_a_sick_household_at_0_and_70_percent_assistance():
     cost = 20000.0
-    m = world([dict(medical_cost=cost)])
+    m = world([dict(medical_cost=cost)], ONE_LEVEL)
     p = m.p
     compliant = cost * (1 - p["medical.noncompliant_share"])
     left = compliant * (1 - p["medical.reimbursement"])  # below the critical-illness deductible
     medical.act(m, True)
     assert m.hh.oop_medical[0] == pytest.approx(cost - compliant * p["medical.reimbursement"], rel=1e-6)
     for share in (0.0, 0.7):
-        m = world([dict(medical_cost=cost)], {"medical.assistance_share": share}, {"medical_insurance": True})
+        m = world([dict(medical_cost=cost)], {"medical.assistance_share": share, **ONE_LEVEL},
+                  {"medical_insurance": True})
         medical.act(m, True)
         costs = medical_assistance.act(m, True)
         expected = cost - compliant * p["medical.reimbursement"] - share * left
@@ -54,9 +59,9 @@ def test_out_of_pocket_cost_of_a_sick_household_at_0_and_70_percent_assistance()
 
 def test_critical_illness_insurance_and_the_out_of_pocket_cap():
     cost = 100000.0
-    m = world([dict(medical_cost=cost)], {"medical.oop_cap": 5000})
+    m = world([dict(medical_cost=cost)], {"medical.oop_cap": 5000, **ONE_LEVEL})
     p = m.p
-    reimbursed, left = medical.cover(np.array([cost]), p)
+    reimbursed, left = medical.cover(m, np.array([cost]))
     basic_left = cost * (1 - p["medical.noncompliant_share"]) * (1 - p["medical.reimbursement"])
     critical = (basic_left - p["medical.critical_deductible"]) * p["medical.critical_share"]
     assert left[0] == pytest.approx(basic_left - critical)
@@ -74,6 +79,20 @@ def test_premiums_paid_for_the_poor_insure_them_for_the_year():
     medical_assistance.act(m, True)
     assert m.hh.insured.tolist() == [True, False]
     assert m.hh.oop_medical[0] < 5000.0 and m.hh.oop_medical[1] == 5000.0
+
+
+def test_reimbursement_depends_on_the_level_of_care():
+    cost = 10000.0
+    oop = {}
+    for level, shares in (("township", {"medical.share_township": 1.0, "medical.share_city": 0.0}),
+                          ("county", {"medical.share_township": 0.0, "medical.share_city": 0.0}),
+                          ("city", {"medical.share_township": 0.0, "medical.share_city": 1.0})):
+        m = world([dict(medical_cost=cost)], shares)
+        medical.act(m, True)
+        oop[level] = float(m.hh.oop_medical[0])
+    assert oop["township"] < oop["county"] < oop["city"]
+    p = m.p
+    assert oop["county"] == pytest.approx(cost - cost * (1 - p["medical.noncompliant_share"]) * p["medical.reimbursement"])
 
 
 # --- dibao --------------------------------------------------------------------------
