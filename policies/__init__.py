@@ -50,6 +50,8 @@ MEASURES: dict[str, MeasureSpec] = {
                     "skills training: one member of each poor household with labor trained", "training"),
         MeasureSpec("public_jobs", False, "industry_employment", "production_employment",
                     "public-welfare jobs (roads, cleaning, patrols) for the poor", "public_jobs"),
+        MeasureSpec("employment", False, "industry_employment", "production_employment",
+                    "employment services: poverty workshops near home and organized labor export", "employment"),
         MeasureSpec("industry", False, "industry_employment", "production_employment",
                     "industry support: cooperative membership with a dividend and better farm income", "industry"),
         MeasureSpec("assets", False, "industry_employment", "production_employment",

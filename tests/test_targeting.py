@@ -136,3 +136,20 @@ def test_a_budget_per_poor_person_binds_on_targeted_spending():
         spent = sum(m.current[f"fiscal_cost_{n}"] for n in measures)
         assert 0 < spent <= cap * (1 + 1e-9)
         assert sum(free.current[f"fiscal_cost_{n}"] for n in measures) > cap
+
+
+def test_employment_services_place_an_idle_worker_out_or_near_home():
+    from policies import employment
+    rows = [dict(measured_pc=1000, willingness_to_move=0.8, ability=1000.0, income_farm=3000.0),
+            dict(measured_pc=1100, willingness_to_move=0.2, ability=1000.0, income_farm=3000.0),
+            dict(measured_pc=1200, n_migrants=2, ability=1000.0, income_farm=3000.0)]  # no one idle
+    m = world(rows, {"government.households_per_cadre": 0}, {"employment": True})
+    m.growth_index = 1.0
+    assign(m)
+    assert m.flows["assigned_employment"].tolist() == [True, True, False]
+    costs = employment.act(m, True)
+    p = m.p
+    assert m.hh.income_migrant[0] == pytest.approx(1000 * p["economy.migrant_wage_ratio"]) and m.hh.n_migrants[0] == 1
+    assert m.hh.income_local_wage[1] == pytest.approx(1000 * p["employment.workshop_wage_ratio"]) and m.hh.n_local[1] == 1
+    assert m.hh.income_farm.tolist() == [2000.0, 2000.0, 3000.0]
+    assert costs["fiscal"] == 2 * p["employment.cost_per_placement"]
