@@ -118,6 +118,5 @@ def apply_measures(model, entitlements_only: bool = False) -> dict[str, dict[str
     costs = {}
     for name, spec in MEASURES.items():
         on = model.measures.get(name, False) and (spec.entitlement or not entitlements_only)
-        model.flows[f"reached_{name}"] = np.zeros(model.hh.n, bool)
         costs[name] = split_payers(model, spec.module.act(model, on))
     return costs

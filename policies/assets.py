@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.sums import weighted_sum
+
 NAME = "assets"
 TARGETED = True
 
@@ -41,4 +43,4 @@ def act(model, on: bool) -> dict[str, float]:
     dividend = np.maximum(ret, p["assets.min_dividend"])
     hh.income_property += np.where(hh.asset_shares, dividend, 0.0).astype(np.float32)
     f["reached_assets"] = hh.asset_shares & f["supported"]
-    return {"fiscal": float(np.dot(hh.weight, new)) * p["assets.investment_per_household"]} if on else {}
+    return {"fiscal": float(weighted_sum(hh.weight, new)) * p["assets.investment_per_household"]} if on else {}

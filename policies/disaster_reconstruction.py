@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.sums import weighted_sum
+
 NAME = "disaster_reconstruction"
 
 
@@ -29,5 +31,5 @@ def act(model, on: bool) -> dict[str, float]:
     hh.unsafe_housing &= ~rebuilt
     f["reached_disaster_reconstruction"] = served
     w = hh.weight.astype(np.float64)
-    cost = float(np.dot(w, relief)) + p["disaster.reconstruction_per_household"] * float(np.dot(w, rebuilt))
+    cost = float(weighted_sum(w, relief)) + p["disaster.reconstruction_per_household"] * float(weighted_sum(w, rebuilt))
     return {"fiscal": cost} if served.any() else {}

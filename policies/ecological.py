@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.sums import weighted_sum
+
 from sim.fields import Location
 
 NAME = "ecological"
@@ -37,4 +39,4 @@ def act(model, on: bool) -> dict[str, float]:
     wage[rangers] = p["eco.ranger_wage"]
     hh.income_local_wage += wage.astype(np.float32)
     f["reached_ecological"] = (payment > 0) | (wage > 0)
-    return {"fiscal": float(np.dot(hh.weight, payment + wage))}
+    return {"fiscal": float(weighted_sum(hh.weight, payment + wage))}

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.sums import weighted_sum
+
 NAME = "education"
 STAGES = ("primary", "junior", "senior", "college")
 
@@ -80,4 +82,4 @@ def act(model, on: bool) -> dict[str, float]:
     f["education_loans"] = loan
     w = hh.weight.astype(np.float64)
     loan_share = model.p["education.support_loan_fiscal_share"]
-    return {"fiscal": float(np.dot(w, grant)) + loan_share * float(np.dot(w, loan))}
+    return {"fiscal": float(weighted_sum(w, grant)) + loan_share * float(weighted_sum(w, loan))}

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.sums import weighted_sum
+
 NAME = "employment"
 TARGETED = True
 
@@ -42,4 +44,4 @@ def act(model, on: bool) -> dict[str, float]:
     hh.n_migrants += export.astype(np.int8)
     hh.n_local += workshop.astype(np.int8)
     f["reached_employment"] = placed
-    return {"fiscal": float(np.dot(hh.weight, placed)) * p["employment.cost_per_placement"]}
+    return {"fiscal": float(weighted_sum(hh.weight, placed)) * p["employment.cost_per_placement"]}

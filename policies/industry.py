@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.sums import weighted_sum
+
 NAME = "industry"
 TARGETED = True
 
@@ -35,4 +37,4 @@ def act(model, on: bool) -> dict[str, float]:
     dividend = p["industry.dividend"] * model.price_index
     hh.income_property += np.where(hh.cooperative, dividend, 0.0).astype(np.float32)
     f["reached_industry"] = joined | (hh.cooperative & f["supported"])
-    return {"fiscal": float(np.dot(hh.weight, joined)) * p["industry.support_per_household"]} if on else {}
+    return {"fiscal": float(weighted_sum(hh.weight, joined)) * p["industry.support_per_household"]} if on else {}

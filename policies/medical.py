@@ -13,32 +13,45 @@ the household's resources; the 'basic medical guarantee' of the exit rule reads 
 
 from __future__ import annotations
 
+import numba
 import numpy as np
+
+from sim.streams import u01
+from sim.sums import weighted_sum
 
 NAME = "medical_insurance"
 
 
-def basic_rates(model) -> tuple[np.ndarray, float]:
-    """(rate for each household's major episode, rate for chronic care) of basic insurance."""
-    hh, p = model.hh, model.p
-    u = model.streams.uniform("care_level", model.year, hh.n)
-    t, c = p["medical.share_township"], p["medical.share_city"]
-    factor = np.where(u < t, p["medical.factor_township"],
-                      np.where(u < 1.0 - c, 1.0, p["medical.factor_city"]))
-    rate = p["medical.reimbursement"]
-    return np.minimum(rate * factor, 1.0), min(rate * p["medical.factor_township"], 1.0)
+@numba.njit(cache=True, parallel=True)
+def _cover_rows(key, q, cost, n_chronic, reimbursed, left):
+    share_township, share_city, f_township, f_city, rate, noncompliant, chronic_cost, deductible, critical_share = q
+    compliant_share = 1.0 - noncompliant
+    chronic_rate = min(rate * f_township, 1.0)
+    for i in numba.prange(cost.shape[0]):
+        chronic = min(n_chronic[i] * chronic_cost, cost[i])
+        major = cost[i] - chronic
+        basic = chronic * compliant_share * chronic_rate
+        if major > 0:
+            u = u01(key, i, 0)
+            factor = f_township if u < share_township else (1.0 if u < 1.0 - share_city else f_city)
+            basic += major * compliant_share * min(rate * factor, 1.0)
+        rest = cost[i] * compliant_share - basic
+        critical = max(rest - deductible, 0.0) * critical_share
+        reimbursed[i] = basic + critical
+        left[i] = rest - critical
 
 
 def cover(model, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(reimbursed, compliant costs left) for insured households with these costs."""
     hh, p = model.hh, model.p
-    major_rate, chronic_rate = basic_rates(model)
-    chronic = np.minimum(hh.n_chronic * p["health.chronic_cost"] * model.price_index, cost)
-    compliant_share = 1.0 - p["medical.noncompliant_share"]
-    basic = compliant_share * ((cost - chronic) * major_rate + chronic * chronic_rate)
-    left = cost * compliant_share - basic
-    critical = np.maximum(left - p["medical.critical_deductible"], 0.0) * p["medical.critical_share"]
-    return basic + critical, left - critical
+    q = np.array([p["medical.share_township"], p["medical.share_city"], p["medical.factor_township"],
+                  p["medical.factor_city"], p["medical.reimbursement"], p["medical.noncompliant_share"],
+                  p["health.chronic_cost"] * model.price_index, p["medical.critical_deductible"],
+                  p["medical.critical_share"]], dtype=np.float64)
+    reimbursed, left = np.empty(hh.n), np.empty(hh.n)
+    _cover_rows(model.streams.key("care_level", model.year), q, np.asarray(cost, dtype=np.float64),
+                hh.n_chronic, reimbursed, left)
+    return reimbursed, left
 
 
 def act(model, on: bool) -> dict[str, float]:
@@ -53,4 +66,4 @@ def act(model, on: bool) -> dict[str, float]:
     hh.oop_medical = cost - reimbursed
     model.flows["compliant_left"] = np.where(hh.insured, left, cost * (1.0 - p["medical.noncompliant_share"]))
     model.flows["reached_medical_insurance"] = hh.insured & (reimbursed > 0)
-    return {"insurance_fund": float(np.dot(hh.weight, reimbursed))}
+    return {"insurance_fund": float(weighted_sum(hh.weight, reimbursed))}

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.sums import weighted_sum
+
 from . import medical
 
 NAME = "medical_assistance"
@@ -27,13 +29,13 @@ def act(model, on: bool) -> dict[str, float]:
     # Premiums paid: the uninsured among the served are enrolled for this year.
     newly = served & ~hh.insured
     hh.insured |= served
-    premiums = float(np.dot(hh.weight, np.where(served, hh.size * p["medical.premium"], 0.0)))
+    premiums = float(weighted_sum(hh.weight, np.where(served, hh.size * p["medical.premium"], 0.0)))
     insurance = 0.0
     if model.measures.get("medical_insurance", False) and newly.any():
         reimbursed, left = medical.cover(model, cost)
         hh.oop_medical = np.where(newly, cost - reimbursed, hh.oop_medical)
         f["compliant_left"] = np.where(newly, left, f["compliant_left"])
-        insurance = float(np.dot(hh.weight, np.where(newly, reimbursed, 0.0)))
+        insurance = float(weighted_sum(hh.weight, np.where(newly, reimbursed, 0.0)))
 
     assist = np.where(served, p["medical.assistance_share"] * f["compliant_left"], 0.0)
     oop = hh.oop_medical - assist
@@ -44,7 +46,7 @@ def act(model, on: bool) -> dict[str, float]:
         oop = oop - over
     hh.oop_medical = oop
     f["reached_medical_assistance"] = served & ((assist > 0) | newly)
-    out = {"fiscal": premiums + float(np.dot(hh.weight, assist))}
+    out = {"fiscal": premiums + float(weighted_sum(hh.weight, assist))}
     if insurance:
         out["insurance_fund"] = insurance
     return out

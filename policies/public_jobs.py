@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.sums import weighted_sum
+
 NAME = "public_jobs"
 TARGETED = True
 
@@ -39,4 +41,4 @@ def act(model, on: bool) -> dict[str, float]:
     hh.public_job[holders] = True
     hh.income_local_wage += np.where(hh.public_job, p["public_jobs.wage"], 0.0).astype(np.float32)
     f["reached_public_jobs"] = hh.public_job.copy()
-    return {"fiscal": float(np.dot(hh.weight, hh.public_job)) * p["public_jobs.wage"]}
+    return {"fiscal": float(weighted_sum(hh.weight, hh.public_job)) * p["public_jobs.wage"]}

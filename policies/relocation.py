@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.sums import weighted_sum
+
 NAME = "relocation"
 
 
@@ -70,7 +72,7 @@ def act(model, on: bool) -> dict[str, float]:
     people = w * hh.size
     can_move = eligible(model)
     if getattr(model, "relocation_eligible_people", None) is None:  # the quota's base, at the start
-        model.relocation_eligible_people = float(np.dot(people, can_move))
+        model.relocation_eligible_people = float(weighted_sum(people, can_move))
     _pay_rent(model)
     if not on:
         return {}
@@ -104,5 +106,5 @@ def act(model, on: bool) -> dict[str, float]:
     hh.savings -= from_savings.astype(np.float32)
 
     f["reached_relocation"] = moved
-    fiscal = cost * float(np.dot(w, np.where(moved, hh.size, 0))) - float(np.dot(w, from_income + from_savings))
+    fiscal = cost * float(weighted_sum(w, np.where(moved, hh.size, 0))) - float(weighted_sum(w, from_income + from_savings))
     return {"fiscal": fiscal} if moved.any() else {}

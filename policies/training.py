@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.sums import weighted_sum
+
 NAME = "training"
 TARGETED = True
 
@@ -30,4 +32,4 @@ def act(model, on: bool) -> dict[str, float]:
     trained = f.get("assigned_training", np.zeros(hh.n, bool))
     hh.n_skilled += trained.astype(np.int8)
     f["reached_training"] = trained
-    return {"fiscal": float(np.dot(hh.weight, trained)) * model.p["training.cost_per_trainee"]}
+    return {"fiscal": float(weighted_sum(hh.weight, trained)) * model.p["training.cost_per_trainee"]}

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .sums import weighted_sum
+
 from policies import BATCH_NAMES, MEASURES, PAYERS
 
 from .fields import Cause, Labor, Status
@@ -149,16 +151,16 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
         "mean_income_per_capita": sums["income"] / people if people else 0.0,
         "mean_income_registered": sums["income_registered"] / reg_people if reg_people else 0.0,
         "poverty_line": float(model.line),
-        "exits_under_pressure_people": float(np.dot(hh.weight * hh.size, f["exits_under_pressure"]))
+        "exits_under_pressure_people": float(weighted_sum(hh.weight * hh.size, f["exits_under_pressure"]))
         if "exits_under_pressure" in f else 0.0,
-        "exits_reversed_people": float(np.dot(hh.weight * hh.size, f["exits_reversed"])) if "exits_reversed" in f else 0.0,
+        "exits_reversed_people": float(weighted_sum(hh.weight * hh.size, f["exits_reversed"])) if "exits_reversed" in f else 0.0,
         "dibao_people": sums["dibao_people"],
         "no_labor_registered_people": sums["no_labor_registered_people"],
         "oop_medical_total": sums["oop_medical_total"],
-        "microcredit_active_loans": float(np.dot(hh.weight, f["microcredit_open"])) if "microcredit_open" in f else 0.0,
-        "microcredit_defaults": float(np.dot(hh.weight, f["microcredit_defaults"])) if "microcredit_defaults" in f else 0.0,
-        "microcredit_loans_made": float(np.dot(hh.weight, f["microcredit_made"])) if "microcredit_made" in f else 0.0,
-        "microcredit_outstanding": float(np.dot(hh.weight, hh.loan_principal.astype(np.float64) + hh.loan_arrears)),
+        "microcredit_active_loans": float(weighted_sum(hh.weight, f["microcredit_open"])) if "microcredit_open" in f else 0.0,
+        "microcredit_defaults": float(weighted_sum(hh.weight, f["microcredit_defaults"])) if "microcredit_defaults" in f else 0.0,
+        "microcredit_loans_made": float(weighted_sum(hh.weight, f["microcredit_made"])) if "microcredit_made" in f else 0.0,
+        "microcredit_outstanding": float(weighted_sum(hh.weight, hh.loan_principal.astype(np.float64) + hh.loan_arrears)),
         "microcredit_interest_subsidy": float(f.get("microcredit_subsidy", 0.0)),
         "microcredit_risk_compensation": float(f.get("microcredit_compensation", 0.0)),
         "relocated_people": sums["relocated_people"],
@@ -178,7 +180,9 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
         for payer, yuan in cost.items():
             payers[payer] += yuan
         reached = f.get(f"reached_{name}")
-        m[f"reached_people_{name}"] = float(np.dot(ws, reached)) if reached is not None else 0.0
+        if reached is not None and not reached.any():
+            reached = None
+        m[f"reached_people_{name}"] = float(weighted_sum(ws, reached)) if reached is not None else 0.0
         if reached is not None:
             batches[spec.batch] |= reached
             batches[spec.batch_guangyuan] |= reached
@@ -186,7 +190,7 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
     for payer, yuan in payers.items():
         m[f"fiscal_cost_payer_{payer}"] = yuan
     for b, mask in batches.items():
-        m[f"batch_people_{b}"] = float(np.dot(ws, mask))
+        m[f"batch_people_{b}"] = float(weighted_sum(ws, mask))
     for k, cause in enumerate(Cause):
         m[f"poor_people_cause_{cause.name.lower()}"] = float(t[len(SUMS) + k])
     return m

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .sums import weighted_sum
+
 from .fields import REGISTERED_STATUSES, Cause, Labor, Location, Status
 from .streams import normal01
 
@@ -207,7 +209,7 @@ def _certify_under_pressure(model, exits, before_status, row_threshold) -> np.nd
     if pressure <= 0 or target is None:
         return none
     people = hh.weight * hh.size
-    shortfall = pressure * target - float(np.dot(people, exits))
+    shortfall = pressure * target - float(weighted_sum(people, exits))
     if shortfall <= 0:
         return none
     was_registered = (before_status == Status.REGISTERED) | (before_status == Status.RETURNED)
@@ -231,9 +233,12 @@ def _verify(model, exits, row_threshold) -> np.ndarray:
     rate = model.p["exit.verification_rate"]
     if rate <= 0:
         return np.zeros(hh.n, bool)
-    checked = exits & (model.streams.uniform("verification", model.year, hh.n) < rate)
-    size = np.maximum(hh.size, 1)
-    return checked & (hh.resources / size < row_threshold)
+    idx = np.flatnonzero(exits)
+    idx = idx[model.streams.uniform_at("verification", model.year, idx) < rate]
+    false = hh.resources[idx] / np.maximum(hh.size[idx], 1) < row_threshold[idx]
+    reversed_ = np.zeros(hh.n, bool)
+    reversed_[idx[false]] = True
+    return reversed_
 
 
 @numba.njit(cache=True)

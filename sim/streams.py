@@ -137,9 +137,10 @@ def binomial_members(key, row, n, p):
     return binomial_draw(u01(key, row, 0), n, p)
 
 
-def _uniform_rows(key: np.uint64, n: int, slot: int = 0) -> np.ndarray:
+def _uniform_rows(key: np.uint64, n: int | np.ndarray, slot: int = 0) -> np.ndarray:
+    rows = np.arange(n, dtype=np.uint64) if np.ndim(n) == 0 else np.asarray(n, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        counter = np.arange(n, dtype=np.uint64) * np.uint64(SLOTS) + np.uint64(slot + 1)
+        counter = rows * np.uint64(SLOTS) + np.uint64(slot + 1)
         z = key + counter * _GOLDEN
         z = (z ^ (z >> np.uint64(30))) * _M1
         z = (z ^ (z >> np.uint64(27))) * _M2
@@ -178,6 +179,10 @@ class Streams:
     def uniform(self, name: str, year: int, n: int, slot: int = 0) -> np.ndarray:
         """One U(0,1) draw per row (rows 0..n-1), the same numbers a kernel's `u01` gives."""
         return _uniform_rows(self.key(name, year), n, slot)
+
+    def uniform_at(self, name: str, year: int, rows: np.ndarray, slot: int = 0) -> np.ndarray:
+        """The draws of the given rows only: the same numbers `uniform` gives them."""
+        return _uniform_rows(self.key(name, year), rows, slot)
 
     def normal(self, name: str, year: int, n: int, slot: int = 0) -> np.ndarray:
         """One standard-normal draw per row, the same numbers a kernel's `normal01` gives."""
