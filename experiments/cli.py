@@ -1,6 +1,9 @@
 """The `povsim` command line.
 
     povsim run SCENARIO [--seed S | --seeds N] [--households N] [--out DIR] [--debug]
+    povsim sweep SWEEP [--executor serial|process|dask] [--workers N] [--scheduler ADDR]
+                 [--out DIR] [--fresh] [--households N] [--seeds N] [--debug]
+    povsim report DIR [--baseline NAME] [--debug]
     povsim check FILE [--debug]
 
 Exit codes: 0 success, 1 a run failed, 2 bad input (one line on stderr; nothing written).
@@ -20,6 +23,7 @@ from sim.errors import InputError
 
 PROG = "povsim"
 CMDLINE = "command line"  # the "file" of InputErrors about arguments
+EXECUTOR_CHOICES = ("serial", "process", "dask")
 
 
 class _Usage(Exception):
@@ -53,10 +57,37 @@ def build_parser() -> argparse.ArgumentParser:
                      help="output directory (default: results/<scenario name>/)")
     run.add_argument("--debug", action="store_true", help="show tracebacks")
 
-    check = sub.add_parser("check", help="validate a scenario or profile file",
-                           description="Validate a scenario file (or a region profile) "
-                           "without running anything.")
-    check.add_argument("file", metavar="FILE", help="scenario or profile file (TOML)")
+    sweep = sub.add_parser("sweep", help="run a sweep of scenarios over common seeds",
+                           description="Run every scenario of SWEEP once per replication seed "
+                           "and store each run under DIR/runs/ (Hive-partitioned Parquet). "
+                           "Runs already stored are skipped, so an interrupted sweep resumes.")
+    sweep.add_argument("sweep", metavar="SWEEP", help="sweep file (TOML)")
+    sweep.add_argument("--executor", choices=EXECUTOR_CHOICES, default="process",
+                       help="where runs execute (default: process)")
+    sweep.add_argument("--workers", metavar="N",
+                       help="worker processes (default: the number of CPUs)")
+    sweep.add_argument("--scheduler", metavar="ADDR",
+                       help="address of a running Dask scheduler (with --executor dask; "
+                            "default: start a local cluster)")
+    sweep.add_argument("--out", metavar="DIR", help="output directory (default: results/<sweep name>/)")
+    sweep.add_argument("--fresh", action="store_true",
+                       help="delete stored runs and failures first instead of resuming")
+    sweep.add_argument("--households", metavar="N",
+                       help="household rows per run (overrides the sweep and its scenarios)")
+    sweep.add_argument("--seeds", metavar="N", help="replications (overrides the sweep's)")
+    sweep.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    report = sub.add_parser("report", help="compare the scenarios of a results directory",
+                            description="Summarize the results in DIR (a sweep or a run) and "
+                            "write report tables and figures into it.")
+    report.add_argument("dir", metavar="DIR", help="results directory")
+    report.add_argument("--baseline", metavar="NAME", help="scenario to compare against")
+    report.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    check = sub.add_parser("check", help="validate a scenario, sweep or profile file",
+                           description="Validate a scenario file, a sweep file (or a region "
+                           "profile) without running anything.")
+    check.add_argument("file", metavar="FILE", help="scenario, sweep or profile file (TOML)")
     check.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
@@ -134,8 +165,89 @@ def plan_run(args) -> tuple:
     return scenario, seeds, seeding, out_dir
 
 
+def _dir_name(name: str, file: str) -> None:
+    if not name or name in (".", "..") or "/" in name or "\\" in name or name != name.strip():
+        raise InputError(file, "name", f"{name!r} cannot be used as a directory "
+                         "name under results/; rename it or give --out DIR")
+
+
+def plan_sweep(args) -> tuple:
+    """(sweep, out_dir, workers, cli_overrides) from the arguments; InputError on anything bad."""
+    from .scenario import SCENARIO_SCHEMA
+    from .sweep import SWEEP_SCHEMA, load_sweep
+
+    hh_key = SCENARIO_SCHEMA["households"]
+    households = _int_arg(args.households, "--households", max(1, int(hh_key.min or 1)),
+                          int(hh_key.max) if hh_key.max else None)
+    n_seeds = _int_arg(args.seeds, "--seeds", 1, int(SWEEP_SCHEMA["replications"].max))
+    workers = _int_arg(args.workers, "--workers", 1, 4096)
+    if args.scheduler is not None and args.executor != "dask":
+        raise InputError(CMDLINE, "--scheduler", f"only used with --executor dask, "
+                         f"not with --executor {args.executor}")
+    if workers is not None and args.executor == "serial":
+        raise InputError(CMDLINE, "--workers", "not used with --executor serial")
+    sweep = load_sweep(args.sweep, households=households, replications=n_seeds)
+    if args.out is not None:
+        out_dir = Path(args.out)
+    else:
+        _dir_name(sweep.name, sweep.file)
+        out_dir = Path("results") / sweep.name
+    _check_writable(out_dir)
+    cli_overrides = {k: v for k, v in (("households", households), ("seeds", n_seeds)) if v is not None}
+    return sweep, out_dir, workers, cli_overrides
+
+
 # ---------------------------------------------------------------------------------------
 # commands
+
+
+def cmd_sweep(args, argv: list[str]) -> int:
+    from . import runner, store
+    from .executors import make_executor, run_sweep
+
+    sweep, out_dir, workers, cli_overrides = plan_sweep(args)  # everything validated here
+    n_runs = len(sweep.scenarios) * sweep.replications
+    executor_info = {"kind": args.executor, "workers": workers or (None if args.executor == "serial"
+                                                                     else os.cpu_count()),
+                     "scheduler": args.scheduler}
+    started = runner.utc_now()
+    command = [PROG, *argv]
+    if args.fresh:
+        from .executors import clear
+        clear(out_dir)
+    manifest_path = out_dir / store.MANIFEST
+    store.write_json(manifest_path, store.sweep_manifest(
+        sweep, started, command=command, cli_overrides=cli_overrides, executor=executor_info))
+    try:
+        executor = make_executor(args.executor, workers, args.scheduler)
+    except Exception as exc:  # noqa: BLE001 - e.g. no scheduler at that address
+        return _fail(f"cannot start the {args.executor} executor: {_describe(exc)}", args.debug)
+    try:
+        done, failed, skipped = run_sweep(sweep, out_dir, executor, fresh=False, progress=True)
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+    finished = runner.utc_now()
+    counts = {"total": n_runs, "done": done, "failed": failed, "skipped": skipped}
+    store.write_json(manifest_path, store.sweep_manifest(
+        sweep, started, finished, command=command, cli_overrides=cli_overrides,
+        executor=executor_info, counts=counts))
+    print(f"sweep {sweep.name}: {len(sweep.scenarios)} scenario{'s' if len(sweep.scenarios) != 1 else ''}"
+          f" x {sweep.replications} seed{'s' if sweep.replications != 1 else ''} = {n_runs} runs: "
+          f"{done} done, {failed} failed, {skipped} already stored")
+    print(f"results: {out_dir}{os.sep} (runs/, manifest.json"
+          f"{', failures/' if failed else ''})")
+    if failed:
+        for rec in store.failures(out_dir)[:5]:
+            print(f"{PROG}: error: run {rec['scenario']} seed {rec['seed']} failed: {rec['error']}",
+                  file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_report(args, argv: list[str]) -> int:
+    from .report import report  # late: the report pulls in plotting
+
+    return int(report(Path(args.dir), args.baseline) or 0)
 
 
 def cmd_run(args, argv: list[str]) -> int:
@@ -178,6 +290,14 @@ def cmd_check(args, argv: list[str]) -> int:
         print(f"ok: {args.file} (profile {profile.name}, start year {start}, "
               f"{profile.data['default_households']:,} households by default)")
         return 0
+    from .sweep import is_sweep_file, load_sweep
+    if is_sweep_file(raw):
+        sweep = load_sweep(path)
+        n = len(sweep.scenarios)
+        print(f"ok: {args.file} (sweep {sweep.name}, {n} scenario{'s' if n != 1 else ''} x "
+              f"{sweep.replications} seed{'s' if sweep.replications != 1 else ''} = "
+              f"{n * sweep.replications} runs)")
+        return 0
     from .scenario import load_scenario
     scenario = load_scenario(path)
     print(f"ok: {args.file} (scenario {scenario.name}, profile {scenario.profile.name}, "
@@ -208,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     debug = getattr(args, "debug", debug)
-    commands = {"run": cmd_run, "check": cmd_check}
+    commands = {"run": cmd_run, "check": cmd_check, "sweep": cmd_sweep, "report": cmd_report}
     try:
         return commands[args.command](args, argv)
     except InputError as err:

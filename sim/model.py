@@ -8,7 +8,10 @@ All randomness comes from the `rng` seed through named streams (`sim/streams.py`
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import mesa
+import numba
 import numpy as np
 import pandas as pd
 
@@ -22,6 +25,20 @@ from .params import Parameters
 from .profiles import Profile, load_profile
 from .streams import Streams, root_entropy
 from .synth import synthesize
+
+PARALLEL_MIN_ROWS = 100_000  # assumption: measured on 2 cores, one thread is faster below this
+
+@contextmanager
+def threads_for(rows: int):
+    """One thread for the compiled passes below `PARALLEL_MIN_ROWS` rows, all above."""
+    threads = numba.get_num_threads()
+    if rows < PARALLEL_MIN_ROWS:
+        numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(threads)
+
 
 # The order of one year, in one place (DESIGN.md: "write it down as an explicit list").
 YEAR = (
@@ -87,7 +104,8 @@ class PovertyModel(mesa.Model):
         self.growth_index = 1.0
         self.price_index = 1.0
         self.flows: dict[str, np.ndarray] = {}
-        self._initial_state(pop.target_income_pc)
+        with threads_for(self.hh.n):
+            self._initial_state(pop.target_income_pc)
         self.initial = metrics.compute(self, {})
         self.initial_poor_villages = float(self.villages.weight[self.villages.poor].sum())
 
@@ -142,6 +160,14 @@ class PovertyModel(mesa.Model):
         return self.p[f"education.cost_{stage}"] * self.price_index
 
     def step(self) -> None:
+        """One calendar year. Small populations run the compiled passes on one thread:
+        below `PARALLEL_MIN_ROWS` rows, starting and synchronizing threads costs more than
+        it saves, and busy threads slow down badly when the cores are shared (notebooks,
+        process pools). Results are the same on any number of threads."""
+        with threads_for(self.hh.n):
+            self._step_year()
+
+    def _step_year(self) -> None:
         if self.year > self.end_year:
             self.running = False
             return

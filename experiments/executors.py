@@ -1,0 +1,232 @@
+"""Run a sweep on any `concurrent.futures.Executor`: in-process, a process pool or Dask.
+
+`make_executor(kind, workers, scheduler)` gives
+
+- ``serial``: `SerialExecutor`, which runs each task in the calling process when it is
+  submitted (for debugging and for tests);
+- ``process``: `ProcessPoolExecutor(max_workers=workers)` with the ``spawn`` start method
+  (a fresh interpreter per worker: no forked numba or thread state);
+- ``dask``: `distributed.Client(scheduler).get_executor(pure=False)`, or without an address
+  a `LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)`; the cluster and
+  client are closed with the executor.
+
+`run_sweep` submits one task per (scenario, seed) not yet stored. Each task builds the model,
+runs it and writes its own Parquet file into the store (see `experiments/store.py`); only a
+small status dict travels back. A run that raises is recorded in `failures/` and does not
+stop the sweep.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import shutil
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from . import store
+
+EXECUTORS = ("serial", "process", "dask")
+
+
+class SerialExecutor(cf.Executor):
+    """Runs every task at once, in this process, when it is submitted."""
+
+    def __init__(self):
+        self._shutdown = False
+
+    def submit(self, fn, /, *args, **kwargs):
+        if self._shutdown:
+            raise RuntimeError("cannot submit after shutdown")
+        future: cf.Future = cf.Future()
+        future.set_running_or_notify_cancel()
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the future, as a pool would
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+        return future
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        self._shutdown = True
+
+
+class DaskExecutor(cf.Executor):
+    """`client.get_executor(pure=False)` that also closes its client (and local cluster)."""
+
+    def __init__(self, scheduler: str | None, workers: int):
+        from distributed import Client, LocalCluster
+
+        self.cluster = None
+        if scheduler:
+            self.client = Client(scheduler)
+        else:
+            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                        dashboard_address=None)
+            self.client = Client(self.cluster)
+        self._executor = self.client.get_executor(pure=False)
+
+    def submit(self, fn, /, *args, **kwargs):
+        return self._executor.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        try:
+            self._executor.shutdown(wait=wait)
+        finally:
+            self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+
+
+def _mp_context():
+    # spawn: a fresh interpreter per worker (no forked threads, locks or numba state), and
+    # the parent's sys.path is passed on, so a plain checkout works without installing
+    return multiprocessing.get_context("spawn")
+
+
+def make_executor(kind: str, workers: int | None = None, scheduler: str | None = None) -> cf.Executor:
+    workers = int(workers or os.cpu_count() or 1)
+    if kind == "serial":
+        return SerialExecutor()
+    if kind == "process":
+        return cf.ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context())
+    if kind == "dask":
+        return DaskExecutor(scheduler, workers)
+    raise ValueError(f"unknown executor {kind!r} (expected one of {', '.join(EXECUTORS)})")
+
+
+# ---------------------------------------------------------------------------------------
+# one task
+
+
+def execute_run(scenario, seed: int, out_dir: str, config_hash: str,
+                numba_threads: int | None = None) -> dict:
+    """Run one (scenario, seed), store its timeseries or its failure; return a status dict.
+
+    With `numba_threads`, the worker's numba thread pool is set to that size first: a sweep
+    runs one model per core, and numba's parallel loops on top of that oversubscribe the
+    cores (on a 2-core machine a 2-year run of 3000 households took 1.9 s instead of 0.04 s).
+    The results do not depend on the number of threads.
+    """
+    from .runner import run_one
+
+    if numba_threads is not None:
+        _set_numba_threads(numba_threads)
+    t0 = time.perf_counter()
+    name = scenario.name
+    try:
+        frame = run_one(scenario, seed)
+        store.write_run(out_dir, name, seed, config_hash, frame)
+    except Exception as exc:  # noqa: BLE001 - every failure of a run is recorded
+        error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        store.write_failure(out_dir, name, seed, config_hash, error, traceback.format_exc())
+        return {"scenario": name, "seed": int(seed), "status": "failed", "error": error,
+                "seconds": time.perf_counter() - t0}
+    return {"scenario": name, "seed": int(seed), "status": "done",
+            "seconds": time.perf_counter() - t0}
+
+
+def _set_numba_threads(n: int) -> None:
+    import numba
+
+    n = max(1, min(int(n), numba.config.NUMBA_NUM_THREADS))
+    if numba.get_num_threads() != n:
+        numba.set_num_threads(n)
+
+
+# ---------------------------------------------------------------------------------------
+# the sweep
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def clear(out_dir) -> None:
+    """Remove the stored runs and failures (for --fresh); the rest of out_dir stays."""
+    for sub in (store.RUNS, store.FAILURES):
+        shutil.rmtree(Path(out_dir) / sub, ignore_errors=True)
+
+
+def run_sweep(sweep, out_dir, executor: cf.Executor, fresh: bool = False,
+              progress: bool = True, numba_threads: int | None = -1) -> tuple[int, int, int]:
+    """Run every (scenario, seed) of `sweep` not already stored; (n_done, n_failed, n_skipped).
+
+    A run counts as stored when `runs/scenario=<name>/seed=<seed>/<config hash>.parquet`
+    exists; `fresh` first deletes `runs/` and `failures/`. Progress (runs done, failed, time
+    left) goes to stderr when `progress` is on and stderr is a terminal.
+
+    `numba_threads`: numba threads per run (see `execute_run`); the default -1 means 1 in
+    pool and Dask workers and numba's own default with the serial executor; None leaves
+    every worker as it is.
+    """
+    from tqdm import tqdm
+
+    out_dir = Path(out_dir)
+    if numba_threads == -1:
+        numba_threads = None if isinstance(executor, SerialExecutor) else 1
+    if fresh:
+        clear(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    have = store.completed(out_dir)
+    todo, skipped = [], 0
+    for name, scenario, seed in sweep.runs():
+        h = scenario.config_hash()
+        if (name, int(seed), h) in have:
+            skipped += 1
+        else:
+            todo.append((name, scenario, int(seed), h))
+
+    bar = tqdm(total=len(todo), desc=f"sweep {sweep.name}", unit="run", file=sys.stderr,
+               disable=not (progress and _isatty(sys.stderr)), dynamic_ncols=True)
+    lock = threading.Lock()
+    counts = {"done": 0, "failed": 0}
+
+    def record(status: str) -> None:
+        with lock:
+            counts[status] += 1
+            bar.set_postfix(failed=counts["failed"], refresh=False)
+            bar.update(1)
+
+    futures: dict[cf.Future, tuple] = {}
+    seen: set[cf.Future] = set()
+    try:
+        for name, scenario, seed, h in todo:
+            fut = executor.submit(execute_run, scenario, seed, str(out_dir), h, numba_threads)
+            futures[fut] = (name, seed, h)
+            if fut.done():  # the serial executor: show progress as we go
+                seen.add(fut)
+                _collect(fut, futures[fut], out_dir, record)
+        for fut in cf.as_completed(list(futures)):
+            if fut not in seen:
+                _collect(fut, futures[fut], out_dir, record)
+    except BaseException:
+        for fut in futures:
+            fut.cancel()
+        raise
+    finally:
+        bar.close()
+    return counts["done"], counts["failed"], skipped
+
+
+def _collect(fut: cf.Future, key: tuple, out_dir: Path, record) -> None:
+    """Count a finished task; a task that died without a status is recorded as failed."""
+    name, seed, h = key
+    try:
+        status = fut.result()["status"]
+    except Exception as exc:  # noqa: BLE001 - e.g. a worker process died
+        error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        store.write_failure(out_dir, name, seed, h, error,
+                            "".join(traceback.format_exception(exc)))
+        status = "failed"
+    record(status)

@@ -1,0 +1,577 @@
+"""Compare scenarios over seeds: totals, return rate, cost per sustained exit, paired differences.
+
+What is measured
+----------------
+For every scenario and seed (one run), over the whole horizon of the run:
+
+=========================  =================================================================
+``exits``                  people who exited the register, summed over the years
+``returns``                people who returned to the register after exiting, summed
+``new_poor``               people newly registered, summed
+``return_rate``            ``returns / exits`` of the run (the share of people exited so far
+                           who came back; NaN when nobody exited)
+``remaining_poor``         people on the register at the end of the last year
+``fiscal_cost``            fiscal cost of all measures, summed (yuan)
+``cost_per_sustained_exit``  ``fiscal_cost / (exits - returns)`` (yuan per person who exited
+                           and stayed out; NaN when ``exits <= returns``)
+=========================  =================================================================
+
+Ratios are computed per run and then averaged over seeds (the mean of the ratios, not the
+ratio of the means), so that each has a per-seed value, a spread and a paired difference.
+
+Intervals
+---------
+Every interval is a two-sided **90% Student-t confidence interval for the mean over seeds**:
+``mean +- t(0.95, n-1) * sd / sqrt(n)`` with the sample standard deviation over the ``n``
+seeds. It says how precisely the seeds pin down the scenario's expected value (it narrows as
+seeds are added); it is not the spread of single runs (``figures.py`` draws that). With one
+seed there is no interval (NaN).
+
+Against a baseline the difference ``scenario - baseline`` is taken **per seed**, over the
+seeds both were run with. Scenarios run with the same seed share every random event (common
+random numbers, see ``experiments/runner.py``), so the per-seed differences vary far less
+than the runs do and the paired t-interval ``mean(d) +- t(0.95, n-1) * sd(d) / sqrt(n)`` is
+much narrower than the interval of two independent samples (Welch's t-interval), which is
+what ``paired_vs_unpaired`` shows.
+
+Use from a notebook
+-------------------
+::
+
+    from experiments.report import summarize, plot_exits_returns, plot_causes, plot_cost_effectiveness
+    from experiments.store import load_results            # results of `povsim sweep`
+
+    df = load_results("results/my_sweep")                 # or pd.read_parquet(".../timeseries.parquet")
+    table = summarize(df, baseline="baseline")            # one row per scenario
+    table.loc["shangluo", ["return_rate_mean", "return_rate_lo", "return_rate_hi"]]
+    plot_exits_returns(df, "exits_returns.png")           # returns the Figure when path is None
+
+``report(directory, baseline)`` does all of it for an output directory (``povsim report``):
+it prints the table and writes ``report.csv``, ``report.md`` and ``figures/exits_returns.png``,
+``figures/causes.png`` and ``figures/cost_effectiveness.png``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import NamedTuple
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+from scipy import stats
+
+from sim.errors import InputError, nearest
+
+from .runner import band_quantiles
+
+#: Confidence level of every interval.
+LEVEL = 0.90
+
+#: The per-run measures, in order: name -> (header, unit, divisor for display, decimals).
+MEASURES: dict[str, tuple[str, str, float, int]] = {
+    "exits": ("exits", "1000 people", 1e3, 1),
+    "returns": ("returns", "1000 people", 1e3, 1),
+    "new_poor": ("new poor", "1000 people", 1e3, 1),
+    "return_rate": ("return rate", "%", 1e-2, 1),
+    "remaining_poor": ("registered poor at end", "1000 people", 1e3, 1),
+    "fiscal_cost": ("fiscal cost", "million yuan", 1e6, 1),
+    "cost_per_sustained_exit": ("cost per sustained exit", "yuan/person", 1.0, 0),
+}
+
+#: Timeseries columns the measures are computed from.
+REQUIRED_COLUMNS = ("scenario", "seed", "year", "exits_people", "returns_people",
+                    "new_poor_people", "registered_poor_people", "fiscal_cost_total")
+
+FIGURES = ("exits_returns.png", "causes.png", "cost_effectiveness.png")
+
+_THOUSANDS = FuncFormatter(lambda v, _: f"{v:,.0f}")
+_COLOURS = matplotlib.colormaps["tab10"].colors
+
+
+# ---------------------------------------------------------------------------------------
+# per-run measures and intervals
+
+
+def _check(df: pd.DataFrame) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"results lack the column(s) {', '.join(missing)}")
+    if df.empty:
+        raise ValueError("results are empty: no runs to summarize")
+    dup = df.duplicated(["scenario", "seed", "year"])
+    if dup.any():
+        first = df.loc[dup, ["scenario", "seed", "year"]].iloc[0].tolist()
+        raise ValueError(f"{int(dup.sum())} duplicate (scenario, seed, year) rows, e.g. {first}: "
+                         "the same run appears twice (mixed configurations under one name?)")
+
+
+def per_run(df: pd.DataFrame) -> pd.DataFrame:
+    """The measures of every run: one row per (scenario, seed), columns as in `MEASURES`."""
+    _check(df)
+    df = df.sort_values(["scenario", "seed", "year"])
+    g = df.groupby(["scenario", "seed"], sort=True)
+    out = pd.DataFrame({
+        "exits": g["exits_people"].sum(),
+        "returns": g["returns_people"].sum(),
+        "new_poor": g["new_poor_people"].sum(),
+        "remaining_poor": g["registered_poor_people"].last(),
+        "fiscal_cost": g["fiscal_cost_total"].sum(),
+    })
+    exits = out["exits"].to_numpy(float)
+    returns = out["returns"].to_numpy(float)
+    sustained = exits - returns
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["return_rate"] = np.where(exits > 0, returns / exits, np.nan)
+        out["cost_per_sustained_exit"] = np.where(sustained > 0, out["fiscal_cost"] / sustained, np.nan)
+    return out[list(MEASURES)].astype(float)
+
+
+def t_interval(values) -> tuple[float, float, float, int]:
+    """(mean, low, high, n) of the 90% t-interval for the mean of `values` (NaNs dropped)."""
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    n = int(x.size)
+    if n == 0:
+        return math.nan, math.nan, math.nan, 0
+    mean = float(x.mean())
+    if n == 1:
+        return mean, math.nan, math.nan, 1
+    half = float(stats.t.ppf(0.5 + LEVEL / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    return mean, mean - half, mean + half, n
+
+
+def welch_half_width(a, b) -> float:
+    """Half-width of the 90% Welch t-interval for mean(a) - mean(b), independent samples."""
+    a = np.asarray(a, float)
+    b = np.asarray(b, float)
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if a.size < 2 or b.size < 2:
+        return math.nan
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    se2 = va + vb
+    if se2 == 0:
+        return 0.0
+    dof = se2 ** 2 / (va ** 2 / (a.size - 1) + vb ** 2 / (b.size - 1))
+    return float(stats.t.ppf(0.5 + LEVEL / 2, dof) * math.sqrt(se2))
+
+
+def _paired(runs: pd.DataFrame, scenario: str, baseline: str, measure: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-seed values of `measure` for both scenarios, over the seeds both were run with."""
+    a = runs.loc[scenario, measure]
+    b = runs.loc[baseline, measure]
+    common = a.index.intersection(b.index).sort_values()
+    return a.loc[common].to_numpy(float), b.loc[common].to_numpy(float)
+
+
+def _check_baseline(names, baseline: str, file: str = "results") -> None:
+    if baseline not in names:
+        raise InputError(file, "baseline",
+                         f"no scenario named '{baseline}' in the results{nearest(baseline, names)}"
+                         f" (scenarios: {', '.join(names)})")
+
+
+# ---------------------------------------------------------------------------------------
+# summary
+
+
+def summarize(df: pd.DataFrame, baseline: str | None = None) -> pd.DataFrame:
+    """One row per scenario (the index): every measure's mean over seeds and 90% t-interval.
+
+    Columns: ``seeds`` (runs of the scenario) and, for every measure `m` of `MEASURES`,
+    ``m_mean``, ``m_lo``, ``m_hi``. With a `baseline` also ``paired_seeds`` (seeds shared with
+    the baseline) and ``m_diff_mean``, ``m_diff_lo``, ``m_diff_hi``: the mean over shared seeds
+    of ``scenario - baseline`` and its paired 90% t-interval (zero for the baseline itself).
+    An unknown baseline raises `InputError` with the nearest scenario name.
+    `table.attrs` holds ``baseline``, ``level`` and ``interval`` (a description).
+    """
+    runs = per_run(df)
+    names = [str(s) for s in runs.index.get_level_values("scenario").unique()]
+    if baseline is not None:
+        _check_baseline(names, baseline)
+    rows = {}
+    for name in names:
+        row: dict[str, float] = {"seeds": int(len(runs.loc[name]))}
+        for m in MEASURES:
+            mean, lo, hi, _ = t_interval(runs.loc[name, m])
+            row.update({f"{m}_mean": mean, f"{m}_lo": lo, f"{m}_hi": hi})
+        if baseline is not None:
+            a, _ = _paired(runs, name, baseline, "exits")
+            row["paired_seeds"] = int(a.size)
+            for m in MEASURES:
+                a, b = _paired(runs, name, baseline, m)
+                mean, lo, hi, _ = t_interval(a - b)
+                row.update({f"{m}_diff_mean": mean, f"{m}_diff_lo": lo, f"{m}_diff_hi": hi})
+        rows[name] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "scenario"
+    table["seeds"] = table["seeds"].astype(int)
+    if "paired_seeds" in table:
+        table["paired_seeds"] = table["paired_seeds"].astype(int)
+    table.attrs.update(baseline=baseline, level=LEVEL,
+                       interval=f"{LEVEL:.0%} t-interval of the mean over seeds"
+                                + ("; differences paired by seed" if baseline else ""))
+    return table
+
+
+class IntervalWidths(NamedTuple):
+    """Full widths of the 90% intervals of a difference, paired by seed and unpaired."""
+    paired: float
+    unpaired: float
+    seeds: int
+
+
+def paired_vs_unpaired(df: pd.DataFrame, scenario: str, baseline: str, column: str) -> IntervalWidths:
+    """Widths of the 90% interval of ``mean(scenario) - mean(baseline)`` computed two ways:
+    paired by seed (t-interval of the per-seed differences) and as if the runs were
+    independent (Welch's t-interval), over the seeds both scenarios share.
+
+    `column` is a measure of `MEASURES` (``exits``, ``return_rate``, ...) or a timeseries
+    column, which is then summed over the years of each run (so pass a flow, such as
+    ``returns_people`` or ``fiscal_cost_microcredit``).
+    """
+    runs = per_run(df)
+    names = [str(s) for s in runs.index.get_level_values("scenario").unique()]
+    for which, name in (("scenario", scenario), ("baseline", baseline)):
+        if name not in names:
+            raise ValueError(f"{which} '{name}' not in the results{nearest(name, names)}")
+    if column not in MEASURES:
+        if column not in df.columns:
+            raise ValueError(f"unknown column '{column}'{nearest(column, [*MEASURES, *df.columns])}")
+        runs = df.groupby(["scenario", "seed"], sort=True)[[column]].sum().astype(float)
+    a, b = _paired(runs, scenario, baseline, column)
+    _, lo, hi, _ = t_interval(a - b)
+    return IntervalWidths(paired=float(hi - lo), unpaired=2.0 * welch_half_width(a, b), seeds=int(a.size))
+
+
+# ---------------------------------------------------------------------------------------
+# text
+
+
+def _fmt(value: float, measure: str, signed: bool = False) -> str:
+    _, _, div, dec = MEASURES[measure]
+    if value is None or pd.isna(value):
+        return "n/a"
+    return f"{value / div:{'+' if signed else ''},.{dec}f}"
+
+
+def _cell(row: pd.Series, measure: str, prefix: str = "", signed: bool = False) -> str:
+    mean, lo, hi = (row.get(f"{measure}_{prefix}{k}") for k in ("mean", "lo", "hi"))
+    text = _fmt(mean, measure, signed)
+    if lo is not None and not pd.isna(lo):
+        text += f" [{_fmt(lo, measure, signed)}, {_fmt(hi, measure, signed)}]"
+    return text
+
+
+def _rows(table: pd.DataFrame, prefix: str = "", signed: bool = False) -> tuple[list[str], list[list[str]]]:
+    header = ["measure", "unit", *[str(s) for s in table.index]]
+    rows = [[MEASURES[m][0], MEASURES[m][1], *(_cell(table.loc[s], m, prefix, signed) for s in table.index)]
+            for m in MEASURES]
+    return header, rows
+
+
+def _note(table: pd.DataFrame) -> str:
+    seeds = sorted(set(int(s) for s in table["seeds"]))
+    n = "/".join(str(s) for s in seeds)
+    return f"mean over {n} seeds [{table.attrs.get('level', LEVEL):.0%} t-interval of the mean]"
+
+
+def format_table(table: pd.DataFrame) -> str:
+    """The summary as aligned text: measures as rows, scenarios as columns, then the
+    differences from the baseline when there is one."""
+    def block(header, rows):
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        line = lambda r: "  ".join(v.ljust(w) if i < 2 else v.rjust(w)  # noqa: E731
+                                   for i, (v, w) in enumerate(zip(r, widths))).rstrip()
+        return [line(header), *(line(r) for r in rows)]
+
+    out = [_note(table), *block(*_rows(table))]
+    baseline = table.attrs.get("baseline")
+    if baseline is not None and "exits_diff_mean" in table:
+        others = table.drop(index=baseline)
+        if len(others):
+            out += ["", f"difference from {baseline}, paired by seed "
+                        f"[{table.attrs.get('level', LEVEL):.0%} t-interval]",
+                    *block(*_rows(others, "diff_", signed=True))]
+    return "\n".join(out)
+
+
+def format_markdown(table: pd.DataFrame, figures: bool = True) -> str:
+    """The summary as a Markdown document (what `report` writes to report.md)."""
+    def md(header, rows):
+        align = ["---", "---", *["---:"] * (len(header) - 2)]
+        return ["| " + " | ".join(r) + " |" for r in (header, align, *rows)]
+
+    baseline = table.attrs.get("baseline")
+    out = ["# Scenario comparison", "",
+           f"Scenarios: {', '.join(str(s) for s in table.index)}. "
+           f"Each cell is the {_note(table)}; totals are over each run's horizon. "
+           "Return rate = returns / exits of a run; cost per sustained exit = "
+           "fiscal cost / (exits - returns) of a run; both averaged over seeds.", "",
+           *md(*_rows(table))]
+    if baseline is not None and "exits_diff_mean" in table:
+        others = table.drop(index=baseline)
+        if len(others):
+            out += ["", f"## Difference from {baseline}", "",
+                    f"Scenario minus {baseline}, per seed over the seeds both share (common random "
+                    f"numbers), mean and {table.attrs.get('level', LEVEL):.0%} paired t-interval.", "",
+                    *md(*_rows(others, "diff_", signed=True))]
+    if figures:
+        out += ["", "## Figures", "",
+                "![exits and returns](figures/exits_returns.png)", "",
+                "![registered poor by cause](figures/causes.png)", "",
+                "![cost effectiveness](figures/cost_effectiveness.png)"]
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------------------------
+# figures
+
+
+def _finish(fig, path):
+    """Save `fig` as PNG to `path` (a path or a binary file); without a path, return the
+    figure (for notebooks).
+
+    Figures are built as `matplotlib.figure.Figure` objects, not through pyplot: they draw
+    with Agg when saved, need no display, leave pyplot's list of open figures and the
+    session's backend alone (a notebook keeps its inline backend), and are freed when
+    dropped."""
+    if path is None:
+        return fig
+    fig.savefig(path, dpi=120, format="png")
+    return path
+
+
+def _scenarios(df: pd.DataFrame) -> list[str]:
+    """Scenario names, sorted as in the `summarize` table, so colours agree across figures."""
+    return sorted(str(s) for s in pd.unique(df["scenario"]))
+
+
+def _mean_band(sub: pd.DataFrame, column: str):
+    grouped = sub.groupby("year", sort=True)[column]
+    mean = grouped.mean()
+    n = int(sub["seed"].nunique())
+    if n < 2:
+        return mean, None, None, None
+    lo_q, hi_q, label = band_quantiles(n)
+    lo = grouped.quantile(lo_q) if lo_q > 0 else grouped.min()
+    hi = grouped.quantile(hi_q) if hi_q < 1 else grouped.max()
+    return mean, lo, hi, label
+
+
+def _year_axis(ax):
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_formatter(_THOUSANDS)
+    ax.set_xlabel("year")
+    ax.grid(True, alpha=0.3)
+
+
+def plot_exits_returns(df: pd.DataFrame, path=None):
+    """Exits and returns (people per year) over time, one line per scenario (mean over seeds)
+    with a band over seeds (min-max, or 5-95% from 20 seeds); two panels so that the small
+    returns stay readable. Saves a PNG to `path`, or returns the Figure when `path` is None."""
+    names = _scenarios(df)
+    fig = Figure(figsize=(13, 4.8), layout="constrained")
+    axes = fig.subplots(1, 2)
+    band_label = None
+    for ax, column, title in ((axes[0], "exits_people", "Exits from the register"),
+                              (axes[1], "returns_people", "Returns to the register")):
+        for i, name in enumerate(names):
+            colour = _COLOURS[i % len(_COLOURS)]
+            mean, lo, hi, band = _mean_band(df[df["scenario"] == name], column)
+            ax.plot(mean.index, mean.values, color=colour, lw=2, marker="o", ms=4, label=name)
+            if band:
+                ax.fill_between(mean.index, lo.values, hi.values, color=colour, alpha=0.15, lw=0)
+                band_label = band
+        ax.set_title(title, fontsize=11)
+        ax.set_ylabel("people per year")
+        ax.set_ylim(bottom=0)
+        _year_axis(ax)
+    axes[0].legend(fontsize=9, frameon=False, loc="best")
+    seeds = int(df["seed"].nunique())
+    note = f"mean over {seeds} seeds, shaded: {band_label} over seeds" if band_label else f"{seeds} seed"
+    fig.suptitle(f"Exits and returns by scenario ({note})", fontsize=12, fontweight="bold")
+    return _finish(fig, path)
+
+
+def cause_columns(df: pd.DataFrame) -> list[str]:
+    """The `poor_people_cause_*` columns of `df` that are not zero everywhere, largest first."""
+    cols = [c for c in df.columns if str(c).startswith("poor_people_cause_")]
+    totals = df[cols].sum().sort_values(ascending=False)
+    return [c for c in totals.index if totals[c] > 0]
+
+
+def plot_causes(df: pd.DataFrame, path=None):
+    """Registered poor people by diagnosed cause over time: one panel per scenario, one line
+    per cause (mean over seeds), the whole register dashed for reference.
+
+    Lines, not stacked areas: a household can have several diagnosed causes, so the cause
+    counts overlap and add up to more than the register. Saves a PNG to `path`, or returns
+    the Figure when `path` is None."""
+    names = _scenarios(df)
+    causes = cause_columns(df)
+    n = len(names)
+    ncols = min(n, 3)
+    nrows = math.ceil(n / ncols)
+    fig = Figure(figsize=(4.6 * ncols + 1.8, 3.6 * nrows + 0.8), layout="constrained")
+    axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False)
+    cmap = matplotlib.colormaps["tab20"].colors
+    colour = {c: cmap[(2 * i) % 20 if i < 10 else (2 * (i - 10) + 1) % 20] for i, c in enumerate(causes)}
+    for k, name in enumerate(names):
+        ax = axes[k // ncols][k % ncols]
+        sub = df[df["scenario"] == name]
+        by_year = sub.groupby("year", sort=True)
+        total = by_year["registered_poor_people"].mean()
+        ax.plot(total.index, total.values, color="black", lw=1.5, ls="--", label="all registered poor")
+        for c in causes:
+            mean = by_year[c].mean()
+            ax.plot(mean.index, mean.values, color=colour[c], lw=1.8, marker="o", ms=3,
+                    label=c.removeprefix("poor_people_cause_"))
+        ax.set_title(name, fontsize=11)
+        ax.set_ylim(bottom=0)
+        _year_axis(ax)
+        if k % ncols == 0:
+            ax.set_ylabel("registered people, end of year")
+    for k in range(n, nrows * ncols):
+        axes[k // ncols][k % ncols].set_visible(False)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", fontsize=9, frameon=False, title="cause")
+    seeds = int(df["seed"].nunique())
+    fig.suptitle(f"Registered poor by diagnosed cause (mean over {seeds} seeds; causes overlap)",
+                 fontsize=12, fontweight="bold")
+    return _finish(fig, path)
+
+
+def plot_cost_effectiveness(summary: pd.DataFrame, path=None):
+    """Cost per sustained exit against the return rate, one point per scenario (the
+    `summarize` table), with its 90% t-intervals as bars. Saves a PNG to `path`, or returns
+    the Figure when `path` is None."""
+    fig = Figure(figsize=(8.5, 5.2), layout="constrained")
+    ax = fig.subplots()
+    markers = "osD^vP*Xh<>p"
+    for i, name in enumerate(summary.index):
+        row = summary.loc[name]
+        x, y = 100 * row["return_rate_mean"], row["cost_per_sustained_exit_mean"]
+        if pd.isna(x) or pd.isna(y):
+            continue
+        xerr = yerr = None
+        if not pd.isna(row["return_rate_lo"]):
+            xerr = [[x - 100 * row["return_rate_lo"]], [100 * row["return_rate_hi"] - x]]
+        if not pd.isna(row["cost_per_sustained_exit_lo"]):
+            yerr = [[y - row["cost_per_sustained_exit_lo"]], [row["cost_per_sustained_exit_hi"] - y]]
+        ax.errorbar([x], [y], xerr=xerr, yerr=yerr, fmt=markers[i % len(markers)], ms=8,
+                    color=_COLOURS[i % len(_COLOURS)], capsize=4, lw=1.5, alpha=0.85, label=str(name))
+    if ax.get_legend_handles_labels()[0]:
+        fig.legend(loc="outside right upper", fontsize=9, frameon=False, title="scenario")
+    ax.set_xlabel("return rate (returns / exits, %)")
+    ax.set_ylabel("fiscal cost per sustained exit (yuan per person)")
+    ax.yaxis.set_major_formatter(_THOUSANDS)
+    ax.grid(True, alpha=0.3)
+    ax.margins(0.25)
+    level = summary.attrs.get("level", LEVEL)
+    ax.set_title(f"Cost effectiveness (mean over seeds, bars: {level:.0%} t-interval)", fontsize=11)
+    return _finish(fig, path)
+
+
+# ---------------------------------------------------------------------------------------
+# the report of an output directory
+
+
+def load_directory(directory: Path) -> pd.DataFrame:
+    """The results in `directory`: a sweep's `runs/` store, or a run's `timeseries.parquet`."""
+    directory = Path(directory)
+    if (directory / "runs").is_dir():
+        from experiments.store import load_results  # late: the store is optional here
+        try:
+            return load_results(directory)
+        except FileNotFoundError as exc:
+            raise InputError(str(directory), "runs", f"no stored runs ({exc})") from None
+    ts = directory / "timeseries.parquet"
+    if ts.is_file():
+        return pd.read_parquet(ts)
+    if not directory.is_dir():
+        raise InputError(str(directory), "", "no such directory")
+    raise InputError(str(directory), "", "no results here: expected runs/ (from povsim sweep) "
+                     "or timeseries.parquet (from povsim run)")
+
+
+def _atomic_write(target: Path, write) -> None:
+    """Call `write(binary file)` on a temporary file beside `target`, then move it in."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it a normal file's mode
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _text(s: str):
+    return lambda fh: fh.write(s.encode("utf-8"))
+
+
+def _manifest_baseline(directory: Path, names: list[str]) -> str | None:
+    """The baseline a sweep's manifest.json names, when it is among the results."""
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = manifest.get("baseline") if isinstance(manifest, dict) else None
+    return name if isinstance(name, str) and name in names else None
+
+
+def report(directory: Path, baseline: str | None = None, out=None) -> int:
+    """Summarize the results in `directory`, print the table (to `out`, default stdout) and
+    write ``report.csv``, ``report.md`` and ``figures/{exits_returns,causes,
+    cost_effectiveness}.png`` into it, each through a temporary file. Returns 0.
+
+    Without `baseline`, the one named in the directory's manifest.json (a sweep's
+    ``baseline``) is used when it is among the results; otherwise there are no differences.
+    Bad input (no results, an unknown baseline) raises `InputError` before anything is written.
+    """
+    directory = Path(directory)
+    df = load_directory(directory)
+    try:
+        _check(df)
+    except ValueError as exc:
+        raise InputError(str(directory), "", str(exc)) from None
+    if baseline is None:
+        baseline = _manifest_baseline(directory, _scenarios(df))
+    if baseline is not None:
+        _check_baseline(_scenarios(df), baseline, str(directory))
+    table = summarize(df, baseline)
+
+    csv = io.StringIO()
+    table.to_csv(csv)
+    _atomic_write(directory / "report.csv", _text(csv.getvalue()))
+    _atomic_write(directory / "report.md", _text(format_markdown(table)))
+    figures = directory / "figures"
+    _atomic_write(figures / "exits_returns.png", lambda fh: plot_exits_returns(df, fh))
+    _atomic_write(figures / "causes.png", lambda fh: plot_causes(df, fh))
+    _atomic_write(figures / "cost_effectiveness.png", lambda fh: plot_cost_effectiveness(table, fh))
+
+    out = sys.stdout if out is None else out
+    print(format_table(table), file=out)
+    print(f"report written to {directory}/ (report.csv, report.md, figures/"
+          f"{{{','.join(f.removesuffix('.png') for f in FIGURES)}}}.png)", file=out)
+    return 0

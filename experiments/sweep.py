@@ -1,0 +1,263 @@
+"""Sweep files: several scenarios, a grid or a sample of parameter values, over common seeds.
+
+A sweep file (TOML) names scenario files and says how to vary them::
+
+    name = "shangluo_mixes"
+    description = "..."
+    seed = 20160101          # root of the replication seeds (the same for every scenario)
+    replications = 10
+    households = 5000        # optional: overrides every scenario's households
+    baseline = "baseline"    # a scenario name, for reports
+
+    [[scenarios]]
+    name = "shangluo"
+    file = "../scenarios/shangluo.toml"              # relative to the sweep file
+    overrides = { "medical.assistance_share" = 0.8 } # optional, dotted parameter paths
+
+    [grid]                   # optional: cartesian product applied to every scenario
+    "medical.assistance_share" = [0.7, 0.9]
+
+    [sample]                 # optional (instead of grid): a space-filling sample
+    method = "lhs"           # or "sobol"
+    n = 16
+    seed = 1
+    [sample.ranges]
+    "medical.assistance_share" = [0.5, 1.0]
+
+Everything is validated when the file is loaded, before any run: unknown keys (with the
+nearest valid name), bad ranges, missing scenario files and unknown parameter paths are
+InputErrors naming the sweep file and the dotted path. `expand` gives the list of
+(run name, Scenario) pairs, with unique names such as
+`shangluo[medical.assistance_share=0.9]` (grid) or `shangluo[lhs=3]` (sample; the values
+are in the scenario's `overrides` and in the manifest).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from sim.errors import InputError, nearest
+from sim.params import flatten_dotted, load_toml
+from sim.schema import Key, validate
+
+from .scenario import SCENARIO_SCHEMA, Scenario, check_constraints, load_scenario
+
+SAMPLE_METHODS = ("lhs", "sobol")
+
+SCENARIO_ENTRY_SCHEMA = {
+    "name": Key("str", required=True, help="the scenario's name in this sweep"),
+    "file": Key("str", required=True, help="a scenario file, relative to the sweep file"),
+    "overrides": Key("table"),
+}
+
+SAMPLE_SCHEMA = {
+    "method": Key("str", required=True, choices=SAMPLE_METHODS),
+    "n": Key("int", required=True, min=1, max=100_000),
+    "seed": Key("int", min=0, max=2**63 - 1),
+    "ranges": Key("table", required=True),
+}
+
+SWEEP_SCHEMA = {
+    "name": Key("str"),
+    "description": Key("str"),
+    "seed": Key("int", required=True, min=0, max=2**63 - 1, help="root of the replication seeds"),
+    "replications": Key("int", required=True, min=1, max=100_000),
+    "households": SCENARIO_SCHEMA["households"],
+    "baseline": Key("str"),
+    "scenarios": Key("any", required=True, help="[[scenarios]] entries with name and file"),
+    "grid": Key("table"),
+    "sample": Key("table", schema=SAMPLE_SCHEMA),
+}
+
+
+@dataclass
+class Sweep:
+    """A validated sweep: its expanded runs' scenarios and how many replications."""
+
+    name: str
+    file: str
+    description: str
+    seed: int
+    replications: int
+    households: int | None
+    baseline: str | None
+    scenarios: list[tuple[str, Scenario]] = field(repr=False)
+    design: dict = field(default_factory=dict)  # grid or sample, as given (for the manifest)
+
+    def seeds(self) -> list[int]:
+        """The replication seeds, the same for every scenario (common random numbers)."""
+        from .runner import replication_seeds
+        return replication_seeds(self.seed, self.replications)
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.scenarios]
+
+    def runs(self) -> list[tuple[str, Scenario, int]]:
+        """Every (name, scenario, seed) of the sweep, scenario by scenario."""
+        seeds = self.seeds()
+        return [(name, sc, seed) for name, sc in self.scenarios for seed in seeds]
+
+
+def format_value(value) -> str:
+    """A parameter value as it appears in a run name: 0.9, 5, true, text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def derive(scenario: Scenario, name: str, overrides: dict, file: str, section: str) -> Scenario:
+    """A copy of `scenario` named `name` with parameter overrides (validated) applied on top."""
+    if not overrides:
+        return replace(scenario, name=name)
+    params = scenario.params.override(overrides, file, section=section)
+    check_constraints(params, scenario.start_year, scenario.end_year, file)
+    merged = dict(flatten_dotted(scenario.overrides))
+    merged.update(flatten_dotted(overrides))
+    return replace(scenario, name=name, params=params, overrides=merged)
+
+
+def _check_name(name: str, file: str, path: str) -> None:
+    if not name or name != name.strip() or name in (".", "..") or any(c in name for c in "/\\\0"):
+        raise InputError(file, path, f"{name!r} cannot be used as a scenario name "
+                         "(no slashes, no surrounding spaces)")
+
+
+def _grid(raw: dict, file: str) -> dict[str, list]:
+    grid = {}
+    for name, values in flatten_dotted(raw).items():
+        path = f"grid.{name}"
+        if not isinstance(values, list) or not values:
+            raise InputError(file, path, f"expected a non-empty list of values, found {values!r}")
+        if len(set(map(format_value, values))) != len(values):
+            raise InputError(file, path, f"values repeat: {values!r}")
+        grid[name] = values
+    if not grid:
+        raise InputError(file, "grid", "expected at least one dotted path = [values]")
+    return grid
+
+
+def _ranges(raw: dict, file: str) -> dict[str, tuple[float, float]]:
+    ranges = {}
+    for name, bounds in flatten_dotted(raw).items():
+        path = f"sample.ranges.{name}"
+        ok = (isinstance(bounds, list) and len(bounds) == 2
+              and all(isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b)
+                      for b in bounds))
+        if not ok:
+            raise InputError(file, path, f"expected [low, high] (two numbers), found {bounds!r}")
+        low, high = float(bounds[0]), float(bounds[1])
+        if not low < high:
+            raise InputError(file, path, f"low {low:g} is not below high {high:g}")
+        ranges[name] = (low, high)
+    if not ranges:
+        raise InputError(file, "sample.ranges", "expected at least one dotted path = [low, high]")
+    return ranges
+
+
+def sample_points(method: str, n: int, seed: int, ranges: dict[str, tuple[float, float]]) -> list[dict]:
+    """`n` points of a Latin hypercube or scrambled Sobol sample, scaled to the ranges."""
+    from scipy.stats import qmc
+
+    names = list(ranges)
+    d = len(names)
+    if method == "lhs":
+        engine = qmc.LatinHypercube(d=d, seed=seed)
+    elif method == "sobol":
+        engine = qmc.Sobol(d=d, scramble=True, seed=seed)
+    else:  # pragma: no cover - the schema allows only the two
+        raise ValueError(method)
+    import warnings
+    with warnings.catch_warnings():  # Sobol warns when n is not a power of 2; that is allowed
+        warnings.simplefilter("ignore", UserWarning)
+        unit = engine.random(n)
+    scaled = qmc.scale(unit, [ranges[k][0] for k in names], [ranges[k][1] for k in names])
+    return [{k: float(v) for k, v in zip(names, row)} for row in scaled]
+
+
+def load_sweep(path: str | Path, households: int | None = None,
+               replications: int | None = None) -> Sweep:
+    """Validate a sweep file and every scenario it names; expand grid or sample.
+
+    `households` and `replications` (from the command line) override the file's.
+    """
+    path = Path(path)
+    file = str(path)
+    data = validate(load_toml(path), SWEEP_SCHEMA, file)
+    if "grid" in data and "sample" in data:
+        raise InputError(file, "sample", "give either [grid] or [sample], not both")
+    entries = data["scenarios"]
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+        raise InputError(file, "scenarios", "expected one or more [[scenarios]] tables with name and file")
+    name = data.get("name", path.stem)
+    _check_name(name, file, "name")
+    hh = households if households is not None else data.get("households")
+    reps = replications if replications is not None else data["replications"]
+
+    base: list[tuple[str, Scenario]] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(entries):
+        where = f"scenarios[{i}]"
+        entry = validate(raw, SCENARIO_ENTRY_SCHEMA, file, where)
+        sname = entry["name"]
+        _check_name(sname, file, f"{where}.name")
+        if sname in seen:
+            raise InputError(file, f"{where}.name", f"'{sname}' is already the name of scenarios[{seen[sname]}]")
+        seen[sname] = i
+        sfile = path.parent / entry["file"]
+        if not sfile.is_file():
+            candidates = sorted(p.name for p in sfile.parent.glob("*.toml")) if sfile.parent.is_dir() else []
+            raise InputError(file, f"{where}.file", f"no scenario file {sfile}"
+                             f"{nearest(Path(entry['file']).name, candidates)}")
+        scenario = load_scenario(sfile, households=hh)
+        scenario = derive(scenario, sname, entry.get("overrides", {}), file, f"{where}.overrides")
+        base.append((sname, scenario))
+
+    baseline = data.get("baseline")
+    if baseline is not None and baseline not in seen:
+        raise InputError(file, "baseline", f"no scenario named '{baseline}' in this sweep"
+                         f"{nearest(baseline, seen)} (scenarios: {', '.join(seen)})")
+
+    design: dict = {}
+    runs: list[tuple[str, Scenario]] = []
+    if "grid" in data:
+        grid = _grid(data["grid"], file)
+        design = {"grid": grid}
+        keys = list(grid)
+        for sname, scenario in base:
+            for combo in itertools.product(*(grid[k] for k in keys)):
+                point = dict(zip(keys, combo))
+                label = ",".join(f"{k}={format_value(v)}" for k, v in point.items())
+                rname = f"{sname}[{label}]"
+                runs.append((rname, derive(scenario, rname, point, file, "grid")))
+    elif "sample" in data:
+        sample = data["sample"]
+        ranges = _ranges(sample["ranges"], file)
+        method, n, sseed = sample["method"], sample["n"], sample.get("seed", 0)
+        points = sample_points(method, n, sseed, ranges)
+        design = {"sample": {"method": method, "n": n, "seed": sseed,
+                             "ranges": {k: list(v) for k, v in ranges.items()}, "points": points}}
+        width = len(str(n - 1))
+        for sname, scenario in base:
+            for j, point in enumerate(points):
+                rname = f"{sname}[{method}={j:0{width}d}]"
+                runs.append((rname, derive(scenario, rname, point, file, "sample.ranges")))
+    else:
+        runs = base
+
+    names = [n for n, _ in runs]
+    if len(set(names)) != len(names):  # pragma: no cover - names are built unique
+        dup = next(n for n in names if names.count(n) > 1)
+        raise InputError(file, "scenarios", f"two runs would be named '{dup}'")
+    return Sweep(name=name, file=file, description=data.get("description", ""), seed=data["seed"],
+                 replications=int(reps), households=hh, baseline=baseline, scenarios=runs,
+                 design=design)
+
+
+def is_sweep_file(raw: dict) -> bool:
+    """A TOML document is a sweep file when it has [[scenarios]] entries."""
+    return isinstance(raw.get("scenarios"), list)
