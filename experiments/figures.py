@@ -22,7 +22,7 @@ _EXITS = [("exits_people", "exits", "#2e8b57")]
 _RETURNS = [("returns_people", "returns", "#c0392b")]
 
 
-def _band(df: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series, pd.Series, str | None]:
+def mean_band(df: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series, pd.Series, str | None]:
     """Mean over seeds per year, and the band's low and high (None label for one seed)."""
     grouped = df.groupby("year", sort=True)[column]
     mean = grouped.mean()
@@ -40,7 +40,7 @@ def _panel(ax, df: pd.DataFrame, series, title: str, ylabel: str, show_points: b
     for column, label, colour in series:
         if column not in df.columns:
             continue
-        mean, lo, hi, band = _band(df, column)
+        mean, lo, hi, band = mean_band(df, column)
         marker = "o" if show_points else None
         ax.plot(mean.index, mean.values, color=colour, lw=2, marker=marker, ms=4,
                 label=f"{label} (mean)" if band else label)

@@ -56,9 +56,7 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -71,7 +69,8 @@ from scipy import stats
 
 from sim.errors import InputError, nearest
 
-from .runner import band_quantiles
+from .figures import mean_band
+from .store import atomic_write
 
 #: Confidence level of every interval.
 LEVEL = 0.90
@@ -355,18 +354,6 @@ def _scenarios(df: pd.DataFrame) -> list[str]:
     return sorted(str(s) for s in pd.unique(df["scenario"]))
 
 
-def _mean_band(sub: pd.DataFrame, column: str):
-    grouped = sub.groupby("year", sort=True)[column]
-    mean = grouped.mean()
-    n = int(sub["seed"].nunique())
-    if n < 2:
-        return mean, None, None, None
-    lo_q, hi_q, label = band_quantiles(n)
-    lo = grouped.quantile(lo_q) if lo_q > 0 else grouped.min()
-    hi = grouped.quantile(hi_q) if hi_q < 1 else grouped.max()
-    return mean, lo, hi, label
-
-
 def _year_axis(ax):
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_formatter(_THOUSANDS)
@@ -386,7 +373,7 @@ def plot_exits_returns(df: pd.DataFrame, path=None):
                               (axes[1], "returns_people", "Returns to the register")):
         for i, name in enumerate(names):
             colour = _COLOURS[i % len(_COLOURS)]
-            mean, lo, hi, band = _mean_band(df[df["scenario"] == name], column)
+            mean, lo, hi, band = mean_band(df[df["scenario"] == name], column)
             ax.plot(mean.index, mean.values, color=colour, lw=2, marker="o", ms=4, label=name)
             if band:
                 ax.fill_between(mean.index, lo.values, hi.values, color=colour, alpha=0.15, lw=0)
@@ -503,31 +490,8 @@ def load_directory(directory: Path) -> pd.DataFrame:
                      "or timeseries.parquet (from povsim run)")
 
 
-def _atomic_write(target: Path, write) -> None:
-    """Call `write(binary file)` on a temporary file beside `target`, then move it in."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it a normal file's mode
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _text(s: str):
-    return lambda fh: fh.write(s.encode("utf-8"))
+    return lambda tmp: tmp.write_text(s, encoding="utf-8")
 
 
 def _manifest_baseline(directory: Path, names: list[str]) -> str | None:
@@ -563,12 +527,12 @@ def report(directory: Path, baseline: str | None = None, out=None) -> int:
 
     csv = io.StringIO()
     table.to_csv(csv)
-    _atomic_write(directory / "report.csv", _text(csv.getvalue()))
-    _atomic_write(directory / "report.md", _text(format_markdown(table)))
+    atomic_write(directory / "report.csv", _text(csv.getvalue()))
+    atomic_write(directory / "report.md", _text(format_markdown(table)))
     figures = directory / "figures"
-    _atomic_write(figures / "exits_returns.png", lambda fh: plot_exits_returns(df, fh))
-    _atomic_write(figures / "causes.png", lambda fh: plot_causes(df, fh))
-    _atomic_write(figures / "cost_effectiveness.png", lambda fh: plot_cost_effectiveness(table, fh))
+    atomic_write(figures / "exits_returns.png", lambda tmp: plot_exits_returns(df, tmp))
+    atomic_write(figures / "causes.png", lambda tmp: plot_causes(df, tmp))
+    atomic_write(figures / "cost_effectiveness.png", lambda tmp: plot_cost_effectiveness(table, tmp))
 
     out = sys.stdout if out is None else out
     print(format_table(table), file=out)

@@ -56,14 +56,18 @@ def failure_path(out_dir, scenario: str, seed: int) -> Path:
 # atomic writing
 
 
-def _atomic(path: Path, write) -> Path:
-    """Call `write(tmp_path)` on a temporary file beside `path`, then rename it to `path`."""
+def atomic_write(path: Path, write) -> Path:
+    """Call `write(tmp_path)` on a temporary file beside `path`, then rename it to `path`.
+
+    The temporary name starts with "." so dataset discovery ignores it; the file gets the
+    mode a normal file would (mkstemp makes it private)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -74,11 +78,17 @@ def _atomic(path: Path, write) -> Path:
     return path
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_json(path, data: dict) -> Path:
     from .runner import _json_default
 
     text = json.dumps(data, indent=2, default=_json_default, allow_nan=False) + "\n"
-    return _atomic(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def write_run(out_dir, scenario: str, seed: int, config_hash: str, frame: pd.DataFrame) -> Path:
@@ -93,7 +103,7 @@ def write_run(out_dir, scenario: str, seed: int, config_hash: str, frame: pd.Dat
     frame["config_hash"] = config_hash
     table = pa.Table.from_pandas(frame, preserve_index=False)
     path = run_path(out_dir, scenario, seed, config_hash)
-    _atomic(path, lambda tmp: pq.write_table(table, tmp))
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
     for other in path.parent.glob("*.parquet"):
         if other.name != path.name:
             other.unlink(missing_ok=True)
