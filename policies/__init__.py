@@ -113,7 +113,8 @@ def apply_measures(model, entitlements_only: bool = False) -> dict[str, dict[str
     At set-up only the entitlements act (they shaped the incomes the profile describes);
     measures that create state, such as loans, start with the first simulated year.
     """
-    model.flows["supported"] = supported(model)
+    if "supported" not in model.flows:  # the government step sets it each year
+        model.flows["supported"] = supported(model)
     model.hh.obligations = 0.0  # repayments due this year, set by the measures that lend
     costs = {}
     for name, spec in MEASURES.items():

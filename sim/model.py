@@ -118,16 +118,15 @@ class PovertyModel(mesa.Model):
     def _initial_state(self, target_pc: np.ndarray) -> None:
         """Earning ability backed out so that start-year income matches the drawn income."""
         hh, p = self.hh, self.p
-        # Work is allocated first (it does not depend on ability), ability is backed out,
-        # then the same pass runs again (same draws) to give the start year's earnings.
+        # Earnings are linear in ability and work does not depend on it: one pass with unit
+        # ability gives each household's earnings per unit of ability (and its pension);
+        # ability is backed out, then the same pass (same draws) gives the start year's
+        # earnings. The earnings rules live only in the behaviour pass.
         keys = (self.streams.key("synth.households", 0), self.streams.key("synth.households", 1))
+        hh.ability = 1.0
         behaviour.work(self, *keys, shocks=False, enrol=False)
-        workers = np.maximum(hh.n_working - hh.n_college, 1)
-        skill_mult = 1.0 + (p["economy.skill_premium"] - 1.0) * np.minimum(hh.n_skilled / workers, 1.0)
-        units = (np.maximum(hh.labor_units - hh.n_migrants - hh.n_local, 0.0) + p["economy.land_income_units"]
-                 + skill_mult * (p["economy.local_wage_ratio"] * hh.n_local
-                                 + p["economy.migrant_wage_ratio"] * hh.n_migrants))
-        pension = hh.n_elderly * p["economy.pension"]
+        units = (hh.income_farm.astype(np.float64) + hh.income_local_wage + hh.income_migrant) / self.growth_index
+        pension = hh.income_transfers.astype(np.float64)
         target = target_pc * hh.size
         # The drawn income is what the register assesses (resources), so earnings also cover
         # the year's schooling costs and the expected out-of-pocket medical costs.
