@@ -32,10 +32,11 @@ def cadre_capacity(model) -> float:
 
 
 def _within(order: np.ndarray, amounts: np.ndarray, limit: float) -> np.ndarray:
-    """The leading entries of `order` whose cumulative amount stays within `limit`."""
+    """The leading entries of `order` whose cumulative amount stays within `limit`
+    (`amounts` are given in the order of `order`)."""
     if not np.isfinite(limit):
         return order
-    return order[: int(np.searchsorted(np.cumsum(amounts[order]), limit, side="right"))]
+    return order[: int(np.searchsorted(np.cumsum(amounts), limit, side="right"))]
 
 
 def assign(model) -> None:
@@ -49,21 +50,22 @@ def assign(model) -> None:
     for mask in candidates.values():
         anyone |= mask
     idx = np.flatnonzero(anyone)
-    order = idx[np.argsort(hh.measured_pc[idx], kind="stable")]  # poorest first
+    ranked = idx[np.argsort(hh.measured_pc[idx], kind="stable")]  # poorest first
     served = np.zeros(hh.n, bool)
-    served[_within(order, hh.weight.astype(np.float64), cadre_capacity(model))] = True
+    served[_within(ranked, hh.weight[ranked].astype(np.float64), cadre_capacity(model))] = True
     total_left = np.inf
     per_person = p["budget.per_registered_person"]
     if per_person > 0:
         total_left = per_person * model.initial["registered_poor_people"]
+    # One stable sort serves every measure: the served candidates of a measure, taken in
+    # the order of all candidates, are in the order a stable sort of their own would give.
     for name, module in measures:
         mask = candidates[name] & served
-        idx = np.flatnonzero(mask)
-        order = idx[np.argsort(hh.measured_pc[idx], kind="stable")]
-        cost = hh.weight * module.unit_cost(model)
+        order = ranked[mask[ranked]]
+        cost = hh.weight[order] * module.unit_cost(model)[order]
         limit = min(p[f"budget.{name}"] or np.inf, total_left)
         funded = _within(order, cost, limit)
-        total_left -= float(cost[funded].sum())
+        total_left -= float(cost[: funded.size].sum())
         assigned = np.zeros(hh.n, bool)
         assigned[funded] = True
         f[f"assigned_{name}"] = assigned

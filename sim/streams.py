@@ -137,15 +137,27 @@ def binomial_members(key, row, n, p):
     return binomial_draw(u01(key, row, 0), n, p)
 
 
+@numba.njit(cache=True, parallel=True)
+def _uniform_range(key, n, slot):
+    out = np.empty(n)
+    for i in numba.prange(n):
+        out[i] = u01(key, i, slot)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _uniform_list(key, rows, slot):
+    out = np.empty(rows.shape[0])
+    for i in numba.prange(rows.shape[0]):
+        out[i] = u01(key, rows[i], slot)
+    return out
+
+
 def _uniform_rows(key: np.uint64, n: int | np.ndarray, slot: int = 0) -> np.ndarray:
-    rows = np.arange(n, dtype=np.uint64) if np.ndim(n) == 0 else np.asarray(n, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        counter = rows * np.uint64(SLOTS) + np.uint64(slot + 1)
-        z = key + counter * _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-        z ^= z >> np.uint64(31)
-    return (z >> np.uint64(11)).astype(np.float64) * _TO_UNIT
+    """`u01` for rows 0..n-1 (or the given rows), compiled: the numpy measures' draws."""
+    if np.ndim(n) == 0:
+        return _uniform_range(np.uint64(key), int(n), int(slot))
+    return _uniform_list(np.uint64(key), np.asarray(n, dtype=np.int64), int(slot))
 
 
 class Streams:
