@@ -32,25 +32,80 @@ subsidy), so the move leaves no one in debt.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
+from sim.streams import u01
 from sim.sums import weighted_sum
 
 NAME = "relocation"
 
 
+@numba.njit(cache=True, parallel=True)
+def _eligible_rows(year, rent_per_person, supported, relocated, location_risk, size, relocation_year,
+                   income_property, can_move):
+    """Who may move this year; rent on land left behind from the year after a move."""
+    for i in numba.prange(size.shape[0]):
+        can_move[i] = supported[i] and not relocated[i] and location_risk[i] != 0 and size[i] > 0
+        if relocated[i] and relocation_year[i] < year:
+            income_property[i] += np.float32(rent_per_person * size[i])
+
+
+@numba.njit(cache=True)
+def _village_movers(key, base, effect, can_move, willingness, size, weight, village, relocated_v,
+                    accepts, movers_v, open_v):
+    """Who accepts (one "relocation_accept" draw per row) and, per village, the people who
+    would move and whether any household there may move; sums in row order."""
+    base32, effect32, half = np.float32(base), np.float32(effect), np.float32(0.5)
+    for i in range(size.shape[0]):
+        accepts[i] = False
+        if not can_move[i]:
+            continue
+        # the chance is float32 arithmetic, as numpy computes it on the float32 column
+        willing = min(max(effect32 * (willingness[i] - half) + base32, np.float32(0.0)), np.float32(1.0))
+        v = village[i]
+        open_v[v] = not relocated_v[v]
+        if u01(key, i, 0) < willing:
+            accepts[i] = True
+            movers_v[v] += np.float64(weight[i]) * size[i]
+
+
+@numba.njit(cache=True)
+def _move_rows(year, loss_share, owed_per_person, line, accepts, chosen_v, village, size, weight,
+               relocated, relocation_year, location_risk, unsafe_housing, income_farm, income_local_wage,
+               income_migrant, income_transfers, income_property, oop_medical, obligations, savings, moved):
+    """Households in chosen villages that accepted move; returns (weighted people moved,
+    weighted contributions paid). The contribution comes from income above the line,
+    then savings; the rest is waived."""
+    people = 0.0
+    paid = 0.0
+    keep = np.float32(1.0 - loss_share)
+    for i in range(size.shape[0]):
+        moved[i] = accepts[i] and chosen_v[village[i]]
+        if not moved[i]:
+            continue
+        relocated[i] = True
+        relocation_year[i] = year
+        location_risk[i] = 0
+        unsafe_housing[i] = False
+        income_farm[i] *= keep
+        owed = owed_per_person * size[i]
+        income = (np.float64(income_farm[i]) + income_local_wage[i] + income_migrant[i] + income_transfers[i]
+                  + income_property[i])
+        spare = max(income - oop_medical[i] - obligations[i] - line * size[i], 0.0)
+        from_income = min(owed, spare)
+        from_savings = min(owed - from_income, max(np.float64(savings[i]), 0.0))
+        obligations[i] += np.float32(from_income)
+        savings[i] -= np.float32(from_savings)
+        w = np.float64(weight[i])
+        people += w * size[i]
+        paid += w * (from_income + from_savings)
+    return people, paid
+
+
 def eligible(model) -> np.ndarray:
     hh = model.hh
     return model.flows["supported"] & ~hh.relocated & (hh.location_risk != 0) & (hh.size > 0)
-
-
-def _pay_rent(model) -> None:
-    """Rent on the land left behind, from the year after the move."""
-    hh = model.hh
-    renting = hh.relocated & (hh.relocation_year < model.year)
-    if renting.any():
-        rent = np.where(renting, model.p["relocation.land_rent_per_person"] * hh.size, 0.0)
-        hh.income_property += rent.astype(np.float32)
 
 
 def _chosen_villages(model, movers_v: np.ndarray, open_v: np.ndarray, quota: float) -> np.ndarray:
@@ -68,43 +123,32 @@ def _chosen_villages(model, movers_v: np.ndarray, open_v: np.ndarray, quota: flo
 
 def act(model, on: bool) -> dict[str, float]:
     hh, v, p, f = model.hh, model.villages, model.p, model.flows
-    w = hh.weight.astype(np.float64)
-    people = w * hh.size
-    can_move = eligible(model)
+    can_move = np.empty(hh.n, bool)
+    _eligible_rows(model.year, float(p["relocation.land_rent_per_person"]), f["supported"], hh.relocated,
+                   hh.location_risk, hh.size, hh.relocation_year, hh.income_property, can_move)
     if getattr(model, "relocation_eligible_people", None) is None:  # the quota's base, at the start
-        model.relocation_eligible_people = float(weighted_sum(people, can_move))
-    _pay_rent(model)
+        model.relocation_eligible_people = float(weighted_sum(hh.weight * hh.size.astype(np.float64), can_move))
     if not on:
         return {}
 
-    willing = np.clip(p["relocation.acceptance_base"] + p["relocation.acceptance_willingness_effect"]
-                      * (hh.willingness_to_move - 0.5), 0.0, 1.0)
-    accepts = can_move & (model.streams.uniform("relocation_accept", model.year, hh.n) < willing)
-    open_v = (np.bincount(hh.village, can_move, minlength=v.n) > 0) & ~v.relocated
-    movers_v = np.bincount(hh.village, np.where(accepts, people, 0.0), minlength=v.n)
+    accepts = np.empty(hh.n, bool)
+    movers_v = np.zeros(v.n)
+    open_v = np.zeros(v.n, bool)
+    _village_movers(model.streams.key("relocation_accept", model.year), float(p["relocation.acceptance_base"]),
+                    float(p["relocation.acceptance_willingness_effect"]), can_move, hh.willingness_to_move,
+                    hh.size, hh.weight, hh.village, v.relocated, accepts, movers_v, open_v)
     quota = p["relocation.share_per_year"] * model.relocation_eligible_people
     chosen = np.zeros(v.n, bool)
     chosen[_chosen_villages(model, movers_v, open_v, quota)] = True
-    moved = accepts & chosen[hh.village]
     v.relocated |= chosen
 
-    hh.relocated |= moved
-    hh.relocation_year = np.where(moved, model.year, hh.relocation_year)
-    hh.location_risk = np.where(moved, 0, hh.location_risk)
-    hh.unsafe_housing &= ~moved
-    hh.income_farm *= np.where(moved, 1.0 - p["relocation.move_farm_loss_share"], 1.0).astype(np.float32)
-
-    # The household's contribution: from income above the line, then savings; the rest is waived.
     cost = p["relocation.cost_per_person"]
-    owed = np.where(moved, min(p["relocation.household_contribution_per_person"], cost) * hh.size, 0.0)
-    income = (hh.income_farm.astype(np.float64) + hh.income_local_wage + hh.income_migrant
-              + hh.income_transfers + hh.income_property)
-    spare = np.maximum(income - hh.oop_medical - hh.obligations - model.line * hh.size, 0.0)
-    from_income = np.minimum(owed, spare)
-    from_savings = np.minimum(owed - from_income, np.maximum(hh.savings, 0.0))
-    hh.obligations += from_income.astype(np.float32)
-    hh.savings -= from_savings.astype(np.float32)
-
+    moved = np.empty(hh.n, bool)
+    people, paid = _move_rows(model.year, float(p["relocation.move_farm_loss_share"]),
+                              float(min(p["relocation.household_contribution_per_person"], cost)),
+                              float(model.line), accepts, chosen, hh.village, hh.size, hh.weight, hh.relocated,
+                              hh.relocation_year, hh.location_risk, hh.unsafe_housing, hh.income_farm,
+                              hh.income_local_wage, hh.income_migrant, hh.income_transfers, hh.income_property,
+                              hh.oop_medical, hh.obligations, hh.savings, moved)
     f["reached_relocation"] = moved
-    fiscal = cost * float(weighted_sum(w, np.where(moved, hh.size, 0))) - float(weighted_sum(w, from_income + from_savings))
-    return {"fiscal": fiscal} if moved.any() else {}
+    return {"fiscal": cost * people - paid} if moved.any() else {}
