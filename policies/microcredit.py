@@ -101,6 +101,18 @@ def _loan_rows(year, on, q, key_takeup, key_return, price_c, loss_v, good_v, lin
         subsidy_out[i] = weight[i] * subsidy
 
 
+@numba.njit(cache=True)
+def _village_loans(village, weight, principal, arrears, defaults, open_out, loans_v, bad_v):
+    """Open loans, and per village the weighted loans and bad loans (summed in row order)."""
+    for i in range(village.shape[0]):
+        open_out[i] = principal[i] > 0 or arrears[i] > 0
+        if open_out[i] or defaults[i]:
+            w = np.float64(weight[i])
+            loans_v[village[i]] += w
+            if arrears[i] > 0 or defaults[i]:
+                bad_v[village[i]] += w
+
+
 LOAN_PARAMS = ("microcredit.takeup_base", "microcredit.takeup_skill_effect", "microcredit.takeup_motivation_effect",
                "microcredit.takeup_risk_effect", "microcredit.takeup_peer_effect", "microcredit.project_return_mean",
                "microcredit.project_return_sd", "microcredit.capital_depreciation", "microcredit.interest_rate",
@@ -131,10 +143,9 @@ def act(model, on: bool) -> dict[str, float]:
     compensation = float(loss.sum()) * p["microcredit.risk_compensation_share"]
 
     # Peer effect for next year: the share of each village's loans in good standing.
-    w = hh.weight.astype(np.float64)
-    open_loans = (hh.loan_principal > 0) | (hh.loan_arrears > 0)
-    loans = np.bincount(hh.village, w * (open_loans | defaults), minlength=v.n)
-    bad = np.bincount(hh.village, w * ((hh.loan_arrears > 0) | defaults), minlength=v.n)
+    open_loans = np.empty(hh.n, bool)
+    loans, bad = np.zeros(v.n), np.zeros(v.n)
+    _village_loans(hh.village, hh.weight, hh.loan_principal, hh.loan_arrears, defaults, open_loans, loans, bad)
     v.loan_good_share = np.where(loans > 0, 1.0 - bad / np.maximum(loans, 1e-12), v.loan_good_share)
 
     f["reached_microcredit"] = made | open_loans | defaults
