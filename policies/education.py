@@ -30,6 +30,7 @@ likelier and dropping out of compulsory school less likely.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from sim.sums import weighted_sum
@@ -62,9 +63,20 @@ def support_per_pupil(model) -> np.ndarray:
     return grants + loans
 
 
-def pupils(hh) -> np.ndarray:
-    """Pupils by stage, one row per household (`STAGES` order)."""
-    return np.stack([hh.n_primary, hh.n_junior, hh.n_senior, hh.n_college], axis=1).astype(np.float64)
+@numba.njit(cache=True, parallel=True)
+def _support_rows(grants, loans, supported, size, n_primary, n_junior, n_senior, n_college,
+                  school_support, grant_out, loan_out, reached):
+    for i in numba.prange(size.shape[0]):
+        grant, loan = 0.0, 0.0
+        if supported[i] and size[i] > 0:
+            grant = (n_primary[i] * grants[0] + n_junior[i] * grants[1] + n_senior[i] * grants[2]
+                     + n_college[i] * grants[3])
+            loan = (n_primary[i] * loans[0] + n_junior[i] * loans[1] + n_senior[i] * loans[2]
+                    + n_college[i] * loans[3])
+        grant_out[i] = grant
+        loan_out[i] = loan
+        school_support[i] = grant + loan
+        reached[i] = school_support[i] > 0
 
 
 def act(model, on: bool) -> dict[str, float]:
@@ -72,13 +84,12 @@ def act(model, on: bool) -> dict[str, float]:
     if not on:
         hh.school_support = 0.0
         return {}
-    served = f["supported"] & (hh.size > 0)
     grants, loans = per_pupil(model)
-    n = pupils(hh)
-    grant = np.where(served, n @ grants, 0.0)
-    loan = np.where(served, n @ loans, 0.0)
-    hh.school_support = grant + loan
-    f["reached_education"] = served & (hh.school_support > 0)
+    grant, loan = np.empty(hh.n), np.empty(hh.n)
+    reached = np.empty(hh.n, bool)
+    _support_rows(grants, loans, f["supported"], hh.size, hh.n_primary, hh.n_junior, hh.n_senior, hh.n_college,
+                  hh.school_support, grant, loan, reached)
+    f["reached_education"] = reached
     f["education_loans"] = loan
     w = hh.weight.astype(np.float64)
     loan_share = model.p["education.support_loan_fiscal_share"]
