@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from policies import MEASURES, supported
+from sim.ranking import poorest_within
 from sim.register import diagnose, identify
 
 
@@ -49,19 +50,19 @@ def assign(model) -> None:
     anyone = np.zeros(hh.n, bool)
     for mask in candidates.values():
         anyone |= mask
-    idx = np.flatnonzero(anyone)
-    ranked = idx[np.argsort(hh.measured_pc[idx], kind="stable")]  # poorest first
+    # Cadres take on the poorest candidates first, as many as they can (weighted).
+    served_ranked = poorest_within(np.flatnonzero(anyone), hh.measured_pc, hh.weight, cadre_capacity(model),
+                                   dtype=np.float64)
     served = np.zeros(hh.n, bool)
-    served[_within(ranked, hh.weight[ranked].astype(np.float64), cadre_capacity(model))] = True
+    served[served_ranked] = True
     total_left = np.inf
     per_person = p["budget.per_registered_person"]
     if per_person > 0:
         total_left = per_person * model.initial["registered_poor_people"]
-    # One stable sort serves every measure: the served candidates of a measure, taken in
-    # the order of all candidates, are in the order a stable sort of their own would give.
+    # The served candidates of a measure, taken in the order of all served candidates,
+    # are in the order a stable sort of their own would give.
     for name, module in measures:
-        mask = candidates[name] & served
-        order = ranked[mask[ranked]]
+        order = served_ranked[candidates[name][served_ranked]]
         cost = hh.weight[order] * module.unit_cost(model)[order]
         limit = min(p[f"budget.{name}"] or np.inf, total_left)
         funded = _within(order, cost, limit)
