@@ -13,10 +13,12 @@ Everything a run needs is validated before the first model is built.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
 import traceback
+import warnings
 from pathlib import Path
 
 from sim.errors import InputError
@@ -89,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "profile) without running anything.")
     check.add_argument("file", metavar="FILE", help="scenario, sweep or profile file (TOML)")
     check.add_argument("--debug", action="store_true", help="show tracebacks")
+
     return parser
 
 
@@ -129,6 +132,35 @@ def _check_writable(out_dir: Path) -> None:
         raise InputError(shown, "", f"cannot write in {probe}: {exc.strerror}") from None
 
 
+#: Rough sizes of what runs write, for the free-space check before anything starts
+#: (measured: a stored run of two years is ~77 KB, mostly Parquet's schema; a figure
+#: ~100 KB; a manifest with the resolved configuration ~50 KB), with room to spare.
+BYTES_PER_RUN = 150_000
+BYTES_PER_RUN_YEAR = 10_000
+BYTES_FIXED = 1_000_000
+
+
+def _check_space(out_dir: Path, need: int) -> None:
+    """Enough free space where `out_dir` is (or would be) for `need` bytes, else InputError.
+    A full disk found later still leaves no partial files (every file is written atomically)."""
+    import shutil
+
+    probe = out_dir.absolute()
+    while not probe.exists():
+        probe = probe.parent
+    try:
+        free = shutil.disk_usage(probe).free
+    except OSError:
+        return  # cannot tell: the atomic writes still protect the results
+    if free < need:
+        raise InputError(str(out_dir), "", f"not enough free space: about {_mb(need)} needed, "
+                         f"{_mb(free)} free on the disk of {probe}")
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
 def plan_run(args) -> tuple:
     """(scenario, seeds, seeding, out_dir) from the arguments; InputError on anything bad."""
     from .runner import replication_seeds
@@ -162,6 +194,8 @@ def plan_run(args) -> tuple:
                              "name under results/; rename it or give --out DIR")
         out_dir = Path("results") / name
     _check_writable(out_dir)
+    years = scenario.end_year - scenario.start_year + 1
+    _check_space(out_dir, BYTES_FIXED + len(seeds) * years * BYTES_PER_RUN_YEAR)
     return scenario, seeds, seeding, out_dir
 
 
@@ -193,6 +227,10 @@ def plan_sweep(args) -> tuple:
         _dir_name(sweep.name, sweep.file)
         out_dir = Path("results") / sweep.name
     _check_writable(out_dir)
+    years = max((sc.end_year - sc.start_year + 1 for _, sc in sweep.scenarios), default=1)
+    from .store import completed
+    n_runs = max(0, len(sweep.scenarios) * sweep.replications - len(completed(out_dir)))
+    _check_space(out_dir, BYTES_FIXED + n_runs * (BYTES_PER_RUN + years * BYTES_PER_RUN_YEAR))
     cli_overrides = {k: v for k, v in (("households", households), ("seeds", n_seeds)) if v is not None}
     return sweep, out_dir, workers, cli_overrides
 
@@ -215,6 +253,8 @@ def cmd_sweep(args, argv: list[str]) -> int:
     if args.fresh:
         from .executors import clear
         clear(out_dir)
+    store.clean_temporary(out_dir)  # left by a killed sweep
+    store.adopt_renamed(out_dir, [(name, seed, sc.config_hash()) for name, sc, seed in sweep.runs()])
     manifest_path = out_dir / store.MANIFEST
     store.write_json(manifest_path, store.sweep_manifest(
         sweep, started, command=command, cli_overrides=cli_overrides, executor=executor_info))
@@ -310,6 +350,26 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+@contextlib.contextmanager
+def _input_warnings():
+    """Print each suspicious input value once, as one `povsim: warning:` line on stderr,
+    as soon as it is found (before any run starts); other warnings go their usual way."""
+    from sim.schema import SuspiciousValue
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", SuspiciousValue)
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if isinstance(message, SuspiciousValue):
+                print(f"{PROG}: warning: {' '.join(message.one_line().split())}", file=sys.stderr)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
 def _fail(message: str, debug: bool) -> int:
     if debug:
         traceback.print_exc()
@@ -330,11 +390,14 @@ def main(argv: list[str] | None = None) -> int:
     debug = getattr(args, "debug", debug)
     commands = {"run": cmd_run, "check": cmd_check, "sweep": cmd_sweep, "report": cmd_report}
     try:
-        return commands[args.command](args, argv)
+        with _input_warnings():
+            return commands[args.command](args, argv)
     except InputError as err:
         if debug:
             traceback.print_exc()
-        print(f"{PROG}: error: {' '.join(err.one_line().split())}", file=sys.stderr)
+        from sim.schema import problems_of
+        for problem in problems_of(err):  # one line per problem
+            print(f"{PROG}: error: {' '.join(problem.one_line().split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -71,6 +71,7 @@ from sim.errors import InputError, nearest
 
 from .figures import mean_band
 from .store import atomic_write
+from .store import provenance_warnings as store_provenance_warnings
 
 #: Confidence level of every interval.
 LEVEL = 0.90
@@ -490,6 +491,14 @@ def load_directory(directory: Path) -> pd.DataFrame:
                      "or timeseries.parquet (from povsim run)")
 
 
+def provenance_warnings(directory: Path) -> list[str]:
+    """For a sweep's store: runs from different configuration hashes or code commits, and
+    runs of scenarios no longer in the sweep (see `experiments.store.provenance_warnings`)."""
+    if not (Path(directory) / "runs").is_dir():
+        return []
+    return store_provenance_warnings(directory)
+
+
 def _text(s: str):
     return lambda tmp: tmp.write_text(s, encoding="utf-8")
 
@@ -515,6 +524,8 @@ def report(directory: Path, baseline: str | None = None, out=None) -> int:
     """
     directory = Path(directory)
     df = load_directory(directory)
+    for warning in provenance_warnings(directory):
+        print(f"povsim: warning: {directory}: {warning}", file=sys.stderr)
     try:
         _check(df)
     except ValueError as exc:

@@ -14,12 +14,12 @@ from pathlib import Path
 from sim.errors import InputError, nearest
 from sim.params import Parameters, load_toml
 from sim.profiles import Profile, available_profiles, load_profile, profile_path
-from sim.schema import Key, validate
+from sim.schema import Key, declare, suspicious, validate
 from policies import MEASURES
 
 MAX_YEAR = 2035
 
-SCENARIO_SCHEMA = {
+SCENARIO_SCHEMA = declare("scenario", {
     "name": Key("str"),
     "description": Key("str"),
     "profile": Key("str", required=True, help="a profile name (shangluo) or a path to a profile file"),
@@ -30,7 +30,7 @@ SCENARIO_SCHEMA = {
     "seeds": Key("int", min=1, max=100_000),
     "measures": Key("table", schema={name: Key("bool") for name in MEASURES}),
     "overrides": Key("table"),
-}
+})
 
 
 @dataclass
@@ -69,9 +69,43 @@ class Scenario:
             "parameters": self.params.resolved(self.start_year, self.end_year),
         }
 
+    def hashed(self) -> dict:
+        """What goes into the config hash: only what determines a run's numbers.
+
+        In: the profile's numbers and settings (its data without the labels `name` and
+        `title` and without citations, `source` and `note`), the horizon, the household
+        rows, which measures are on, and every parameter's value in every year. Out: the
+        scenario's name, file and description, the profile's name and file, and where
+        each value came from. So renaming a scenario, moving a file or rewording a
+        citation keeps the hash, and a sweep does not re-run identical work; any change
+        of a number changes it. (The seed is not in it: a run is keyed by (hash, seed).)
+        """
+        return {
+            "profile_data": _numbers_only(self.profile.data),
+            "start_year": self.start_year,
+            "end_year": self.end_year,
+            "households": self.households,
+            "measures": dict(sorted(self.measures.items())),
+            "parameters": self.params.resolved(self.start_year, self.end_year),
+        }
+
     def config_hash(self) -> str:
-        text = json.dumps(self.resolved(), sort_keys=True, default=str)
+        text = json.dumps(self.hashed(), sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_LABELS = ("name", "title")
+_CITATIONS = ("source", "note")
+
+
+def _numbers_only(node, top: bool = True):
+    """A profile's data without its labels (top level) and citations (anywhere)."""
+    if isinstance(node, dict):
+        drop = _CITATIONS + (_LABELS if top else ())
+        return {k: _numbers_only(v, top=False) for k, v in node.items() if k not in drop}
+    if isinstance(node, list):
+        return [_numbers_only(v, top=False) for v in node]
+    return node
 
 
 def check_constraints(params: Parameters, start: int, end: int, file: str) -> None:
@@ -106,6 +140,9 @@ def load_scenario(path: str | Path, households: int | None = None,
     end = data["end_year"]
     if end < start:
         raise InputError(file, "end_year", f"{end} is before start_year {start}")
+    if start < profile.data["start_year"]:
+        suspicious(file, "start_year", f"{start} is before the profile's start year "
+                   f"{profile.data['start_year']} (its register and population are of that year)")
     measures = {name: spec.default_on for name, spec in MEASURES.items()}
     measures.update(data.get("measures", {}))
     params = base_params or Parameters.load()

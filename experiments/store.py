@@ -10,16 +10,25 @@ Scenario names are percent-encoded in paths (`urllib.parse.quote(name, safe="")`
 is what pyarrow's Hive partitioning decodes by default), so names like
 `shangluo[medical.assistance_share=0.9]` are safe directory names.
 
-Every file is written atomically: into a temporary file whose name starts with "." in the
-same directory (pyarrow's dataset discovery ignores such files), then moved into place with
-`os.replace`. A sweep that is killed loses only the runs in flight; a rerun skips the runs
-whose (scenario, seed, config hash) is already stored.
+Every file is written atomically: into a temporary file whose name starts with "." and
+ends in ".tmp" in the same directory (pyarrow's dataset discovery ignores such files), then
+moved into place with `os.replace`. A sweep that is killed loses only the runs in flight
+(their temporary files are removed by `clean_temporary` when the sweep is run again); a
+rerun skips the runs whose (scenario, seed, config hash) is already stored, and takes a
+run stored under another scenario name with the same hash and seed (`adopt_renamed`), so
+renaming a scenario does not re-run identical work.
+
+Each run file carries its provenance in the Parquet metadata (key `povsim`): the config
+hash, the code commit and whether the working tree was dirty, the povsim version and the
+time it was written (`provenance`), so `povsim report` can warn when the runs of one sweep
+come from different configurations or code.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -34,6 +43,8 @@ FAILURES = "failures"
 MANIFEST = "manifest.json"
 
 PARTITION_SCHEMA = pa.schema([("scenario", pa.string()), ("seed", pa.int64())])
+PROVENANCE_KEY = b"povsim"
+TEMPORARY_GLOB = ".*.tmp"  # what atomic_write leaves behind when its process is killed
 
 
 def partitioning():
@@ -91,17 +102,39 @@ def write_json(path, data: dict) -> Path:
     return atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+_CODE: dict | None = None
+
+
+def code_provenance() -> dict:
+    """{"commit", "dirty", "povsim"} of the code running here (looked up once per process)."""
+    global _CODE
+    if _CODE is None:
+        from .runner import git_info, package_versions
+
+        git = git_info() or {}
+        _CODE = {"commit": git.get("commit"), "dirty": git.get("dirty"),
+                 "povsim": package_versions().get("povsim")}
+    return dict(_CODE)
+
+
 def write_run(out_dir, scenario: str, seed: int, config_hash: str, frame: pd.DataFrame) -> Path:
     """Store one run's timeseries (plus a `config_hash` column) atomically; returns its path.
 
-    `scenario` and `seed` are partition keys, not columns of the file. Files of the same
-    scenario and seed with another config hash (an older configuration) are removed once
-    the new file is in place, and so is an earlier failure record of the run.
+    `scenario` and `seed` are partition keys, not columns of the file (so a run can be
+    moved to another scenario name without rewriting it). The file's metadata holds its
+    provenance (see `provenance`). Files of the same scenario and seed with another config
+    hash (an older configuration) are removed once the new file is in place, and so is an
+    earlier failure record of the run.
     """
+    from .runner import _utc, utc_now
+
     frame = frame.drop(columns=[c for c in ("scenario", "seed") if c in frame.columns])
     frame = frame.reset_index(drop=True)
     frame["config_hash"] = config_hash
     table = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = {"config_hash": config_hash, **code_provenance(), "written_utc": _utc(utc_now())}
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                           PROVENANCE_KEY: json.dumps(meta).encode()})
     path = run_path(out_dir, scenario, seed, config_hash)
     atomic_write(path, lambda tmp: pq.write_table(table, tmp))
     for other in path.parent.glob("*.parquet"):
@@ -145,6 +178,85 @@ def completed(out_dir) -> set[tuple[str, int, str]]:
     return out
 
 
+def provenance(path) -> dict:
+    """The provenance stored in a run file's metadata ({} for files written before it was)."""
+    meta = pq.read_schema(path).metadata or {}
+    try:
+        return json.loads(meta[PROVENANCE_KEY])
+    except (KeyError, ValueError):
+        return {}
+
+
+def stored_runs(out_dir) -> list[dict]:
+    """Every stored run file: scenario, seed, config hash, path and provenance."""
+    out = []
+    for p in _run_files(out_dir):
+        try:
+            seed = int(p.parent.name.partition("=")[2])
+        except ValueError:
+            continue
+        out.append({"scenario": unquote(p.parent.parent.name.partition("=")[2]), "seed": seed,
+                    "config_hash": p.stem, "path": p, "provenance": provenance(p)})
+    return out
+
+
+def clean_temporary(out_dir) -> list[Path]:
+    """Remove the temporary files a killed writer left in the store; returns them.
+
+    Only `atomic_write`'s own names (".<name>.<random>.tmp") in `runs/`, `failures/` and
+    the directory itself are touched. Run this before a sweep starts writing, not while
+    another sweep writes into the same directory."""
+    root = Path(out_dir)
+    found = list(root.glob(TEMPORARY_GLOB))
+    for sub in (FAILURES, RUNS):
+        if (root / sub).is_dir():
+            found += (root / sub).rglob(TEMPORARY_GLOB)
+    removed = []
+    for p in found:
+        if p.is_file():
+            try:
+                p.unlink()
+                removed.append(p)
+            except OSError:
+                pass
+    return removed
+
+
+def adopt_renamed(out_dir, runs) -> int:
+    """Reuse stored runs whose scenario was renamed: for each (name, seed, config hash) of
+    `runs` not stored under `name`, a file with the same seed and hash stored under
+    another name is linked (or copied) into place. The hash covers everything that
+    determines the numbers and nothing else (see `Scenario.hashed`), so the file is the
+    run. Returns how many runs were adopted."""
+    by_key: dict[tuple[int, str], Path] = {}
+    have = set()
+    for rec in stored_runs(out_dir):
+        by_key.setdefault((rec["seed"], rec["config_hash"]), rec["path"])
+        have.add((rec["scenario"], rec["seed"], rec["config_hash"]))
+    adopted = 0
+    for name, seed, h in runs:
+        if (name, int(seed), h) in have or (int(seed), h) not in by_key:
+            continue
+        source = by_key[(int(seed), h)]
+        target = run_path(out_dir, name, seed, h)
+
+        def copy(tmp, source=source):
+            tmp.unlink()
+            try:
+                os.link(source, tmp)
+            except OSError:
+                shutil.copyfile(source, tmp)
+
+        atomic_write(target, copy)
+        for other in target.parent.glob("*.parquet"):
+            if other.name != target.name:
+                other.unlink(missing_ok=True)
+        failure_path(out_dir, name, seed).unlink(missing_ok=True)
+        have.add((name, int(seed), h))
+        adopted += 1
+    return adopted
+
+
 def failures(out_dir) -> list[dict]:
     root = Path(out_dir) / FAILURES
     if not root.is_dir():
@@ -152,10 +264,38 @@ def failures(out_dir) -> list[dict]:
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(root.glob("*.json"))]
 
 
-def load_results(out_dir) -> pd.DataFrame:
+def current_scenarios(out_dir) -> list[str] | None:
+    """The scenario names of the sweep as last run (from manifest.json), or None."""
+    manifest = read_manifest_quietly(out_dir)
+    entries = manifest.get("scenarios") if isinstance(manifest, dict) else None
+    if not isinstance(entries, list):
+        return None
+    names = [e.get("name") for e in entries if isinstance(e, dict)]
+    return names if all(isinstance(n, str) for n in names) else None
+
+
+def stale_scenarios(out_dir) -> list[str]:
+    """Scenarios with stored runs that are no longer in the sweep (see `load_results`)."""
+    current = current_scenarios(out_dir)
+    if current is None:
+        return []
+    return sorted({r["scenario"] for r in stored_runs(out_dir)} - set(current))
+
+
+def load_results(out_dir, current_only: bool = True) -> pd.DataFrame:
     """All stored runs: one row per scenario x seed x year, `scenario` and `seed` first,
-    sorted by scenario, seed and year, with a fresh index."""
+    sorted by scenario, seed and year, with a fresh index.
+
+    With `current_only` (the default), runs of scenarios that are no longer in the sweep
+    (removed from the sweep file since they ran; the sweep's manifest.json lists the
+    current ones) are left out; `stale_scenarios` names them. Without a manifest every
+    stored run is loaded."""
     files = _run_files(out_dir)
+    if current_only:
+        current = current_scenarios(out_dir)
+        if current is not None:
+            keep = {quote(n, safe="") for n in current}
+            files = [f for f in files if f.parent.parent.name.partition("=")[2] in keep]
     if not files:
         raise FileNotFoundError(f"no stored runs under {Path(out_dir) / RUNS}")
     # runs of scenarios with other measures may have other columns: unify the schemas
@@ -176,6 +316,14 @@ def read_manifest(out_dir) -> dict | None:
     if not p.is_file():
         return None
     return json.loads(p.read_text(encoding="utf-8"))
+
+
+def read_manifest_quietly(out_dir) -> dict | None:
+    """The manifest, or None when it is missing or unreadable."""
+    try:
+        return read_manifest(out_dir)
+    except (OSError, ValueError):
+        return None
 
 
 def sweep_manifest(sweep, started, finished=None, *, command=None, cli_overrides=None,
@@ -215,3 +363,47 @@ def sweep_manifest(sweep, started, finished=None, *, command=None, cli_overrides
         "finished_utc": _utc(finished) if finished is not None else None,
         "command": list(sys.argv if command is None else command),
     }
+
+
+def provenance_warnings(out_dir) -> list[str]:
+    """What makes the stored runs of a sweep not one consistent result, one line each.
+
+    - scenarios with runs stored under several config hashes, or under another hash than
+      the sweep's manifest names (the configuration changed and not every run was redone);
+    - runs made by different code commits (a commit with uncommitted changes counts as
+      other code than the clean commit);
+    - stored runs of scenarios no longer in the sweep (left out of the results).
+    """
+    runs = stored_runs(out_dir)
+    stale = set(stale_scenarios(out_dir))
+    manifest = read_manifest_quietly(out_dir) or {}
+    expected = {e.get("name"): e.get("config_hash") for e in manifest.get("scenarios") or []
+                if isinstance(e, dict)}
+    current = [r for r in runs if r["scenario"] not in stale]
+    out = []
+    by_scenario: dict[str, dict[str, int]] = {}
+    for r in current:
+        hashes = by_scenario.setdefault(r["scenario"], {})
+        hashes[r["config_hash"]] = hashes.get(r["config_hash"], 0) + 1
+    for name, hashes in sorted(by_scenario.items()):
+        want = expected.get(name)
+        if len(hashes) > 1 or (want is not None and set(hashes) != {want}):
+            counts = ", ".join(f"{h} ({n} run{'s' if n != 1 else ''})" for h, n in sorted(hashes.items()))
+            also = f"; the sweep's current configuration is {want}" if want else ""
+            out.append(f"scenario '{name}': stored runs come from different configurations: "
+                       f"{counts}{also} (rerun the sweep to redo the others)")
+    commits: dict[str, int] = {}
+    for r in current:
+        prov = r["provenance"]
+        code = (prov.get("commit") or "unknown")[:12] + (" with uncommitted changes"
+                                                           if prov.get("dirty") else "")
+        commits[code] = commits.get(code, 0) + 1
+    if len(commits) > 1:
+        counts = ", ".join(f"{c} ({n} run{'s' if n != 1 else ''})" for c, n in sorted(commits.items()))
+        out.append(f"the stored runs come from different code: commits {counts} "
+                   "(rerun with --fresh for results from one version of the code)")
+    if stale:
+        n = sum(r["scenario"] in stale for r in runs)
+        out.append(f"left out {n} stored run{'s' if n != 1 else ''} of scenarios no longer in the "
+                   f"sweep: {', '.join(sorted(stale))}")
+    return out

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from sim.errors import InputError, nearest
 from sim.params import flatten_dotted, load_toml
-from sim.schema import Key, validate
+from sim.schema import Key, declare, problems_of, raise_all, validate
 
 from .scenario import SCENARIO_SCHEMA, Scenario, check_constraints, load_scenario
 
@@ -60,7 +60,7 @@ SAMPLE_SCHEMA = {
     "ranges": Key("table", required=True),
 }
 
-SWEEP_SCHEMA = {
+SWEEP_SCHEMA = declare("sweep", {
     "name": Key("str"),
     "description": Key("str"),
     "seed": Key("int", required=True, min=0, max=2**63 - 1, help="root of the replication seeds"),
@@ -70,7 +70,7 @@ SWEEP_SCHEMA = {
     "scenarios": Key("any", required=True, help="[[scenarios]] entries with name and file"),
     "grid": Key("table"),
     "sample": Key("table", schema=SAMPLE_SCHEMA),
-}
+})
 
 
 @dataclass
@@ -179,6 +179,26 @@ def sample_points(method: str, n: int, seed: int, ranges: dict[str, tuple[float,
     return [{k: float(v) for k, v in zip(names, row)} for row in scaled]
 
 
+def _entry(raw: dict, i: int, path: Path, hh: int | None, seen: dict[str, int]) -> tuple[str, Scenario]:
+    """One [[scenarios]] entry: its name and its scenario, loaded and overridden."""
+    file = str(path)
+    where = f"scenarios[{i}]"
+    entry = validate(raw, SCENARIO_ENTRY_SCHEMA, file, where)
+    sname = entry["name"]
+    _check_name(sname, file, f"{where}.name")
+    if sname in seen:
+        raise InputError(file, f"{where}.name", f"'{sname}' is already the name of scenarios[{seen[sname]}]")
+    seen[sname] = i
+    sfile = path.parent / entry["file"]
+    if not sfile.is_file():
+        candidates = sorted(p.name for p in sfile.parent.glob("*.toml")) if sfile.parent.is_dir() else []
+        raise InputError(file, f"{where}.file", f"no scenario file {sfile}"
+                         f"{nearest(Path(entry['file']).name, candidates)}")
+    scenario = load_scenario(sfile, households=hh)
+    scenario = derive(scenario, sname, entry.get("overrides", {}), file, f"{where}.overrides")
+    return sname, scenario
+
+
 def load_sweep(path: str | Path, households: int | None = None,
                replications: int | None = None) -> Sweep:
     """Validate a sweep file and every scenario it names; expand grid or sample.
@@ -200,22 +220,13 @@ def load_sweep(path: str | Path, households: int | None = None,
 
     base: list[tuple[str, Scenario]] = []
     seen: dict[str, int] = {}
-    for i, raw in enumerate(entries):
-        where = f"scenarios[{i}]"
-        entry = validate(raw, SCENARIO_ENTRY_SCHEMA, file, where)
-        sname = entry["name"]
-        _check_name(sname, file, f"{where}.name")
-        if sname in seen:
-            raise InputError(file, f"{where}.name", f"'{sname}' is already the name of scenarios[{seen[sname]}]")
-        seen[sname] = i
-        sfile = path.parent / entry["file"]
-        if not sfile.is_file():
-            candidates = sorted(p.name for p in sfile.parent.glob("*.toml")) if sfile.parent.is_dir() else []
-            raise InputError(file, f"{where}.file", f"no scenario file {sfile}"
-                             f"{nearest(Path(entry['file']).name, candidates)}")
-        scenario = load_scenario(sfile, households=hh)
-        scenario = derive(scenario, sname, entry.get("overrides", {}), file, f"{where}.overrides")
-        base.append((sname, scenario))
+    problems: list[InputError] = []
+    for i, raw in enumerate(entries):  # every entry is checked; all problems reported
+        try:
+            base.append(_entry(raw, i, path, hh, seen))
+        except InputError as err:
+            problems.extend(problems_of(err))
+    raise_all(problems)
 
     baseline = data.get("baseline")
     if baseline is not None and baseline not in seen:

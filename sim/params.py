@@ -10,16 +10,33 @@ parameter systems is that a misspelt key is silently ignored).
 from __future__ import annotations
 
 import bisect
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import InputError, nearest, unknown_key
-from .schema import Key, check_number
+from .schema import Key, check_number, declare, validate, parse_toml, problems_of, raise_all, suspicious
 
 PARAMETER_DIR = Path(__file__).resolve().parent.parent / "policies" / "parameters"
 
-_LEAF_KEYS = {"unit", "description", "source", "value", "values", "min", "max", "choices"}
+#: One parameter in a parameter file (`[dotted.name]` tables nest freely above it).
+PARAMETER_SCHEMA = declare("parameter file", {
+    "unit": Key("str", required=True, help="the unit, e.g. yuan/person/year or share"),
+    "description": Key("str", required=True),
+    "source": Key("str", required=True, help="a citation or 'assumption: why'"),
+    "value": Key("any", help="the value in every year"),
+    "values": Key("any", help="a table of year = value"),
+    "min": Key("float"),
+    "max": Key("float"),
+    "choices": Key("any", help="the allowed values (a list of text)"),
+})
+_LEAF_KEYS = set(PARAMETER_SCHEMA)
+
+#: An override of a parameter by dotted path may be a value, a table of years, or this.
+OVERRIDE_SCHEMA = {"value": Key("any"), "values": Key("any"), "source": Key("str")}
+
+#: A value this many times the default (or this many times smaller) is probably in another
+#: unit (a percentage for a share, yuan for 10,000 yuan): a warning, not an error.
+SUSPICIOUS_FACTOR = 100.0
 
 
 @dataclass(frozen=True)
@@ -84,12 +101,13 @@ def _dated(raw, file: str, path: str) -> dict[int, object]:
 
 
 def _leaf(name: str, raw: dict, file: str) -> Param:
-    for key in raw:
-        if key not in _LEAF_KEYS:
-            raise unknown_key(file, f"{name}.{key}", key, _LEAF_KEYS)
+    validate(raw, PARAMETER_SCHEMA, file, name)
     for key in ("unit", "description", "source"):
-        if not isinstance(raw.get(key), str) or not raw[key].strip():
+        if not raw[key].strip():
             raise InputError(file, f"{name}.{key}", "required text is missing")
+    if "choices" in raw and not (isinstance(raw["choices"], list) and raw["choices"]
+                                 and all(isinstance(c, str) for c in raw["choices"])):
+        raise InputError(file, f"{name}.choices", f"expected a list of text, found {raw['choices']!r}")
     if ("value" in raw) == ("values" in raw):
         raise InputError(file, name, "give exactly one of 'value' or 'values'")
     dated = _dated(raw["values"], file, f"{name}.values") if "values" in raw else {0: raw["value"]}
@@ -104,17 +122,25 @@ def _leaf(name: str, raw: dict, file: str) -> Param:
     return replace(p, years=tuple(years), values=values)
 
 
-def _walk(tree: dict, prefix: str, file: str, out: dict[str, Param]):
+def _walk(tree: dict, prefix: str, file: str, out: dict[str, Param], problems: list | None = None):
+    """Every parameter of a parameter file's tree into `out`; problems collected."""
+    top = problems is None
+    problems = [] if top else problems
     for key, sub in tree.items():
         name = f"{prefix}.{key}" if prefix else key
-        if not isinstance(sub, dict):
-            raise InputError(file, name, "expected a table with unit, description, source and value(s)")
-        if "value" in sub or "values" in sub or "source" in sub:
-            if name in out:
-                raise InputError(file, name, f"declared twice (also in {out[name].file})")
-            out[name] = _leaf(name, sub, file)
-        else:
-            _walk(sub, name, file, out)
+        try:
+            if not isinstance(sub, dict):
+                raise InputError(file, name, "expected a table with unit, description, source and value(s)")
+            if "value" in sub or "values" in sub or "source" in sub:
+                if name in out:
+                    raise InputError(file, name, f"declared twice (also in {out[name].file})")
+                out[name] = _leaf(name, sub, file)
+            else:
+                _walk(sub, name, file, out, problems)
+        except InputError as err:
+            problems.extend(problems_of(err))
+    if top:
+        raise_all(problems)
 
 
 def load_toml(path: Path | str) -> dict:
@@ -124,16 +150,11 @@ def load_toml(path: Path | str) -> dict:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise InputError(str(path), "", "file not found") from None
+    except IsADirectoryError:
+        raise InputError(str(path), "", "is a directory, not a file") from None
     except OSError as exc:
         raise InputError(str(path), "", f"cannot read: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(str(path), "", f"not UTF-8 text (byte {exc.start})") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(str(path), "", f"malformed TOML: {exc}") from None
+    return parse_toml(raw, str(path))
 
 
 def flatten_dotted(tree: dict, prefix: str = "") -> dict:
@@ -194,32 +215,13 @@ class Parameters:
         A dated override keeps the earlier values and replaces them from its first year on.
         """
         specs = dict(self.specs)
+        problems: list[InputError] = []
         for name, raw in flatten_dotted(overrides).items():
-            path = f"{section}.{name}"
-            if name not in specs:
-                parent, _, last = name.rpartition(".")
-                if parent in specs:  # a table of years with a non-year key
-                    raise InputError(file, path, f"expected a year like 2016 as key, found {last!r}")
-                raise unknown_key(file, path, name, specs)
-            p = specs[name]
-            if isinstance(raw, dict) and ("value" in raw or "values" in raw):
-                extra = set(raw) - {"value", "values", "source"}
-                if extra:
-                    k = sorted(extra)[0]
-                    raise unknown_key(file, f"{path}.{k}", k, {"value", "values", "source"})
-                raw_values = raw.get("values", raw.get("value"))
-                src = raw.get("source", source)
-            else:
-                raw_values, src = raw, source
-            dated = _dated(raw_values, file, path)
-            checked = {y: _check_value(p, v, file, f"{path}.{y}" if y else path) for y, v in dated.items()}
-            first = min(checked)
-            merged = {y: v for y, v in zip(p.years, p.values) if y < first}
-            merged.update(checked)
-            years = sorted(merged)
-            note = f"{src or 'override'} ({file})"
-            specs[name] = replace(p, years=tuple(years), values=tuple(merged[y] for y in years),
-                                  source=f"{note}; default: {p.source}")
+            try:
+                specs[name] = _override_one(specs, name, raw, file, f"{section}.{name}", source)
+            except InputError as err:
+                problems.extend(problems_of(err))
+        raise_all(problems)
         return Parameters(specs)
 
     def resolved(self, first_year: int, last_year: int) -> dict[str, object]:
@@ -231,6 +233,61 @@ class Parameters:
             out[name] = vals[0] if all(v == vals[0] for v in vals) else dict(
                 zip(range(first_year, last_year + 1), vals))
         return out
+
+
+def _override_one(specs: dict[str, Param], name: str, raw, file: str, path: str,
+                  source: str | None) -> Param:
+    """The parameter `name` with the override `raw` applied (see Parameters.override)."""
+    if name not in specs:
+        parent, _, last = name.rpartition(".")
+        if parent in specs:  # a table of years with a non-year key
+            raise InputError(file, path, f"expected a year like 2016 as key, found {last!r}")
+        raise unknown_key(file, path, name, specs)
+    p = specs[name]
+    if isinstance(raw, dict) and ("value" in raw or "values" in raw):
+        validate(raw, OVERRIDE_SCHEMA, file, path)
+        if "value" in raw and "values" in raw:
+            raise InputError(file, path, "give exactly one of 'value' or 'values'")
+        raw_values = raw.get("values", raw.get("value"))
+        src = raw.get("source", source)
+    else:
+        raw_values, src = raw, source
+    dated = _dated(raw_values, file, path)
+    checked = {y: _check_value(p, v, file, f"{path}.{y}" if y else path) for y, v in dated.items()}
+    for y, v in checked.items():
+        _warn_if_suspicious(p, y, v, file, f"{path}.{y}" if y else path)
+    first = min(checked)
+    merged = {y: v for y, v in zip(p.years, p.values) if y < first}
+    merged.update(checked)
+    years = sorted(merged)
+    note = f"{src or 'override'} ({file})"
+    return replace(p, years=tuple(years), values=tuple(merged[y] for y in years),
+                   source=f"{note}; default: {p.source}")
+
+
+def _warn_if_suspicious(p: Param, year: int, value, file: str, path: str) -> None:
+    """Warn about a legal override that is probably a mistake:
+
+    - the value another year has by default, far from this year's (a poverty line of
+      2014 given for 2019): only for parameters whose default changes over the years;
+    - a value `SUSPICIOUS_FACTOR` times the default or more, or as many times smaller (a
+      percentage for a share, yuan for 10,000 yuan).
+    """
+    if p.kind is not float or isinstance(value, bool):
+        return
+    default = p.at(year if year else (p.years[0] if p.years else 0))
+    unit = f" {p.unit}" if p.unit else ""
+    if year and len(set(p.values)) > 1 and default and abs(value - default) > 0.02 * abs(default):
+        for y, v in zip(p.years, p.values):
+            if y and v and abs(value - v) <= 0.005 * abs(v):
+                suspicious(file, path, f"{value:g}{unit} is the default of {y}, not of {year} "
+                           f"({default:g}): a value for the wrong year?")
+                return
+    if default and value and not (1 / SUSPICIOUS_FACTOR < abs(value / default) < SUSPICIOUS_FACTOR):
+        ratio = abs(value / default)
+        size = f"{ratio:,.0f} times" if ratio > 1 else f"1/{1 / ratio:,.0f} of"
+        suspicious(file, path, f"{value:g}{unit} is {size} the default {default:g}: "
+                   "another unit (a percentage, yuan for 10,000 yuan)?")
 
 
 class YearParams:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .params import load_toml
-from .schema import Key, validate
+from .schema import Key, declare, suspicious, validate
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 
@@ -22,7 +22,7 @@ _SHARE = dict(min=0.0, max=1.0)
 _LOCATION = {k: S("sourced", required=True, **_SHARE) for k in
              ("remote_mountain", "geo_hazard", "eco_fragile", "tiny_hamlet")}
 
-PROFILE_SCHEMA = {
+PROFILE_SCHEMA = declare("profile", {
     "name": S("str", required=True),
     "title": S("str", required=True),
     "taxonomy": S("str", required=True, choices=("national", "guangyuan"),
@@ -70,7 +70,12 @@ PROFILE_SCHEMA = {
         "note": S("str"),
     }),
     "parameters": S("table", help="overrides of parameter defaults by dotted path, with sources"),
-}
+})
+
+#: People per registered household outside this range are suspicious (people and
+#: households swapped, or a count in 10,000s); assumption: rural households in China
+#: average 3-4 people, registered ones rarely fewer than 1.5 or more than 6 on average.
+PLAUSIBLE_HOUSEHOLD_SIZE = (1.5, 6.0)
 
 
 @dataclass
@@ -158,5 +163,11 @@ def load_profile(name_or_path: str | Path, relative_to: Path | None = None) -> P
         raise InputError(str(path), "register.people", "not fewer than population.rural_people")
     if reg["poor_villages"]["value"] > data["population"]["villages"]["value"]:
         raise InputError(str(path), "register.poor_villages", "more poor villages than population.villages")
+    size = reg["people"]["value"] / reg["households"]["value"]
+    low, high = PLAUSIBLE_HOUSEHOLD_SIZE
+    if not low <= size <= high:
+        suspicious(str(path), "register.households", f"{size:.2f} registered people per household "
+                   f"(register.people / register.households) is outside {low:g}-{high:g}: "
+                   "people and households swapped, or a count in 10,000s?")
     overrides = data.get("parameters", {})
     return Profile(name=data["name"], file=str(path), data=data, parameter_overrides=overrides)
