@@ -54,7 +54,7 @@ not what the benchmark times.
 from __future__ import annotations
 
 import math
-import struct
+from array import array
 from types import SimpleNamespace
 
 import mesa
@@ -77,12 +77,13 @@ C_ILLNESS, C_DISABILITY, C_SCHOOLING, C_DISASTER = 1, 2, 4, 8
 C_LAND, C_SKILLS, C_CAPITAL, C_LABOR, C_TRANSPORT, C_MOTIVATION = 32, 128, 256, 512, 1024, 2048
 MEDIAN_SAMPLE = 20_000  # rows the engine's systematic sample uses for the median ability
 
-_F32 = struct.Struct("f")
+_F32 = array("f", [0.0])  # a one-item float32 buffer: storing into it rounds, as a float32 column does
 
 
 def f32(x: float) -> float:
     """x rounded to float32, as the engine stores it in a float32 column."""
-    return _F32.unpack(_F32.pack(x))[0]
+    _F32[0] = x
+    return _F32[0]
 
 
 # The household state the core rules read and write: every household field of the engine
