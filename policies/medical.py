@@ -22,48 +22,71 @@ from sim.sums import weighted_sum
 NAME = "medical_insurance"
 
 
-@numba.njit(cache=True, parallel=True)
-def _cover_rows(key, q, cost, n_chronic, reimbursed, left):
+@numba.njit(cache=True)
+def _cover_one(key, q, i, cost, n_chronic):
+    """(reimbursed, compliant cost left) of one insured household's cost."""
     share_township, share_city, f_township, f_city, rate, noncompliant, chronic_cost, deductible, critical_share = q
     compliant_share = 1.0 - noncompliant
-    chronic_rate = min(rate * f_township, 1.0)
+    chronic = min(n_chronic * chronic_cost, cost)
+    major = cost - chronic
+    basic = chronic * compliant_share * min(rate * f_township, 1.0)
+    if major > 0:
+        u = u01(key, i, 0)
+        factor = f_township if u < share_township else (1.0 if u < 1.0 - share_city else f_city)
+        basic += major * compliant_share * min(rate * factor, 1.0)
+    rest = cost * compliant_share - basic
+    critical = max(rest - deductible, 0.0) * critical_share
+    return basic + critical, rest - critical
+
+
+@numba.njit(cache=True, parallel=True)
+def _cover_rows(key, q, cost, n_chronic, reimbursed, left):
     for i in numba.prange(cost.shape[0]):
-        chronic = min(n_chronic[i] * chronic_cost, cost[i])
-        major = cost[i] - chronic
-        basic = chronic * compliant_share * chronic_rate
-        if major > 0:
-            u = u01(key, i, 0)
-            factor = f_township if u < share_township else (1.0 if u < 1.0 - share_city else f_city)
-            basic += major * compliant_share * min(rate * factor, 1.0)
-        rest = cost[i] * compliant_share - basic
-        critical = max(rest - deductible, 0.0) * critical_share
-        reimbursed[i] = basic + critical
-        left[i] = rest - critical
+        reimbursed[i], left[i] = _cover_one(key, q, i, cost[i], n_chronic[i])
+
+
+@numba.njit(cache=True, parallel=True)
+def _insure_rows(key, q, medical_cost, n_chronic, insured, oop, left, reimbursed, reached):
+    """The year's cover of every household: out of pocket, compliant costs left, reimbursed."""
+    compliant_share = 1.0 - q[5]
+    for i in numba.prange(medical_cost.shape[0]):
+        cost = np.float64(medical_cost[i])
+        r, rest = 0.0, cost * compliant_share
+        if insured[i]:
+            r, rest = _cover_one(key, q, i, cost, n_chronic[i])
+        reimbursed[i] = r
+        left[i] = rest
+        oop[i] = cost - r
+        reached[i] = insured[i] and r > 0
+
+
+def _cover_params(model) -> np.ndarray:
+    p = model.p
+    return np.array([p["medical.share_township"], p["medical.share_city"], p["medical.factor_township"],
+                     p["medical.factor_city"], p["medical.reimbursement"], p["medical.noncompliant_share"],
+                     p["health.chronic_cost"] * model.price_index, p["medical.critical_deductible"],
+                     p["medical.critical_share"]], dtype=np.float64)
 
 
 def cover(model, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(reimbursed, compliant costs left) for insured households with these costs."""
-    hh, p = model.hh, model.p
-    q = np.array([p["medical.share_township"], p["medical.share_city"], p["medical.factor_township"],
-                  p["medical.factor_city"], p["medical.reimbursement"], p["medical.noncompliant_share"],
-                  p["health.chronic_cost"] * model.price_index, p["medical.critical_deductible"],
-                  p["medical.critical_share"]], dtype=np.float64)
+    hh = model.hh
     reimbursed, left = np.empty(hh.n), np.empty(hh.n)
-    _cover_rows(model.streams.key("care_level", model.year), q, np.asarray(cost, dtype=np.float64),
-                hh.n_chronic, reimbursed, left)
+    _cover_rows(model.streams.key("care_level", model.year), _cover_params(model),
+                np.asarray(cost, dtype=np.float64), hh.n_chronic, reimbursed, left)
     return reimbursed, left
 
 
 def act(model, on: bool) -> dict[str, float]:
     hh, p = model.hh, model.p
-    cost = hh.medical_cost.astype(np.float64)
     if not on:
+        cost = hh.medical_cost.astype(np.float64)
         hh.oop_medical = cost
         model.flows["compliant_left"] = cost * (1.0 - p["medical.noncompliant_share"])
         return {}
-    reimbursed, left = cover(model, cost)
-    reimbursed = np.where(hh.insured, reimbursed, 0.0)
-    hh.oop_medical = cost - reimbursed
-    model.flows["compliant_left"] = np.where(hh.insured, left, cost * (1.0 - p["medical.noncompliant_share"]))
-    model.flows["reached_medical_insurance"] = hh.insured & (reimbursed > 0)
+    left, reimbursed, reached = np.empty(hh.n), np.empty(hh.n), np.empty(hh.n, bool)
+    _insure_rows(model.streams.key("care_level", model.year), _cover_params(model), hh.medical_cost,
+                 hh.n_chronic, hh.insured, hh.oop_medical, left, reimbursed, reached)
+    model.flows["compliant_left"] = left
+    model.flows["reached_medical_insurance"] = reached
     return {"insurance_fund": float(weighted_sum(hh.weight, reimbursed))}

@@ -10,43 +10,58 @@ Non-compliant costs stay out of pocket (below the cap).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
-
-from sim.sums import weighted_sum
 
 from . import medical
 
 NAME = "medical_assistance"
 
 
+@numba.njit(cache=True)
+def _assist_rows(key, q, covered, premium, share, cap, supported, size, weight, medical_cost, n_chronic,
+                 insured, oop, compliant_left, reached):
+    """Premiums, cover for the newly insured and assistance, row by row; returns the
+    weighted (premiums, insurance reimbursements, assistance), summed in row order."""
+    premiums, insurance, assistance = 0.0, 0.0, 0.0
+    for i in range(size.shape[0]):
+        reached[i] = False
+        if not (supported[i] and size[i] > 0):
+            continue
+        w = np.float64(weight[i])
+        newly = not insured[i]
+        insured[i] = True
+        premiums += w * (size[i] * premium)
+        if newly and covered:
+            cost = np.float64(medical_cost[i])
+            r, left = medical._cover_one(key, q, i, cost, n_chronic[i])
+            oop[i] = cost - r
+            compliant_left[i] = left
+            insurance += w * r
+        assist = share * compliant_left[i]
+        out = oop[i] - assist
+        if cap > 0:
+            over = max(out - cap, 0.0)
+            assist += over
+            out -= over
+        oop[i] = out
+        assistance += w * assist
+        reached[i] = assist > 0 or newly
+    return premiums, insurance, assistance
+
+
 def act(model, on: bool) -> dict[str, float]:
     if not on:
         return {}
     hh, p, f = model.hh, model.p, model.flows
-    served = f["supported"] & (hh.size > 0)
-    cost = hh.medical_cost.astype(np.float64)
-
-    # Premiums paid: the uninsured among the served are enrolled for this year.
-    newly = served & ~hh.insured
-    hh.insured |= served
-    premiums = float(weighted_sum(hh.weight, np.where(served, hh.size * p["medical.premium"], 0.0)))
-    insurance = 0.0
-    if model.measures.get("medical_insurance", False) and newly.any():
-        reimbursed, left = medical.cover(model, cost)
-        hh.oop_medical = np.where(newly, cost - reimbursed, hh.oop_medical)
-        f["compliant_left"] = np.where(newly, left, f["compliant_left"])
-        insurance = float(weighted_sum(hh.weight, np.where(newly, reimbursed, 0.0)))
-
-    assist = np.where(served, p["medical.assistance_share"] * f["compliant_left"], 0.0)
-    oop = hh.oop_medical - assist
-    cap = p["medical.oop_cap"]
-    if cap > 0:
-        over = np.where(served, np.maximum(oop - cap, 0.0), 0.0)
-        assist = assist + over
-        oop = oop - over
-    hh.oop_medical = oop
-    f["reached_medical_assistance"] = served & ((assist > 0) | newly)
-    out = {"fiscal": premiums + float(weighted_sum(hh.weight, assist))}
+    reached = np.empty(hh.n, bool)
+    premiums, insurance, assistance = _assist_rows(
+        model.streams.key("care_level", model.year), medical._cover_params(model),
+        bool(model.measures.get("medical_insurance", False)), float(p["medical.premium"]),
+        float(p["medical.assistance_share"]), float(p["medical.oop_cap"]), f["supported"], hh.size, hh.weight,
+        hh.medical_cost, hh.n_chronic, hh.insured, hh.oop_medical, f["compliant_left"], reached)
+    f["reached_medical_assistance"] = reached
+    out = {"fiscal": premiums + assistance}
     if insurance:
         out["insurance_fund"] = insurance
     return out
