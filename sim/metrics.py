@@ -16,7 +16,8 @@ from policies import BATCH_NAMES, MEASURES, PAYERS
 
 from .fields import Cause, Labor, Status
 
-REGISTERED, RETURNED, EXITED = int(Status.REGISTERED), int(Status.RETURNED), int(Status.EXITED)
+NEVER, REGISTERED, RETURNED, EXITED = (int(s) for s in (Status.NEVER, Status.REGISTERED, Status.RETURNED,
+                                                       Status.EXITED))
 FULL = int(Labor.FULL)
 
 COLUMNS: dict[str, str] = {
@@ -67,6 +68,19 @@ for _batch in BATCH_NAMES:
 for _cause in Cause:
     COLUMNS[f"poor_people_cause_{_cause.name.lower()}"] = (
         f"registered people whose diagnosed causes include {_cause.name.lower()}")
+for _cause in Cause:
+    COLUMNS[f"registered_poor_people_cause_{_cause.name.lower()}"] = (
+        f"registered people whose main cause (first diagnosed cause in the official order) is {_cause.name.lower()}")
+COLUMNS["registered_poor_people_cause_none"] = "registered people with no diagnosed cause"
+COLUMNS.update({
+    "mean_income_ever_registered": "mean income per person in households ever registered (registered, exited "
+                                   "or returned), yuan/year",
+    "mean_income_relocated": "mean income per person in relocated households (0 when there are none), yuan/year",
+    "mean_income_microcredit": "mean income per person in households that ever took a microcredit loan "
+                               "(0 when there are none), yuan/year",
+    "microcredit_ever_households": "households that ever took a microcredit loan (end of year)",
+    "ever_registered_people": "people in households ever registered: registered, exited or returned (end of year)",
+})
 
 
 # The household sums, one accumulator each, in the order the compiled pass fills them.
@@ -74,18 +88,21 @@ SUMS = ("households", "people", "births", "deaths", "registered_poor_households"
         "exits_households", "exits_people", "returns_households", "returns_people", "new_poor_households",
         "new_poor_people", "registered_net_births_people", "exited_people", "income_poor_people", "income",
         "income_registered", "dibao_people", "no_labor_registered_people", "oop_medical_total",
-        "relocated_people")
-N_SUMS = len(SUMS) + len(Cause)
+        "relocated_people", "ever_registered_people", "income_ever_registered", "income_relocated",
+        "microcredit_people", "income_microcredit", "registered_poor_people_cause_none", "microcredit_households")
+# then one sum per cause (diagnosed causes include it), then one per main cause
+N_SUMS = len(SUMS) + 2 * len(Cause)
 _CAUSE_BITS = np.array([int(c) for c in Cause], dtype=np.int64)
 (S_HH, S_PEOPLE, S_BIRTHS, S_DEATHS, S_REG_HH, S_REG_PEOPLE, S_EXIT_HH, S_EXIT_PEOPLE, S_RET_HH, S_RET_PEOPLE,
  S_NEW_HH, S_NEW_PEOPLE, S_REG_NET_BIRTHS, S_EXITED_PEOPLE, S_INCOME_POOR, S_INCOME, S_INCOME_REG, S_DIBAO,
- S_NO_LABOR_REG, S_OOP, S_RELOCATED) = range(len(SUMS))
+ S_NO_LABOR_REG, S_OOP, S_RELOCATED, S_EVER_PEOPLE, S_INCOME_EVER, S_INCOME_RELOCATED, S_MC_PEOPLE, S_INCOME_MC,
+ S_NO_CAUSE, S_MC_HH) = range(len(SUMS))
 CHUNKS = 64  # row blocks summed in parallel, then added up in a fixed order (same result on any thread count)
 
 
 @numba.njit(cache=True, parallel=True)
 def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, returned, new_poor, resources,
-              income, dibao, labor, oop, relocated, causes):
+              income, dibao, labor, oop, relocated, causes, loan_year):
     n = size.shape[0]
     acc = np.zeros((CHUNKS, N_SUMS))
     step = (n + CHUNKS - 1) // CHUNKS
@@ -111,9 +128,23 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
                 a[S_INCOME_REG] += w * income[i]
                 if labor[i] != FULL:
                     a[S_NO_LABOR_REG] += ws
+                main = -1
                 for k in range(cause_bits.shape[0]):
                     if causes[i] & cause_bits[k]:
                         a[len(SUMS) + k] += ws
+                        if main < 0:
+                            main = k
+                if main < 0:
+                    a[S_NO_CAUSE] += ws
+                else:
+                    a[len(SUMS) + cause_bits.shape[0] + main] += ws
+            if status[i] != NEVER:
+                a[S_EVER_PEOPLE] += ws
+                a[S_INCOME_EVER] += w * income[i]
+            if loan_year[i] > 0:
+                a[S_MC_PEOPLE] += ws
+                a[S_MC_HH] += w
+                a[S_INCOME_MC] += w * income[i]
             if status[i] == EXITED:
                 a[S_EXITED_PEOPLE] += ws
             if exited[i]:
@@ -129,6 +160,7 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
                 a[S_DIBAO] += ws
             if relocated[i]:
                 a[S_RELOCATED] += ws
+                a[S_INCOME_RELOCATED] += w * income[i]
     total = np.zeros(N_SUMS)
     for c in range(CHUNKS):
         total += acc[c]
@@ -139,7 +171,7 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
     hh, v, c, f = model.hh, model.villages, model.counties, model.flows
     t = _sum_rows(float(model.line), _CAUSE_BITS, hh.weight, hh.size, hh.status, f["births"], f["deaths"],
                   f["exited"], f["returned"], f["new_poor"], hh.resources, hh.income, hh.dibao, hh.labor,
-                  hh.oop_medical, hh.relocated, hh.causes)
+                  hh.oop_medical, hh.relocated, hh.causes, hh.loan_year)
     sums = dict(zip(SUMS, t.tolist()))
     people, reg_people = sums["people"], sums["registered_poor_people"]
     m = {"year": model.year}
@@ -150,6 +182,11 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
     m.update({
         "mean_income_per_capita": sums["income"] / people if people else 0.0,
         "mean_income_registered": sums["income_registered"] / reg_people if reg_people else 0.0,
+        "mean_income_ever_registered": _ratio(sums["income_ever_registered"], sums["ever_registered_people"]),
+        "mean_income_relocated": _ratio(sums["income_relocated"], sums["relocated_people"]),
+        "mean_income_microcredit": _ratio(sums["income_microcredit"], sums["microcredit_people"]),
+        "microcredit_ever_households": sums["microcredit_households"],
+        "ever_registered_people": sums["ever_registered_people"],
         "poverty_line": float(model.line),
         "exits_under_pressure_people": float(weighted_sum(hh.weight * hh.size, f["exits_under_pressure"]))
         if "exits_under_pressure" in f else 0.0,
@@ -193,4 +230,13 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
         m[f"batch_people_{b}"] = float(weighted_sum(ws, mask))
     for k, cause in enumerate(Cause):
         m[f"poor_people_cause_{cause.name.lower()}"] = float(t[len(SUMS) + k])
+    for k, cause in enumerate(Cause):
+        m[f"registered_poor_people_cause_{cause.name.lower()}"] = float(t[len(SUMS) + len(Cause) + k])
+    m["registered_poor_people_cause_none"] = sums["registered_poor_people_cause_none"]
     return m
+
+
+def _ratio(num: float, den: float) -> float:
+    """A per-person mean; 0 when the group is empty (as `mean_income_registered`): read it
+    with the group's size (`relocated_people`, `microcredit_ever_households`)."""
+    return num / den if den > 0 else 0.0
