@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", metavar="FILE", help="scenario, sweep or profile file (TOML)")
     check.add_argument("--debug", action="store_true", help="show tracebacks")
 
+    from .cli_analysis import register  # calibrate, sensitivity
+    register(sub)
     return parser
 
 
@@ -389,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     debug = getattr(args, "debug", debug)
     commands = {"run": cmd_run, "check": cmd_check, "sweep": cmd_sweep, "report": cmd_report}
+    from .cli_analysis import COMMANDS as analysis_commands
+    commands.update(analysis_commands)
     try:
         with _input_warnings():
             return commands[args.command](args, argv)

@@ -93,8 +93,9 @@ def analyze(method: str, prob: dict, X: np.ndarray, Y: dict[str, np.ndarray], se
             warnings.simplefilter("ignore", RuntimeWarning)
             if method == "sobol":
                 from SALib.analyze import sobol as sobol_analyze
+                # seed + 1: SALib leaves the bootstrap unseeded when the seed is 0
                 res = sobol_analyze.analyze(prob, y, calc_second_order=False, conf_level=CONF_LEVEL,
-                                            seed=seed)
+                                            seed=seed + 1)
                 keys = ("S1", "S1_conf", "ST", "ST_conf")
             else:
                 from SALib.analyze import morris as morris_analyze
@@ -189,7 +190,8 @@ def plot_indices(table: pd.DataFrame, method: str, path, title: str) -> Path:
         note = next((t for t in sub["note"] if isinstance(t, str) and t), "")
         ax.set_title(output + (f"\n({note})" if note else ""), fontsize=10)
         if method == "sobol":
-            ax.set_ylim(0, max(1.0, float(np.nanmax(np.r_[sub["ST"].to_numpy(float), 0.0])) * 1.1))
+            low = float(np.nanmin(np.r_[sub["S1"].to_numpy(float), 0.0]))  # estimates can be < 0
+            ax.set_ylim(1.1 * low, max(1.0, float(np.nanmax(np.r_[sub["ST"].to_numpy(float), 0.0])) * 1.1))
             ax.set_ylabel("share of output variance")
         else:
             ax.set_ylabel("effect across the range (output's unit)")
