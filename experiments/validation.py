@@ -681,12 +681,16 @@ def plot_income(frames: dict, names: list[str], path: Path):
 
 
 def _git_commit() -> str:
+    """The short commit, with a note when the working tree had uncommitted changes."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                              text=True, timeout=10)
-        return out.stdout.strip() or "unknown"
+        commit = out.stdout.strip() or "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+    return f"`{commit}`" + (" (with uncommitted changes in the working tree)" if dirty else "")
 
 
 def _rel(path) -> str:
@@ -696,10 +700,11 @@ def _rel(path) -> str:
         return str(path)
 
 
-def _why(name: str, d: dict, table: pd.DataFrame) -> list[str]:
+def _why(scenario, d: dict, table: pd.DataFrame) -> list[str]:
     """What the model does behind this region's fit and misfits, with the measured numbers."""
     out = []
     y = d["years"]
+    par = lambda name: scenario.params.at(name, y[-1])  # noqa: E731
     s0 = d.get("start")
     if s0 is not None:
         out.append(
@@ -725,10 +730,12 @@ def _why(name: str, d: dict, table: pd.DataFrame) -> list[str]:
             f"Microcredit: {_pct(d['default_share'])} of the loans made ({_num(d['loans_made'])} households) "
             "default within the horizon, against overdue rates well under 1% reported (facts.md: Microcredit, "
             "0.26% in Chongqing, 2019). In the model the principal falls due at maturity in one payment out of "
-            "income above the poverty line and savings, and projects return 15% ± 20% a year before price and "
-            "disaster shocks (`microcredit.project_return_*`, assumptions), so borrowers near the line cannot "
-            "repay; real loans were rolled over, refinanced or repaid by cadres' pressure the model lacks "
-            "(`microcredit.rollover_share` covers only a quarter of the loan, for one year).")
+            "income above the poverty line and savings, and projects return "
+            f"{par('microcredit.project_return_mean'):.0%} ± {par('microcredit.project_return_sd'):.0%} a year "
+            "before price and disaster shocks (`microcredit.project_return_mean`, `_sd`, assumptions), so "
+            "borrowers near the line cannot repay; real loans were rolled over, refinanced or repaid under "
+            "cadres' pressure the model lacks (`microcredit.rollover_share` rolls over a shortfall of at most "
+            f"{par('microcredit.rollover_share'):.0%} of the loan, for one year).")
     relo = table[table["series"] == "relocated_people"]
     if len(relo):
         r = relo.iloc[-1]
@@ -737,16 +744,18 @@ def _why(name: str, d: dict, table: pd.DataFrame) -> list[str]:
         out.append(
             f"Relocation {word} the plan: {_num(r.model_mean)} people relocated by {r.year} against "
             f"{_num(r.target)} ({r.ratio:.2f} times). The quota is `relocation.share_per_year` of the people "
-            "eligible at the start each year, so five years move every eligible hamlet, and new poor registered "
+            f"eligible at the start each year ({par('relocation.share_per_year'):g} here), so five years at 0.2 move "
+            "every eligible hamlet, and new poor registered "
             "in eligible places later are supported and eligible too; the number eligible follows from the "
             "profile's shares of villages meeting a relocation criterion, not from the plan's count.")
     if "housing_first_share" in d:
         out.append(
             f"Housing: {_pct(d['housing_first_share'])} of the people reached by dangerous-house renovation over "
             f"the horizon are reached in {y[0]} ({_num(d['housing_first'])} people): "
-            "`housing.households_per_year_share` = 1 renovates every supported household in an unsafe house "
-            "as soon as it is registered (an assumption; the plans spread renovation over the years), which "
-            "removes the safe-housing condition on exit in the first year.")
+            f"`housing.households_per_year_share` = {par('housing.households_per_year_share'):g} renovates that "
+            "share of the supported households in unsafe houses each year, poorest first (an assumption; at 1 "
+            "every one as soon as it is registered, where the plans spread renovation over the years), which "
+            "lifts the safe-housing condition on exit for most of the register in the first year.")
     if "max_register_growth" in d:
         yr, g = d["max_register_growth"]
         if g > 1.5:
@@ -793,7 +802,7 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, hou
     hh = {name: int(sc.households) for name, sc in scen.items()}
     L = ["# Validation", "",
          f"Generated by `{command}` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC at commit "
-         f"`{_git_commit()}`: {len(p.seeds)} seeds per scenario (the same seeds for all, spawned from "
+         f"{_git_commit()}: {len(p.seeds)} seeds per scenario (the same seeds for all, spawned from "
          f"{ROOT_SEED}), household rows per run: "
          + ", ".join(f"{n} {hh[n]:,}" for n in all_names) + ". Do not edit by hand: regenerate it.", ""]
     if cal.calibrated:
@@ -838,8 +847,9 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, hou
     d = diagnostics(frames[NATIONAL], sc)
     L += ["## 3. National, 2014-2020, out of sample", "",
           f"Scenario `{_rel(sc.file)}`: the national profile with the measures scaled up by year as facts.md "
-          "describes them (lines, microcredit from 2015, relocation 2016-2020, public-welfare jobs), and the "
-          "parameters calibrated on the regions, not refitted to these figures. "
+          "describes them (lines, microcredit from 2015, relocation 2016-2020, public-welfare jobs), and "
+          + ("the parameters calibrated on Shangluo, " if cal.calibrated else "the default parameters, ")
+          + "not refitted to these figures. "
           f"{verdict(fits[NATIONAL])}.", ""]
     kept = national_kept(sc, cal) if cal.calibrated else []
     if kept:
@@ -933,7 +943,7 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, hou
         L += [f"**{n}** ({verdict(t)}). Met: {met}. Missed: {missed}.", ""]
         d = diagnostics(frames[n], scen[n])
         d["start"] = starts[n]
-        L += [f"- {w}" for w in _why(n, d, t)] + [""]
+        L += [f"- {w}" for w in _why(scen[n], d, t)] + [""]
     L += ["These misfits are left as they are: parameters are changed only by calibration, through the "
           "parameters declared free (`experiments/calibratable.toml`), never to hide a misfit here.", ""]
 
