@@ -286,10 +286,12 @@ def calibrate(targets, free: list[FreeParam], *, budget: int, n_seeds: int, out_
         losses = []
         for point, frame in zip(points, frames):
             value = tmod.loss(frame, targets)
+            if not math.isfinite(value):  # e.g. a series the runs left empty: never the best
+                value = math.inf
             losses.append(value)
             history.append({"evaluation": len(history) + 1, "generation": state["generation"],
                             **point, "loss": value})
-            if value < best["loss"]:
+            if value < best["loss"] or "point" not in best:
                 best.update(loss=value, point=point, frame=frame)
         return losses
 

@@ -139,7 +139,7 @@ def _out_dir(args, default: str, file: str) -> Path:
 
 def plan_calibrate(args) -> dict:
     from .calibrate import de_settings
-    from .cli import _int_arg
+    from .cli import CMDLINE, _int_arg
     from .targets import load_targets
 
     households, workers, free, cfile = _common(args)
@@ -149,6 +149,10 @@ def plan_calibrate(args) -> dict:
     targets = load_targets(args.targets, households=households)
     if args.method == "de":
         de_settings(budget, len(free))  # InputError when the budget is too small
+    elif budget < len(free) + 2:
+        raise InputError(CMDLINE, "--budget", f"{budget} is too small for Nelder-Mead over "
+                         f"{len(free)} parameter(s): its first simplex alone has {len(free) + 1} "
+                         f"points; give at least {len(free) + 2}")
     out = _out_dir(args, f"calibrate_{targets.name}", targets.file)
     return dict(targets=targets, free=free, budget=budget, n_seeds=n_seeds, seed=seed,
                 workers=workers, out=out, calibratable=cfile)

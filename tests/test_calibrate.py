@@ -162,6 +162,7 @@ def test_bad_calibrate_options_exit_2_and_write_nothing(tmp_path, capsys):
         (["--params", "microcredit.takeup_bse"], r"--params: 'microcredit\.takeup_bse' .*did you mean"),
         (["--params", "poverty.line"], r"--params: 'poverty\.line' is not a calibratable parameter .*declare it"),
         (["--budget", "6"], r"--budget: 6 is too small for differential evolution over 2 parameter\(s\)"),
+        (["--method", "nelder-mead", "--budget", "3"], r"--budget: 3 is too small for Nelder-Mead"),
         (["--seeds", "0"], r"--seeds: expected a positive whole number"),
     ]:
         if "--params" not in argv:
@@ -214,7 +215,7 @@ def test_calibration_recovers_known_parameters(tmp_path, capsys):
     # Nelder-Mead starts from the scenario's own values (take-up 0.15, multiplier 2.0), away
     # from the truth in both parameters
     code, out, err = run_cli(["calibrate", targets, "--params", PARAMS, "--method", "nelder-mead",
-                              "--budget", 40, "--seeds", 2, "--executor", "serial", "--out", out_dir], capsys)
+                              "--budget", 30, "--seeds", 2, "--executor", "serial", "--out", out_dir], capsys)
     assert code == 0, err
     assert "calibrate synthetic: evaluation" in err  # progress on stderr
     result = json.loads((out_dir / "calibration.json").read_text())
@@ -223,13 +224,13 @@ def test_calibration_recovers_known_parameters(tmp_path, capsys):
     # range). Loans made move about 5% per 0.01 of take-up and medical costs about 0.8% per
     # 0.1 of the multiplier, so these bounds correspond to a few percent on the targets; on
     # 1,500 household rows the loss is flat between the discrete decisions of single rows,
-    # so closer agreement is not identifiable. (Measured: 0.219 and 1.60.)
+    # so closer agreement is not identifiable. (Measured: 0.220 and 1.62.)
     assert best["microcredit.takeup_base"] == pytest.approx(0.22, abs=0.02)
     assert best["health.elderly_admission_multiplier"] == pytest.approx(1.6, abs=0.15)
     fit = pd.read_csv(out_dir / "fit.csv")
     assert fit["within_tolerance"].all() and len(fit) == 6
     history = pd.read_csv(out_dir / "history.csv")
-    assert len(history) <= 40 and history["loss"].min() == pytest.approx(result["loss"])
+    assert len(history) <= 30 and history["loss"].min() == pytest.approx(result["loss"])
     assert (out_dir / "figures" / "fit.png").stat().st_size > 10_000
     # calibrated.toml is a runnable scenario with the fitted values
     calibrated = load_scenario(out_dir / "calibrated.toml")
@@ -241,15 +242,15 @@ def test_calibration_recovers_known_parameters(tmp_path, capsys):
 
 
 def test_differential_evolution_is_reproducible_and_reuses_stored_runs(tmp_path, capsys):
-    targets = synthetic_targets(tmp_path)
-    argv = ["calibrate", targets, "--params", PARAMS, "--budget", 15, "--seeds", 2,
+    targets = synthetic_targets(tmp_path, n_seeds=1)
+    argv = ["calibrate", targets, "--params", PARAMS, "--budget", 15, "--seeds", 1,
             "--executor", "serial", "--seed", 3]
     code, out, err = run_cli([*argv, "--out", tmp_path / "a"], capsys)
     assert code == 0, err
     assert err.count("generation") == 3  # a population of 5, three generations
     first = json.loads((tmp_path / "a" / "calibration.json").read_text())
     runs = list((tmp_path / "a" / "runs").glob("scenario=*/seed=*/*.parquet"))
-    assert len(runs) <= 15 * 2
+    assert len(runs) <= 15
     # again into the same directory: every point is found in the store, same result
     code, out, err = run_cli([*argv, "--out", tmp_path / "a"], capsys)
     assert code == 0, err
