@@ -8,17 +8,23 @@ near-poor (up to `near_upper` times the line: where new poverty comes from) and 
 Each stratum is sampled at the profile's rate (scaled to the requested number of rows) with
 stratified quantiles, and each row carries the weight of the households it stands for.
 Villages are sampled too when there are fewer than `MIN_ROWS_PER_VILLAGE` rows a village.
+
+Every household draw is a counter-based draw by (stream, row, slot) taken in compiled
+passes over the rows (`sim/streams.py`), so a national register of tens of millions of
+rows is synthesized in seconds, and the same seed gives the same population on any
+number of threads. Villages and counties (thousands of rows) use numpy generators.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from scipy import optimize, stats
 
 from .fields import COUNTY, HOUSEHOLD, VILLAGE, Location, Status
-from .streams import Streams
+from .streams import Streams, binomial_draw, inverse_normal, normal01, u01
 from .table import Table
 
 MIN_ROWS_PER_VILLAGE = 8  # assumption: enough rows for a village's incidence to mean something
@@ -47,45 +53,128 @@ def income_sigma(mean: float, line: float, share_below: float) -> float:
     return float(optimize.brentq(gap, 1e-3, 3.0))
 
 
-def _stratified_quantiles(rng, lo: float, hi: float, n: int) -> np.ndarray:
-    """n quantiles spread evenly over [lo, hi), jittered and shuffled."""
-    u = lo + (hi - lo) * (np.arange(n) + rng.random(n)) / n
-    rng.shuffle(u)
-    return np.clip(u, 1e-9, 1 - 1e-9)
+def _coprime_multiplier(m: int) -> int:
+    """A multiplier that makes i -> (i * a + b) mod m a permutation of 0..m-1."""
+    for a in (2654435761, 2246822519, 3266489917, 668265263, 374761393):
+        if np.gcd(a, m) == 1:
+            return a % max(m, 1) or 1
+    return 1
 
 
-def _members(rng, n: int, mean_size: float, elderly_share: float, p) -> dict[str, np.ndarray]:
-    size = np.clip(1 + rng.poisson(max(mean_size - 1.0, 0.0), n), 1, MAX_SIZE)
-    # Nudge sizes by one member in random rows so the stratum's mean size is exact: then
-    # both its households and its people match the profile.
-    diff = int(round(n * mean_size)) - int(size.sum())
-    while diff:
-        room = np.flatnonzero(size < MAX_SIZE) if diff > 0 else np.flatnonzero(size > 1)
-        if room.size == 0:
+@numba.njit(cache=True, parallel=True)
+def _income_rows(key, start, m, lo, hi, mu, sigma, mult, offset, income):
+    """Per-capita incomes of a stratum: m quantiles spread evenly over [lo, hi), jittered,
+    and spread over the rows by an affine permutation (so income does not follow the row)."""
+    for r in numba.prange(m):
+        j = (r * mult + offset) % m
+        u = lo + (hi - lo) * (j + u01(key, start + r, 0)) / m
+        u = min(max(u, 1e-9), 1.0 - 1e-9)
+        income[start + r] = np.exp(mu + sigma * inverse_normal(u))
+
+
+@numba.njit(cache=True)
+def _poisson_draw(u, lam):
+    """Inverse-CDF Poisson(lam) from one uniform."""
+    pmf = np.exp(-lam)
+    cdf = pmf
+    k = 0
+    while u >= cdf and k < 100:
+        k += 1
+        pmf *= lam / k
+        cdf += pmf
+    return k
+
+
+@numba.njit(cache=True, parallel=True)
+def _size_rows(key, start, m, lam, max_size, size):
+    for r in numba.prange(m):
+        size[start + r] = min(1 + _poisson_draw(u01(key, start + r, 0), lam), max_size)
+
+
+@numba.njit(cache=True)
+def _nudge_sizes(start, m, target, mult, offset, max_size, size):
+    """Add or remove one member in rows taken in a scrambled order until the stratum has
+    exactly `target` people: then both its households and its people match the profile."""
+    diff = target
+    for r in range(m):
+        diff -= size[start + r]
+    while diff != 0:
+        moved = False
+        for r in range(m):
+            if diff == 0:
+                break
+            i = start + (r * mult + offset) % m
+            if diff > 0 and size[i] < max_size:
+                size[i] += 1
+                diff -= 1
+                moved = True
+            elif diff < 0 and size[i] > 1:
+                size[i] -= 1
+                diff += 1
+                moved = True
+        if not moved:
             break
-        take = rng.choice(room, min(abs(diff), room.size), replace=False)
-        size[take] += 1 if diff > 0 else -1
-        diff -= int(np.sign(diff)) * take.size
-    child, school = p["synth.child_share"], p["synth.school_age_share"]
-    n_elderly = rng.binomial(size, elderly_share)
-    rest = size - n_elderly
-    n_child = rng.binomial(rest, child / (1 - elderly_share))
-    rest -= n_child
-    n_school = rng.binomial(rest, school / max(1 - elderly_share - child, 1e-9))
-    n_working = rest - n_school
-    # Every household has at least one adult: a child-only draw makes the eldest an adult.
-    no_adult = (n_working + n_elderly) == 0
-    from_school = no_adult & (n_school > 0)
-    n_school -= from_school
-    n_child -= no_adult & ~from_school
-    n_working += no_adult
-    n_primary = rng.binomial(n_school, 0.5)
-    rest = n_school - n_primary
-    n_junior = rng.binomial(rest, 0.5)
-    senior_age = rest - n_junior
-    n_senior = rng.binomial(senior_age, p["education.senior_continue_base"])
-    return dict(n_child=n_child, n_primary=n_primary, n_junior=n_junior, n_senior=n_senior,
-                n_dropout=senior_age - n_senior, n_working=n_working, n_elderly=n_elderly, size=size)
+
+
+@numba.njit(cache=True, parallel=True)
+def _member_rows(key, start, m, elderly_share, child, school, senior_continue, size, n_child, n_primary,
+                 n_junior, n_senior, n_dropout, n_working, n_elderly):
+    """Members by age band and school stage, one binomial (one draw) per split."""
+    for r in numba.prange(m):
+        i = start + r
+        n = size[i]
+        elderly = binomial_draw(u01(key, i, 1), n, elderly_share)
+        rest = n - elderly
+        kids = binomial_draw(u01(key, i, 2), rest, child / (1.0 - elderly_share))
+        rest -= kids
+        pupils = binomial_draw(u01(key, i, 3), rest, school / max(1.0 - elderly_share - child, 1e-9))
+        working = rest - pupils
+        # Every household has at least one adult: a child-only draw makes the eldest an adult.
+        if working + elderly == 0:
+            if pupils > 0:
+                pupils -= 1
+            else:
+                kids -= 1
+            working += 1
+        primary = binomial_draw(u01(key, i, 4), pupils, 0.5)
+        rest = pupils - primary
+        junior = binomial_draw(u01(key, i, 5), rest, 0.5)
+        senior_age = rest - junior
+        senior = binomial_draw(u01(key, i, 6), senior_age, senior_continue)
+        n_child[i] = kids
+        n_primary[i] = primary
+        n_junior[i] = junior
+        n_senior[i] = senior
+        n_dropout[i] = senior_age - senior
+        n_working[i] = working
+        n_elderly[i] = elderly
+
+
+@numba.njit(cache=True)
+def _beta22(u):
+    """Inverse CDF of Beta(2, 2), F(x) = 3x^2 - 2x^3, in closed form (the cubic's middle root)."""
+    return 0.5 + np.cos(np.arccos(1.0 - 2.0 * u) / 3.0 - 2.0 * np.pi / 3.0)
+
+
+@numba.njit(cache=True, parallel=True)
+def _trait_rows(key_health, key_traits, q, is_reg, n_working, n_elderly, n_disabled, n_chronic, illness,
+                insured, unsafe_housing, head_schooling, n_skilled, risk_aversion, motivation, willingness):
+    """Health, housing, schooling, skills and traits; `q` holds (poor, other) pairs of
+    disabled, chronic, unsafe-housing, head-schooling and skilled shares, then enrolment."""
+    for i in numba.prange(n_working.shape[0]):
+        k = 0 if is_reg[i] else 1
+        adults = n_working[i] + n_elderly[i]
+        n_disabled[i] = min(1 if u01(key_health, i, 0) < q[0 + k] else 0, adults)
+        n_chronic[i] = min(1 if u01(key_health, i, 1) < q[2 + k] else 0, adults)
+        illness[i] = 1 if n_chronic[i] > 0 else 0
+        insured[i] = u01(key_health, i, 2) < q[10]
+        unsafe_housing[i] = u01(key_health, i, 3) < q[4 + k]
+        head_schooling[i] = min(max(np.rint(q[6 + k] + 2.5 * normal01(key_traits, i, 0)), 0.0), 16.0)
+        n_skilled[i] = min(1 if u01(key_traits, i, 1) < q[8 + k] else 0, n_working[i])
+        # assumption: traits spread over 0..1, centred at 0.5 (Beta(2, 2)), independent of income
+        risk_aversion[i] = _beta22(u01(key_traits, i, 2))
+        motivation[i] = _beta22(u01(key_traits, i, 3))
+        willingness[i] = _beta22(u01(key_traits, i, 4))
 
 
 def synthesize(profile, params, households: int | None, seed) -> Population:
@@ -118,60 +207,52 @@ def synthesize(profile, params, households: int | None, seed) -> Population:
     rows = {k: max(1, int(round(full[k][0] * rates[k] * scale))) for k in full}
     n = sum(rows.values())
 
-    cols: dict[str, np.ndarray] = {k: [] for k in ("weight", "income_pc", "stratum")}
-    members: dict[str, list] = {}
-    r_inc, r_mem = gen("synth.income"), gen("synth.members")
+    hh = Table(HOUSEHOLD, n)
+    income_pc = np.empty(n)
+    stratum = np.empty(n, np.int8)
+    size, weight = hh.size, hh.weight  # the passes write the table's own columns
+    key_income, key_members = streams.key("synth.income", 0), streams.key("synth.members", 0)
+    start_row = 0
     for i, (k, (count, lo, hi, mean_size)) in enumerate(full.items()):
         m = rows[k]
-        u = _stratified_quantiles(r_inc, lo, hi, m)
-        cols["income_pc"].append(np.exp(mu + sigma * stats.norm.ppf(u)))
-        cols["stratum"].append(np.full(m, i, dtype=np.int8))
+        mult = _coprime_multiplier(m)
+        offset = int(u01(key_income, n + i, 0) * m)  # rows past the end: draws no row uses
+        _income_rows(key_income, start_row, m, lo, hi, mu, sigma, mult, offset, income_pc)
+        stratum[start_row:start_row + m] = i
+        weight[start_row:start_row + m] = count / m
+        _size_rows(key_members, start_row, m, max(mean_size - 1.0, 0.0), MAX_SIZE, size)
+        _nudge_sizes(start_row, m, int(round(m * mean_size)), mult, offset, MAX_SIZE, size)
         elderly = p["synth.elderly_share_poor"] if k == "registered" else p["synth.elderly_share_other"]
-        drawn = _members(r_mem, m, mean_size, elderly, p)
-        for name, arr in drawn.items():
-            members.setdefault(name, []).append(arr)
-        cols["weight"].append(np.full(m, count / m))
-    cols = {k: np.concatenate(v) for k, v in cols.items()}
-    members = {k: np.concatenate(v) for k, v in members.items()}
-    is_reg = cols["stratum"] == 0
+        _member_rows(key_members, start_row, m, elderly, p["synth.child_share"], p["synth.school_age_share"],
+                     p["education.senior_continue_base"], hh.size, hh.n_child, hh.n_primary, hh.n_junior,
+                     hh.n_senior, hh.n_dropout, hh.n_working, hh.n_elderly)
+        start_row += m
+    is_reg = stratum == 0
 
-    villages, counties, village_of = _places(profile, n, is_reg, gen("synth.villages"), share_reg)
-
-    hh = Table(HOUSEHOLD, n)
-    hh.weight = cols["weight"]
-    for name, arr in members.items():
-        hh[name] = arr
+    villages, counties, village_of = _places(profile, n, is_reg, gen("synth.villages"),
+                                             streams.key("synth.place", 0), share_reg)
     hh.village = village_of
     hh.county = villages.county[village_of]
     hh.location_risk = villages.location_risk[village_of]
 
-    g = gen("synth.health")
-    reg_or = lambda a, b: np.where(is_reg, a, b)  # noqa: E731
-    adults = hh.n_working + hh.n_elderly
-    hh.n_disabled = np.minimum(g.random(n) < reg_or(p["synth.disabled_share_poor"], p["synth.disabled_share_other"]), adults)
-    hh.n_chronic = np.minimum(g.random(n) < reg_or(p["synth.chronic_share_poor"], p["synth.chronic_share_other"]), adults)
-    hh.illness = np.where(hh.n_chronic > 0, 1, 0)
-    hh.insured = g.random(n) < p["medical.enrolment"]
-    hh.unsafe_housing = g.random(n) < reg_or(p["synth.unsafe_housing_poor"], p["synth.unsafe_housing_other"])
-
-    g = gen("synth.traits")
-    hh.head_schooling = np.clip(np.rint(g.normal(reg_or(p["synth.head_schooling_poor"],
-                                                         p["synth.head_schooling_other"]), 2.5, n)), 0, 16)
-    hh.n_skilled = np.minimum(g.random(n) < reg_or(p["synth.skilled_share_poor"], p["synth.skilled_share_other"]),
-                              hh.n_working)
-    # assumption: traits spread over 0..1, centred at 0.5 (Beta(2, 2)), independent of income
-    hh.risk_aversion = g.beta(2.0, 2.0, n)
-    hh.motivation = g.beta(2.0, 2.0, n)
-    hh.willingness_to_move = g.beta(2.0, 2.0, n)
+    q = np.array([p["synth.disabled_share_poor"], p["synth.disabled_share_other"],
+                  p["synth.chronic_share_poor"], p["synth.chronic_share_other"],
+                  p["synth.unsafe_housing_poor"], p["synth.unsafe_housing_other"],
+                  p["synth.head_schooling_poor"], p["synth.head_schooling_other"],
+                  p["synth.skilled_share_poor"], p["synth.skilled_share_other"], p["medical.enrolment"]],
+                 dtype=np.float64)
+    _trait_rows(streams.key("synth.health", 0), streams.key("synth.traits", 0), q, is_reg, hh.n_working,
+                hh.n_elderly, hh.n_disabled, hh.n_chronic, hh.illness, hh.insured, hh.unsafe_housing,
+                hh.head_schooling, hh.n_skilled, hh.risk_aversion, hh.motivation, hh.willingness_to_move)
 
     hh.status = np.where(is_reg, Status.REGISTERED, Status.NEVER)
     hh.reg_year = np.where(is_reg, start - 1, 0)
     strata = {k: dict(full_households=full[k][0], rows=rows[k], weight=full[k][0] / rows[k],
                       quantiles=(full[k][1], full[k][2])) for k in full}
-    return Population(hh, villages, counties, sigma, strata, cols["income_pc"])
+    return Population(hh, villages, counties, sigma, strata, income_pc)
 
 
-def _places(profile, n_rows: int, is_reg: np.ndarray, rng, share_reg: float):
+def _places(profile, n_rows: int, is_reg: np.ndarray, rng, key_place, share_reg: float):
     """Villages (sampled when rows are few) and counties; each household's village."""
     n_v = int(profile.value("population.villages"))
     n_pv = int(profile.value("register.poor_villages"))
@@ -209,9 +290,18 @@ def _places(profile, n_rows: int, is_reg: np.ndarray, rng, share_reg: float):
     s_pv = profile.value("population.share_of_poor_in_poor_villages") if kept_poor else 0.0
     pv_people = n_pv / n_v
     other_share = max(pv_people - s_pv * share_reg, 0.0) / max(1 - share_reg, 1e-12)
-    to_poor = rng.random(n_rows) < np.where(is_reg, s_pv, other_share)
-    if kept_other == 0:
-        to_poor[:] = True
-    village = np.where(to_poor, rng.integers(0, max(kept_poor, 1), n_rows),
-                       kept_poor + rng.integers(0, max(kept_other, 1), n_rows))
+    village = np.empty(n_rows, np.int32)
+    _village_rows(key_place, is_reg, s_pv, other_share, kept_poor, kept_other, village)
     return v, c, village
+
+
+@numba.njit(cache=True, parallel=True)
+def _village_rows(key, is_reg, share_reg_poor, share_other_poor, kept_poor, kept_other, village):
+    """Each row's village: a poor one with its stratum's chance (any one equally likely)."""
+    for i in numba.prange(is_reg.shape[0]):
+        to_poor = u01(key, i, 0) < (share_reg_poor if is_reg[i] else share_other_poor) or kept_other == 0
+        u = u01(key, i, 1)
+        if to_poor:
+            village[i] = min(int(u * max(kept_poor, 1)), max(kept_poor, 1) - 1)
+        else:
+            village[i] = kept_poor + min(int(u * kept_other), kept_other - 1)
