@@ -332,6 +332,10 @@ def cmd_check(args, argv: list[str]) -> int:
         print(f"ok: {args.file} (profile {profile.name}, start year {start}, "
               f"{profile.data['default_households']:,} households by default)")
         return 0
+    from .cli_analysis import check_targets_file
+    if (message := check_targets_file(path, raw)) is not None:
+        print(message)
+        return 0
     from .sweep import is_sweep_file, load_sweep
     if is_sweep_file(raw):
         sweep = load_sweep(path)

@@ -283,4 +283,18 @@ def cmd_sensitivity(args, argv: list[str]) -> int:
     return 0
 
 
+def check_targets_file(path: Path, raw: dict) -> str | None:
+    """For `povsim check`: validate a target file (one with a [series] table and a profile)
+    and return its `ok:` line; None when `raw` is not a target file."""
+    if not (isinstance(raw.get("series"), dict) and "profile" in raw):
+        return None
+    from .targets import load_targets
+
+    targets = load_targets(path)
+    values = sum(len(s.years) for s in targets.series)
+    n = len(targets.series)
+    return (f"ok: {path} (targets {targets.name}, profile {targets.profile}, scenario "
+            f"{targets.scenario.name}, {n} series, {values} target value{'s' if values != 1 else ''})")
+
+
 COMMANDS = {"calibrate": cmd_calibrate, "sensitivity": cmd_sensitivity}

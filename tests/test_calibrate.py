@@ -93,6 +93,14 @@ def test_bad_target_files_are_clear_errors(tmp_path, capsys, series, expect):
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1 and re.search(expect, err), err
     assert not out_dir.exists()
+    code, out, err = run_cli(["check", path], capsys)
+    assert code == 2 and re.search(expect, err), err
+
+
+def test_check_validates_target_files(capsys):
+    code, out, err = run_cli(["check", REPO / "experiments" / "targets" / "guangyuan.toml"], capsys)
+    assert code == 0, err
+    assert "(targets guangyuan, profile guangyuan, scenario guangyuan, 2 series, 10 target values)" in out
 
 
 def test_target_file_errors_on_profile_and_scenario(tmp_path):
