@@ -272,6 +272,7 @@ class Plan:
 
     runs: list[tuple[str, object, list[Target], str]]
     seeds: list[int]
+    national_file: object = None  # the national scenario as its file has it, before calibration
 
     def names(self) -> list[str]:
         return [r[0] for r in self.runs]
@@ -292,7 +293,7 @@ def plan(cal: Calibration, households: int | None, seeds: int) -> Plan:
         runs.append((region, apply_calibration(scenario, cal, region), targets, "out of sample"))
     scenario, targets = load_national(households)
     runs.append((NATIONAL, apply_calibration(scenario, cal, NATIONAL, rollout=True), targets, "national"))
-    return Plan(runs, replication_seeds(ROOT_SEED, seeds))
+    return Plan(runs, replication_seeds(ROOT_SEED, seeds), national_file=scenario)
 
 
 def execute(p: Plan, runs_dir: Path, executor: str, workers: int | None) -> pd.DataFrame:
@@ -456,6 +457,10 @@ def _num(v) -> str:
     if a >= 1:
         return f"{v:.2f}".rstrip("0").rstrip(".")
     return f"{v:.3g}"
+
+
+def _ratio(a: float, b: float) -> str:
+    return "n/a" if not b or math.isnan(a) or math.isnan(b) else f"{a / b:.2f}"
 
 
 def _pct(v: float) -> str:
@@ -773,6 +778,38 @@ def _why(scenario, d: dict, table: pd.DataFrame) -> list[str]:
             "household between the two lines back onto the register. A rise of this size in one year is far "
             "above rural price growth, and facts.md marks the 2019 value a weak source and the 2020 value "
             "approximate, so part of the spike may come from the line series rather than from households.")
+    ex = scenario.profile.data["exit"]
+    if ex["rule"] == "relative":
+        share = ex["relative_share"]["value"]
+        first = share * scenario.profile.dated("exit.reference_income", y[0])
+        last = share * scenario.profile.dated("exit.reference_income", y[-1])
+        line = float(d["line"].iloc[0])
+        out.append(
+            f"Exit rule: a labor-capable household exits at {share:.0%} of the provincial rural average, "
+            f"{_num(first)} yuan in {y[0]} and {_num(last)} in {y[-1]} (the profile's exit rule), "
+            f"{first / line:.1f} times the {_num(line)}-yuan line below which households are registered: "
+            "households enter below the line but leave only far above it, so new poor accumulate on the "
+            "register; in the model those without full labor leave only with dibao.")
+    villages = table[table["series"] == "villages_exited"]
+    if len(villages) and not villages["within"].all():
+        rule = (f"its poor people fall below {ex['village_incidence']['value']:.0%} of its people"
+                if ex["village_rule"] == "incidence" else
+                f"its income per head reaches {ex['village_income_share']['value']:.0%} of the provincial average")
+        out.append(
+            f"Village exits: a poor village exits when {rule} (the profile's exit rule); with "
+            f"{_pct(d['remaining_end'] / d['register_start'])} of the starting register still registered at the "
+            f"end, few villages get there, and the model's poor villages are weighted rows, so their exits "
+            "come in lumps (see the band).")
+    inc = table[table["series"] == "mean_income_per_capita"]
+    if len(inc) > 1:
+        a0, a1 = inc.iloc[0], inc.iloc[-1]
+        out.append(
+            f"Income: the model's mean income per person is {a0.ratio:.2f} times NBS's in {a0.year} and grows "
+            f"{a1.model_mean / a0.model_mean - 1:.0%} to {a1.year} against NBS's "
+            f"{a1.target / a0.target - 1:.0%}. The synthesis matches the profile's mean income with "
+            "*resources* (income less out-of-pocket medical and schooling costs), while this column is income "
+            "before those costs, so it starts above; earnings then grow at NBS's rates "
+            "(`economy.income_growth`), and transfers, wages and dividends of the measures come on top.")
     out.append(
         f"Returns over the horizon are {_pct(d['return_rate'])} of exits; {_num(d['remaining_end'])} people are "
         f"on the register at the end of {y[-1]} ({_pct(d['remaining_end'] / d['register_start'])} of the "
@@ -786,6 +823,8 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, hou
     figdir.mkdir(parents=True, exist_ok=True)
     frames = {name: df[df["scenario"] == name] for name in p.names()}
     starts = {name: start_state(sc, p.seeds[0]) for name, sc, _, role in p.runs if role != "reference"}
+    diags = {name: dict(diagnostics(frames[name], sc), start=starts[name])
+             for name, sc, _, role in p.runs if role != "reference"}
     band = band_label(len(p.seeds))
     fits = {name: fit(frames[name], targets) for name, _, targets, _ in p.runs}
     scen = {name: sc for name, sc, _, _ in p.runs}
@@ -821,6 +860,19 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, hou
           "says whether the mean is within the tolerance. Targets from a plan are what the region set out to "
           "do, not observations: a region that met its plan would sit on them.", ""]
 
+    # --- summary
+    L += ["## Summary", ""]
+    for n in all_names:
+        t = fits[n]
+        missed = sorted({str(x) for x in t[~t["within"]]["series"]})
+        role = {"calibration": "calibration region", "out of sample": "out of sample",
+                "national": "national, out of sample"}[next(r for nm, _, _, r in p.runs if nm == n)]
+        L.append(f"- **{n}** ({role}): {verdict(t)}" + (f"; missed: {', '.join(f'`{m}`' for m in missed)}"
+                                                        if missed else "") + ".")
+    L += ["- The plans have everyone out by their last year; at the end of the horizon the model leaves "
+          + ", ".join(f"{n} {_pct(diags[n]['remaining_end'] / diags[n]['register_start'])}" for n in all_names)
+          + " of the starting register on it (section 5 says why).", ""]
+
     # --- calibration
     name = CALIBRATION_REGION
     L += ["## 1. Calibration region: Shangluo", "",
@@ -844,14 +896,14 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, hou
 
     # --- national
     sc = scen[NATIONAL]
-    d = diagnostics(frames[NATIONAL], sc)
+    d = diags[NATIONAL]
     L += ["## 3. National, 2014-2020, out of sample", "",
           f"Scenario `{_rel(sc.file)}`: the national profile with the measures scaled up by year as facts.md "
           "describes them (lines, microcredit from 2015, relocation 2016-2020, public-welfare jobs), and "
           + ("the parameters calibrated on Shangluo, " if cal.calibrated else "the default parameters, ")
           + "not refitted to these figures. "
           f"{verdict(fits[NATIONAL])}.", ""]
-    kept = national_kept(sc, cal) if cal.calibrated else []
+    kept = national_kept(p.national_file, cal) if cal.calibrated and p.national_file is not None else []
     if kept:
         L += ["Calibrated values against the national file's own settings:", ""] + [f"- {k}" for k in kept] + [""]
     L += fit_markdown(fits[NATIONAL], band) if len(fits[NATIONAL]) else ["(no national checks: "
@@ -929,9 +981,8 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, hou
         for yr in paths.index:
             r = paths.loc[yr]
             ev, rel, mc = r["ever registered"], r["relocated"], r["ever borrowed microcredit"]
-            L.append(f"| {n} | {yr} | {_num(ev)} | {_num(rel)} | "
-                     f"{(rel / ev) if ev and not math.isnan(rel) else math.nan:.2f} | {_num(mc)} | "
-                     f"{(mc / ev) if ev and not math.isnan(mc) else math.nan:.2f} |")
+            L.append(f"| {n} | {yr} | {_num(ev)} | {_num(rel)} | {_ratio(rel, ev)} | {_num(mc)} | "
+                     f"{_ratio(mc, ev)} |")
     L += ["", "![income paths](figures/validation_income_paths.png)", ""]
 
     # --- what fits and why
@@ -941,9 +992,7 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, hou
         met = ", ".join(sorted({f"`{s}`" for s in t[t["within"]]["series"]})) or "none"
         missed = ", ".join(sorted({f"`{s}`" for s in t[~t["within"]]["series"]})) or "none"
         L += [f"**{n}** ({verdict(t)}). Met: {met}. Missed: {missed}.", ""]
-        d = diagnostics(frames[n], scen[n])
-        d["start"] = starts[n]
-        L += [f"- {w}" for w in _why(scen[n], d, t)] + [""]
+        L += [f"- {w}" for w in _why(scen[n], diags[n], t)] + [""]
     L += ["These misfits are left as they are: parameters are changed only by calibration, through the "
           "parameters declared free (`experiments/calibratable.toml`), never to hide a misfit here.", ""]
 
