@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim.errors import InputError, nearest
-from sim.params import Parameters, load_toml
+from sim.params import Parameters, flatten_dotted, load_toml
 from sim.profiles import Profile, available_profiles, load_profile, profile_path
 from sim.schema import Key, declare, suspicious, validate
 from policies import MEASURES
@@ -126,6 +126,30 @@ def check_constraints(params: Parameters, start: int, end: int, file: str) -> No
                              f"the payer shares add up to {sum(shares):g} in {year}, not 1")
 
 
+def check_population(profile: Profile, params: Parameters, start: int, file: str,
+                     where: str = "") -> None:
+    """The population can be drawn: a log-normal income with the profile's mean income
+    must put the registered share of people below the poverty line of the start year
+    (a line of 0, or far below incomes, cannot). Checked here so that such a scenario is
+    refused before any run, not failed in every run."""
+    import numpy as np
+
+    from sim.synth import income_sigma
+
+    line = params.at("poverty.line", start)
+    mean = profile.value("population.income_mean")
+    share = profile.value("register.people") / profile.value("population.rural_people")
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ok = line > 0 and np.isfinite(income_sigma(mean, line, share))
+    except (ValueError, ZeroDivisionError, FloatingPointError):
+        ok = False
+    if not ok:
+        raise InputError(file, where, f"the poverty line of {start} ({line:g}) is too low for the "
+                         f"profile's mean income ({mean:g}) to leave {share:.1%} of people "
+                         "(its registered share) below it")
+
+
 def load_scenario(path: str | Path, households: int | None = None,
                   base_params: Parameters | None = None) -> Scenario:
     path = Path(path)
@@ -150,6 +174,8 @@ def load_scenario(path: str | Path, households: int | None = None,
     overrides = data.get("overrides", {})
     params = params.override(overrides, file, section="overrides")
     check_constraints(params, start, end, file)
+    check_population(profile, params, start, file, "overrides.poverty.line"
+                     if "poverty.line" in flatten_dotted(overrides) else "")
     n = households if households is not None else data.get("households", profile.data["default_households"])
     return Scenario(
         name=data.get("name", path.stem), file=file, description=data.get("description", ""),

@@ -43,7 +43,7 @@ from sim.errors import InputError, nearest
 from sim.params import flatten_dotted, load_toml
 from sim.schema import Key, declare, problems_of, raise_all, validate
 
-from .scenario import SCENARIO_SCHEMA, Scenario, check_constraints, load_scenario
+from .scenario import SCENARIO_SCHEMA, Scenario, check_constraints, check_population, load_scenario
 
 SAMPLE_METHODS = ("lhs", "sobol")
 
@@ -116,6 +116,8 @@ def derive(scenario: Scenario, name: str, overrides: dict, file: str, section: s
         return replace(scenario, name=name)
     params = scenario.params.override(overrides, file, section=section)
     check_constraints(params, scenario.start_year, scenario.end_year, file)
+    check_population(scenario.profile, params, scenario.start_year, file,
+                     f"{section}.poverty.line" if "poverty.line" in flatten_dotted(overrides) else "")
     merged = dict(flatten_dotted(scenario.overrides))
     merged.update(flatten_dotted(overrides))
     return replace(scenario, name=name, params=params, overrides=merged)

@@ -285,7 +285,8 @@ def _warn_if_suspicious(p: Param, year: int, value, file: str, path: str) -> Non
                 return
     if default and value and not (1 / SUSPICIOUS_FACTOR < abs(value / default) < SUSPICIOUS_FACTOR):
         ratio = abs(value / default)
-        size = f"{ratio:,.0f} times" if ratio > 1 else f"1/{1 / ratio:,.0f} of"
+        size = (f"{ratio:,.0f} times" if ratio > 1 else
+                f"1/{1 / ratio:,.0f} of" if ratio > 1e-300 else "a tiny fraction of")
         suspicious(file, path, f"{value:g}{unit} is {size} the default {default:g}: "
                    "another unit (a percentage, yuan for 10,000 yuan)?")
 

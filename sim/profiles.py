@@ -147,6 +147,10 @@ def load_profile(name_or_path: str | Path, relative_to: Path | None = None) -> P
                          f" (available: {', '.join(available_profiles())})")
     raw = load_toml(path)
     data = validate(raw, PROFILE_SCHEMA, str(path))
+    plan = data.get("targets", {}).get("measure_plan")
+    if plan is not None:  # planned people per measure (any names): sourced counts
+        data["targets"]["measure_plan"] = validate(
+            plan, {k: S("sourced", min=0) for k in plan}, str(path), "targets.measure_plan")
     ex = data["exit"]
     if ex["rule"] == "relative":
         for k in ("relative_share", "reference_income"):

@@ -1,0 +1,298 @@
+"""Property-based tests (hypothesis): generated scenarios and populations, and generated
+damage to valid input files.
+
+- For any valid scenario (any profile, any mix of measures, any parameter values within
+  their declared bounds, small populations) the model gives no NaN, no negative counts or
+  costs, and its accounting identities hold: people change by births minus deaths, the
+  register changes by new poor plus returns minus exits, and the payers' fiscal costs add
+  up to the total, as do the measures'.
+- Any invalid mutation of a valid file (wrong type, out of range, unknown key, missing
+  required key, duplicate key, wrong encoding) is refused with exit code 2, one line per
+  problem naming the file, and the dotted path of the damaged key.
+
+Bounded: few examples, no deadline (the first model run compiles), so the file takes
+seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from experiments import cli
+from experiments.runner import run_one
+from experiments.scenario import SCENARIO_SCHEMA, load_scenario
+from policies import MEASURES
+from sim.params import Parameters
+from sim.profiles import PROFILE_DIR, available_profiles, load_profile
+
+REPO = Path(__file__).resolve().parent.parent
+PARAMS = Parameters.load()
+
+# Parameters tied to others by rules of check_constraints (legal limits, shares adding up
+# to one): a value drawn alone would be refused, correctly; they are left at their defaults.
+TIED = re.compile(r"^(microcredit\.(term|amount|max_term|max_amount)|finance\.share_|"
+                  r"medical\.share_(township|city))")
+
+
+# Known defect, kept visible by test_zero_land_income_gives_finite_incomes (xfail): with no
+# land income, households without labor have no earnings to scale and their ability (and
+# income) become infinite/NaN. Draws keep this parameter away from 0 until it is fixed.
+AWAY_FROM_ZERO = {"economy.land_income_units"}
+
+
+def _bounds(name: str):
+    p = PARAMS.spec(name)
+    if p.kind is not float or TIED.match(name) or p.min is None:
+        return None
+    if name == "poverty.line":  # far below incomes it is refused (check_population)
+        return (min(p.values) / 2, max(p.values) * 2)
+    if name in AWAY_FROM_ZERO:
+        return (max(float(p.min), 0.01 * min(p.values)), float(p.max))
+    high = p.max
+    if high is None:
+        default = max(abs(v) for v in p.values)
+        if not default:
+            return None
+        high = p.min + 2 * default
+    return (float(p.min), float(high))
+
+
+NUMERIC = {n: b for n in PARAMS.names() if (b := _bounds(n)) is not None}
+
+COUNT_COLUMNS = re.compile(r"(_households|_people|^households|^people|^births|^deaths|"
+                           r"_villages|_counties|^poor_villages|^poor_counties|_loans|_defaults|"
+                           r"_loans_made|^fiscal_cost|_outstanding|_subsidy|_compensation|"
+                           r"^oop_medical_total|^relocated_people|^reached_people_|^batch_people_)")
+SIGNED = {"registered_net_births_people"}  # births minus deaths: may be negative
+
+
+@st.composite
+def scenarios(draw):
+    """A valid scenario: profile, one or two years, 60-250 households, measures, overrides."""
+    profile = draw(st.sampled_from(available_profiles()))
+    start = load_profile(profile).data["start_year"]
+    measures = {m: draw(st.booleans()) for m in MEASURES}
+    names = draw(st.lists(st.sampled_from(sorted(NUMERIC)), max_size=4, unique=True))
+    overrides = {}
+    for name in names:
+        low, high = NUMERIC[name]
+        overrides[name] = draw(st.floats(low, high, allow_nan=False, allow_infinity=False))
+    return {"profile": profile, "start_year": start, "end_year": start + draw(st.integers(0, 1)),
+            "households": draw(st.integers(60, 250)), "measures": measures, "overrides": overrides}
+
+
+def scenario_text(spec: dict) -> str:
+    lines = ['name = "generated"', f'profile = "{spec["profile"]}"',
+             f'start_year = {spec["start_year"]}', f'end_year = {spec["end_year"]}',
+             f'households = {spec["households"]}', "", "[measures]"]
+    lines += [f"{m} = {'true' if on else 'false'}" for m, on in spec["measures"].items()]
+    lines += ["", "[overrides]"] + [f'"{k}" = {v!r}' for k, v in spec["overrides"].items()]
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(spec=scenarios(), seed=st.integers(0, 2**32 - 1))
+def test_any_valid_scenario_gives_finite_non_negative_balanced_results(tmp_path, spec, seed):
+    path = tmp_path / "generated.toml"
+    path.write_text(scenario_text(spec), encoding="utf-8")
+    frame = run_one(load_scenario(path), seed)
+    numeric = frame.select_dtypes(include=[np.number])
+    assert len(frame) == spec["end_year"] - spec["start_year"] + 1
+    bad = [c for c in numeric.columns if not np.isfinite(numeric[c].to_numpy(float)).all()]
+    assert not bad, f"NaN or infinite values in {bad}"
+    negative = [c for c in numeric.columns if COUNT_COLUMNS.search(c) and c not in SIGNED
+                and (numeric[c] < 0).any()]
+    assert not negative, f"negative counts or costs in {negative}"
+    assert (frame["people"] >= frame["registered_poor_people"]).all()
+    assert (frame["households"] >= frame["registered_poor_households"]).all()
+
+    rel = lambda a, b: np.allclose(a, b, rtol=1e-9, atol=1e-6)  # noqa: E731
+    payers = [c for c in frame.columns if c.startswith("fiscal_cost_payer_")]
+    measures = [c for c in frame.columns if c.startswith("fiscal_cost_") and c not in payers
+                and c != "fiscal_cost_total"]
+    assert rel(frame[payers].sum(axis=1), frame["fiscal_cost_total"]), "payers do not add up"
+    assert rel(frame[measures].sum(axis=1), frame["fiscal_cost_total"]), "measures do not add up"
+    for m, on in spec["measures"].items():
+        if not on and f"fiscal_cost_{m}" in frame.columns:
+            assert (frame[f"fiscal_cost_{m}"] == 0).all(), f"{m} is off but costs money"
+    if len(frame) > 1:  # stocks change by their flows, up to the rounding of weighted sums
+        # (1e-8 of the stock; one household row weighs at least 1/250 of it here)
+        people = frame["people"].to_numpy(float)
+        change = (frame["births"] - frame["deaths"]).to_numpy(float)[1:]
+        assert np.allclose(np.diff(people), change, rtol=0, atol=1e-8 * people.max()), "people"
+        reg = frame["registered_poor_households"].to_numpy(float)
+        flows = (frame["new_poor_households"] + frame["returns_households"]
+                 - frame["exits_households"]).to_numpy(float)[1:]
+        households = frame["households"].to_numpy(float).max()
+        assert np.allclose(np.diff(reg), flows, rtol=0, atol=1e-8 * households), "register"
+
+
+@pytest.mark.xfail(strict=True, reason="known defect: economy.land_income_units = 0 (legal) "
+                   "makes households without labor have infinite ability (sim/model.py, "
+                   "ability = earned / units with units = 0) and NaN incomes")
+def test_zero_land_income_gives_finite_incomes(tmp_path):
+    spec = {"profile": "guangdong", "start_year": 2016, "end_year": 2016, "households": 60,
+            "measures": {m: False for m in MEASURES},
+            "overrides": {"economy.land_income_units": 0.0}}
+    path = tmp_path / "zero_land.toml"
+    path.write_text(scenario_text(spec), encoding="utf-8")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame = run_one(load_scenario(path), 5)
+    assert np.isfinite(frame["mean_income_per_capita"]).all()
+
+
+# ---------------------------------------------------------------------------------------
+# invalid mutations of valid files: exit code 2, the file and the dotted path named
+
+VALID_SCENARIO = {"name": "valid", "profile": "shangluo", "start_year": 2016, "end_year": 2017,
+                  "households": 300, "seed": 5, "seeds": 2}
+SCALARS = sorted(VALID_SCENARIO)
+WRONG_TYPE = {"str": 12, "int": "twelve", "float": "x", "bool": 1}
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return f'"{v}"'
+    return repr(v)
+
+
+def _render(data: dict, measures: dict | None = None) -> str:
+    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items()]
+    if measures:
+        lines += ["", "[measures]"] + [f"{k} = {_toml_value(v)}" for k, v in measures.items()]
+    return "\n".join(lines) + "\n"
+
+
+@st.composite
+def scenario_mutations(draw):
+    """(file bytes, the dotted path the error must name or None, what the mutation was)."""
+    data = dict(VALID_SCENARIO)
+    measures = {"dibao": True, "microcredit": False}
+    kind = draw(st.sampled_from(["wrong_type", "out_of_range", "unknown_key", "missing",
+                                 "duplicate", "encoding", "measure_type", "unknown_measure"]))
+    if kind == "wrong_type":
+        key = draw(st.sampled_from(SCALARS))
+        data[key] = WRONG_TYPE[SCENARIO_SCHEMA[key].kind]
+        return _render(data, measures).encode(), key, kind
+    if kind == "out_of_range":
+        key = draw(st.sampled_from(["start_year", "end_year", "households", "seeds", "seed"]))
+        spec = SCENARIO_SCHEMA[key]
+        low = spec.min - draw(st.integers(1, 1000))
+        high = int(spec.max) + draw(st.integers(1, 1000)) if key != "seed" else low
+        data[key] = draw(st.sampled_from([int(low), int(high)]))
+        if key == "start_year" and data[key] > VALID_SCENARIO["end_year"]:
+            data["end_year"] = data[key]  # keep it about the range, not the order
+            key_named = "start_year"
+        else:
+            key_named = key
+        return _render(data, measures).encode(), key_named, kind
+    if kind == "unknown_key":
+        key = draw(st.sampled_from(SCALARS))
+        typo = key[:-1] + ("x" if key[-1] != "x" else "y")
+        data[typo] = data.pop(key)
+        return _render(data, measures).encode(), typo, kind
+    if kind == "missing":
+        key = draw(st.sampled_from([k for k, s in SCENARIO_SCHEMA.items() if s.required]))
+        data.pop(key)
+        return _render(data, measures).encode(), key, kind
+    if kind == "duplicate":
+        key = draw(st.sampled_from(SCALARS))
+        text = _render(data, measures) + ""
+        lines = text.splitlines()
+        i = next(j for j, line in enumerate(lines) if line.startswith(f"{key} ="))
+        lines.insert(draw(st.integers(i + 1, len(lines) - 3)), lines[i])
+        return ("\n".join(lines) + "\n").encode(), key, kind
+    if kind == "encoding":
+        data["description"] = "Shangluo 商洛"
+        text = _render(data, measures)
+        codec = draw(st.sampled_from(["utf-16", "gbk", "latin-1-bytes"]))
+        raw = (text.encode("utf-16") if codec == "utf-16" else
+               text.encode("gbk") if codec == "gbk" else text.replace("商洛", "café").encode("latin-1"))
+        return raw, None, f"{kind} {codec}"
+    if kind == "measure_type":
+        name = draw(st.sampled_from(sorted(MEASURES)))
+        measures[name] = draw(st.sampled_from(["yes", 1, 0.5]))
+        return _render(data, measures).encode(), f"measures.{name}", kind
+    name = draw(st.sampled_from(sorted(MEASURES)))
+    measures[name[:-1]] = True
+    return _render(data, measures).encode(), f"measures.{name[:-1]}", kind
+
+
+def _check(path: Path, capsys) -> tuple[int, list[str]]:
+    code = cli.main(["check", str(path)])
+    out, err = capsys.readouterr()
+    return code, err.strip().splitlines()
+
+
+def test_the_unmutated_file_is_valid(tmp_path, capsys):
+    path = tmp_path / "valid.toml"
+    path.write_text(_render(VALID_SCENARIO, {"dibao": True, "microcredit": False}), encoding="utf-8")
+    code, lines = _check(path, capsys)
+    assert code == 0 and lines == []
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mutation=scenario_mutations())
+def test_any_invalid_mutation_of_a_scenario_is_refused_naming_the_path(tmp_path, capsys, mutation):
+    raw, dotted, kind = mutation
+    path = tmp_path / "mutated.toml"
+    path.write_bytes(raw)
+    code, lines = _check(path, capsys)
+    assert code == 2, (kind, lines)
+    assert lines and all(line.startswith(f"povsim: error: {path}") for line in lines), (kind, lines)
+    assert not any("Traceback" in line for line in lines)
+    if dotted is not None:
+        assert any(line.startswith(f"povsim: error: {path}: {dotted}") for line in lines), (kind, lines)
+
+
+def _profile_leaves(node, path=""):
+    """Dotted paths of every sourced number in a profile (`{value = ..., source = ...}`)."""
+    if isinstance(node, dict):
+        if "value" in node and "source" in node and isinstance(node["value"], (int, float)):
+            yield path
+            return
+        for k, v in node.items():
+            yield from _profile_leaves(v, f"{path}.{k}" if path else k)
+
+
+SHANGLUO = (PROFILE_DIR / "shangluo.toml").read_text(encoding="utf-8")
+PROFILE_LEAVES = sorted(_profile_leaves(tomllib.loads(SHANGLUO)))
+
+
+def _set_in(text: str, dotted: str, replacement: str) -> str:
+    """The profile text with the `value = ...` of `dotted` replaced (found by its table)."""
+    *table, key = dotted.split(".")
+    start = re.compile(rf"^\[{re.escape('.'.join(table))}\]", re.M).search(text).end() if table else 0
+    m = re.compile(rf"^{re.escape(key)}\s*=\s*\{{\s*value\s*=\s*([^,}}]+)", re.M).search(text, start)
+    assert m, dotted
+    return text[:m.start(1)] + replacement + text[m.end(1):]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(leaf=st.sampled_from(PROFILE_LEAVES),
+       damage=st.sampled_from(['"many"', "-5", "true", "nan", "1e400"]))
+def test_any_damaged_number_of_a_profile_is_refused_naming_the_path(tmp_path, capsys, leaf, damage):
+    path = tmp_path / "damaged.toml"
+    path.write_text(_set_in(SHANGLUO, leaf, damage), encoding="utf-8")
+    code, lines = _check(path, capsys)
+    assert code == 2, (leaf, damage, lines)
+    assert any(line.startswith(f"povsim: error: {path}: {leaf}") for line in lines), (leaf, damage, lines)
+
+
+def test_profile_leaves_cover_every_section():
+    """The damaged-profile test reaches every table of the profile schema that holds numbers."""
+    sections = {leaf.split(".")[0] for leaf in PROFILE_LEAVES}
+    assert {"register", "population", "sampling", "location", "exit"} <= sections
+    assert math.isfinite(len(PROFILE_LEAVES)) and len(PROFILE_LEAVES) >= 20
