@@ -153,6 +153,10 @@ def point_key(point: dict[str, float]) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
+class _BudgetSpent(Exception):
+    """Raised inside the objective to stop an optimizer at the budget."""
+
+
 class RunFailed(RuntimeError):
     """A model run of a parameter point failed (the store's failures/ has the traceback)."""
 
@@ -269,7 +273,6 @@ def calibrate(targets, free: list[FreeParam], *, budget: int, n_seeds: int, out_
     from . import targets as tmod
 
     scenario = targets.scenario
-    names = [p.name for p in free]
     evaluator = PointEvaluator(scenario, n_seeds, out_dir, executor, "calib", targets.file,
                                columns=targets.columns())
     history: list[dict] = []
@@ -329,14 +332,19 @@ def calibrate(targets, free: list[FreeParam], *, budget: int, n_seeds: int, out_
             simplex.append(v)
 
         def single(u):
+            if len(history) >= budget:  # scipy may go a few evaluations past maxfev
+                raise _BudgetSpent
+            state["generation"] += 1
             value = evaluate([u])[0]
             report("evaluation", 1)
-            state["generation"] += 1
             return value
 
-        optimize.minimize(single, x0, method="Nelder-Mead", bounds=bounds,
-                          options={"maxfev": budget, "initial_simplex": np.array(simplex),
-                                   "xatol": 1e-4, "fatol": 1e-6})
+        try:
+            optimize.minimize(single, x0, method="Nelder-Mead", bounds=bounds,
+                              options={"maxfev": budget, "initial_simplex": np.array(simplex),
+                                       "xatol": 1e-4, "fatol": 1e-6})
+        except _BudgetSpent:
+            pass
     else:  # pragma: no cover - the CLI allows only METHODS
         raise ValueError(method)
 
