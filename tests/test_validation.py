@@ -84,6 +84,10 @@ def test_main_cause_and_group_incomes_on_hand_built_households():
 def test_national_scenario_checks_and_runs_two_years_with_its_roll_out(capsys):
     assert povsim(["check", str(NATIONAL)]) == 0
     assert "scenario national, profile national, years 2014-2020" in capsys.readouterr().out
+    # the national figures it is checked against, and the calibrated file the report uses
+    assert povsim(["check", str(REPO / "experiments" / "national_checks.toml")]) == 0
+    assert povsim(["check", str(REPO / "docs" / "validation_calibrated.toml")]) == 0
+    capsys.readouterr()
 
     from experiments.runner import run_one
 
