@@ -252,19 +252,19 @@ def cmd_sweep(args, argv: list[str]) -> int:
                      "scheduler": args.scheduler}
     started = runner.utc_now()
     command = [PROG, *argv]
-    if args.fresh:
-        from .executors import clear
-        clear(out_dir)
-    store.clean_temporary(out_dir)  # left by a killed sweep
-    store.adopt_renamed(out_dir, [(name, seed, sc.config_hash()) for name, sc, seed in sweep.runs()])
-    manifest_path = out_dir / store.MANIFEST
-    store.write_json(manifest_path, store.sweep_manifest(
-        sweep, started, command=command, cli_overrides=cli_overrides, executor=executor_info))
-    try:
+    try:  # before touching the results: an unreachable scheduler leaves them as they were
         executor = make_executor(args.executor, workers, args.scheduler)
     except Exception as exc:  # noqa: BLE001 - e.g. no scheduler at that address
         return _fail(f"cannot start the {args.executor} executor: {_describe(exc)}", args.debug)
+    manifest_path = out_dir / store.MANIFEST
     try:
+        if args.fresh:
+            from .executors import clear
+            clear(out_dir)
+        store.clean_temporary(out_dir)  # left by a killed sweep
+        store.adopt_renamed(out_dir, [(name, seed, sc.config_hash()) for name, sc, seed in sweep.runs()])
+        store.write_json(manifest_path, store.sweep_manifest(
+            sweep, started, command=command, cli_overrides=cli_overrides, executor=executor_info))
         done, failed, skipped = run_sweep(sweep, out_dir, executor, fresh=False, progress=True)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)

@@ -31,6 +31,7 @@ from pathlib import Path
 from . import store
 
 EXECUTORS = ("serial", "process", "dask")
+CONNECT_TIMEOUT_S = 10
 
 
 class SerialExecutor(cf.Executor):
@@ -66,7 +67,9 @@ class DaskExecutor(cf.Executor):
 
         self.cluster = None
         if scheduler:
-            self.client = Client(scheduler)
+            # assumption: a reachable scheduler answers within seconds; don't keep a user
+            # waiting Dask's default 30 s to hear that an address is wrong
+            self.client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
         else:
             self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                         dashboard_address=None)
