@@ -91,6 +91,7 @@ class Target:
     tolerance: float
     relation: str = "equal"
     origin: str = ""
+    weight: float = 1.0
 
     @property
     def column(self) -> str:
@@ -107,8 +108,8 @@ def _from_target_file(path: Path, households: int | None):
 
     t = load_targets(path, households=households)
     rel = _rel(path)
-    return t.scenario, [Target(s.name, tuple(s.years), tuple(s.values), s.source, s.tolerance, s.relation, rel)
-                        for s in t.series]
+    return t.scenario, [Target(s.name, tuple(s.years), tuple(s.values), s.source, s.tolerance, s.relation, rel,
+                               s.weight) for s in t.series]
 
 
 def _from_profile(region: str, households: int | None):
@@ -485,6 +486,26 @@ def sources_markdown(table: pd.DataFrame) -> list[str]:
     for r in table.itertuples():
         seen.setdefault(r.series, (r.source, r.origin))
     return [f"- `{s}`: {src} ({origin})" for s, (src, origin) in seen.items()]
+
+
+def loss(frame: pd.DataFrame, targets: list[Target]) -> float:
+    """The loss calibration minimises (as in experiments/targets.py): the weighted mean over
+    series of the mean over years of the squared error, in units of the tolerance, of the
+    model's mean over seeds."""
+    total, weights = 0.0, 0.0
+    for t in targets:
+        if t.weight <= 0:
+            continue
+        model = per_seed(frame, t.column, t.cumulative)[list(t.years)].mean(axis=0).to_numpy(float)
+        target = np.asarray(t.values, float)
+        diff = model - target
+        if t.relation == "at_least":
+            diff = np.minimum(diff, 0.0)
+        elif t.relation == "at_most":
+            diff = np.maximum(diff, 0.0)
+        total += t.weight * float(((diff / (t.tolerance * target)) ** 2).mean())
+        weights += t.weight
+    return total / weights if weights else math.nan
 
 
 def verdict(table: pd.DataFrame) -> str:
@@ -880,7 +901,11 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, hou
           f"{verdict(fits[name])}.", ""]
     ref = name + UNCALIBRATED_SUFFIX
     if ref in fits:
-        L += [f"Uncalibrated (defaults): {verdict(fits[ref])}; calibrated: {verdict(fits[name])}.", ""]
+        L += [f"Uncalibrated (defaults): {verdict(fits[ref])}, loss {loss(frames[ref], targets_of[ref]):.1f}; "
+              f"calibrated: {verdict(fits[name])}, loss {loss(frames[name], targets_of[name]):.1f} (the loss "
+              "calibration minimises: the weighted mean of squared errors of the mean over seeds, in units of "
+              "each target's tolerance, so 1 is a fit at the edge of the tolerance; here on this report's seeds "
+              "and households).", ""]
     L += fit_markdown(fits[name], band) + ["", "Sources:", ""] + sources_markdown(fits[name]) + [""]
     L += ["![targets and model](figures/validation_fit.png)", ""]
 

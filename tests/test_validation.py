@@ -176,3 +176,20 @@ def test_bad_input_is_exit_2_and_writes_nothing(tmp_path, capsys, args, expect):
     err = capsys.readouterr().err
     assert expect in err and err.count("\n") == 1
     assert not out.exists() and not (tmp_path / "runs").exists()
+
+
+def test_report_loss_is_the_calibration_loss():
+    """The loss the report prints for Shangluo is the one `povsim calibrate` minimises."""
+    import pandas as pd
+
+    from experiments import targets
+
+    rows = []
+    for seed, scale in ((1, 0.8), (2, 1.3)):
+        for k, year in enumerate(range(2016, 2021)):
+            rows.append({"seed": seed, "year": year, "exits_people": scale * (150_000 - 20_000 * k),
+                         "villages_exited": scale * 100, "relocated_people": scale * 50_000 * (k + 1)})
+    frame = pd.DataFrame(rows)
+    _, mine = val.load_region("shangluo", 100)
+    theirs = targets.load_targets(REPO / "experiments" / "targets" / "shangluo.toml", households=100)
+    assert val.loss(frame, mine) == pytest.approx(targets.loss(frame, theirs), rel=1e-12)
