@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 
 from sim.errors import InputError, nearest
 from sim.params import Parameters, flatten_dotted, load_toml
-from sim.schema import Key, validate
+from sim.schema import Key, declare, validate
 
 from . import store
 from .sweep import Sweep, derive
@@ -46,10 +46,10 @@ from .sweep import Sweep, derive
 CALIBRATABLE_FILE = Path(__file__).resolve().parent / "calibratable.toml"
 METHODS = ("de", "nelder-mead")
 
-_ENTRY_SCHEMA = {
+_ENTRY_SCHEMA = declare("calibratable parameter", {
     "range": Key("any", required=True, help="[low, high]"),
     "reason": Key("str", required=True, help="why no source pins the value down"),
-}
+})
 
 
 # ---------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ import pandas as pd
 
 from sim.errors import InputError, nearest
 from sim.params import load_toml
-from sim.schema import Key, validate
+from sim.schema import Key, declare, validate
 
 from .scenario import Scenario, load_scenario
 
@@ -67,14 +67,14 @@ SERIES_SCHEMA = {
     "note": Key("str"),
 }
 
-TARGETS_SCHEMA = {
+TARGETS_SCHEMA = declare("targets", {
     "name": Key("str"),
     "description": Key("str"),
     "profile": Key("str", required=True, help="the region profile the targets are of"),
     "scenario": Key("str", help="the scenario file to run, relative to the target file "
                     "(default: the shipped scenario named like the profile)"),
     "series": Key("table", required=True, help="one [series.<name>] table per target series"),
-}
+})
 
 DEFAULT_TOLERANCE = 0.1
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
