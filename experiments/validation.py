@@ -137,25 +137,16 @@ def _from_profile(region: str, households: int | None):
     return scenario, out
 
 
-def _targets_module_available() -> bool:
-    """Whether experiments/targets.py (target files and their validation) is there."""
-    import importlib.util
-    return importlib.util.find_spec(f"{__package__}.targets") is not None
-
-
 def load_region(region: str, households: int | None):
     """The region's scenario and targets: its target file if there is one, else its profile."""
     path = TARGET_DIR / f"{region}.toml"
-    if path.is_file() and _targets_module_available():
+    if path.is_file():
         return _from_target_file(path, households)
     return _from_profile(region, households)
 
 
 def load_national(households: int | None):
-    if _targets_module_available():
-        return _from_target_file(NATIONAL_CHECKS, households)
-    from .scenario import load_scenario  # without experiments/targets.py: the scenario only
-    return load_scenario(SCENARIO_DIR / "national.toml", households=households), []
+    return _from_target_file(NATIONAL_CHECKS, households)
 
 
 # ---------------------------------------------------------------------------------------
@@ -838,8 +829,8 @@ def _why(scenario, d: dict, table: pd.DataFrame) -> list[str]:
     return out
 
 
-def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, households: int | None,
-                 command: str) -> str:
+def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, command: str) -> str:
+    """The report's Markdown; writes its figures into `out_dir/figures`."""
     figdir = out_dir / "figures"
     figdir.mkdir(parents=True, exist_ok=True)
     frames = {name: df[df["scenario"] == name] for name in p.names()}
@@ -931,8 +922,7 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, hou
     kept = national_kept(p.national_file, cal) if cal.calibrated and p.national_file is not None else []
     if kept:
         L += ["Calibrated values against the national file's own settings:", ""] + [f"- {k}" for k in kept] + [""]
-    L += fit_markdown(fits[NATIONAL], band) if len(fits[NATIONAL]) else ["(no national checks: "
-                                                                          "experiments/targets.py is missing)"]
+    L += fit_markdown(fits[NATIONAL], band)
     L += ["", "Sources:", ""] + sources_markdown(fits[NATIONAL]) + [""]
     counties = per_seed(frames[NATIONAL], "poor_counties")
     L += [f"Everyone out by the end of 2020 (facts.md: The national register: all 89.62 M registered poor, "
@@ -1150,7 +1140,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         df = execute(p, runs_dir, args.executor, workers)
         command = " ".join([PROG, *argv])
-        text = build_report(p, df, cal, out_dir, households, command)
+        text = build_report(p, df, cal, out_dir, command)
         from .store import atomic_write
         atomic_write(out_dir / "validation.md", lambda tmp: tmp.write_text(text, encoding="utf-8"))
     except Exception as exc:  # noqa: BLE001 - one line, exit code 1

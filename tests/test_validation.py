@@ -193,3 +193,16 @@ def test_report_loss_is_the_calibration_loss():
     _, mine = val.load_region("shangluo", 100)
     theirs = targets.load_targets(REPO / "experiments" / "targets" / "shangluo.toml", households=100)
     assert val.loss(frame, mine) == pytest.approx(targets.loss(frame, theirs), rel=1e-12)
+
+
+def test_profile_targets_stand_in_for_a_missing_target_file():
+    """A region without a target file is checked against its profile's [targets]: minimums
+    stay minimums, village exits become `villages_exited`."""
+    scenario, targets = val._from_profile("guangyuan", 100)
+    by_name = {t.name: t for t in targets}
+    assert scenario.name == "guangyuan"
+    assert by_name["exits_people"].values == (60000.0,) * 5 and by_name["exits_people"].relation == "at_least"
+    assert by_name["villages_exited"].years == (2015, 2016, 2017, 2018, 2019)
+    _, shangluo = val._from_profile("shangluo", 100)
+    relocation = {t.name: t for t in shangluo}["relocated_people"]
+    assert relocation.years == (2020,) and relocation.values == (261200.0,) and relocation.relation == "equal"
