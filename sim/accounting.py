@@ -15,11 +15,19 @@ import numba
 import numpy as np
 
 
+@numba.njit(cache=True, parallel=True)
+def _schooling_rows(costs, n_primary, n_junior, n_senior, n_college, out):
+    for i in numba.prange(out.shape[0]):
+        out[i] = n_primary[i] * costs[0] + n_junior[i] * costs[1] + n_senior[i] * costs[2] + n_college[i] * costs[3]
+
+
 def schooling_cost(model) -> np.ndarray:
     """Gross schooling cost per household this year (before education support)."""
     hh = model.hh
-    return (hh.n_primary * model.school_cost("primary") + hh.n_junior * model.school_cost("junior")
-            + hh.n_senior * model.school_cost("senior") + hh.n_college * model.school_cost("college"))
+    costs = np.array([model.school_cost(stage) for stage in ("primary", "junior", "senior", "college")])
+    out = np.empty(hh.n)
+    _schooling_rows(costs, hh.n_primary, hh.n_junior, hh.n_senior, hh.n_college, out)
+    return out
 
 
 @numba.njit(cache=True, parallel=True)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from agents import behaviour, life
 from agents.government import govern
-from agents.places import County, Household, Village
+from agents.places import County, Household, PlaceAgents, Village
 from policies import MEASURES, apply_measures
 
 from . import accounting, metrics, register
@@ -93,8 +93,8 @@ class PovertyModel(mesa.Model):
         pop = synthesize(synth_profile, self.params, households, self.seed)
         self.population = pop
         self.hh, self.villages, self.counties = pop.households, pop.villages, pop.counties
-        self.village_agents = [Village(self, i) for i in range(self.villages.n)]
-        self.county_agents = [County(self, i) for i in range(self.counties.n)]
+        self.village_agents = PlaceAgents(self, Village, self.villages.n)
+        self.county_agents = PlaceAgents(self, County, self.counties.n)
         self._household_views: dict[int, Household] = {}
 
         self.year = self.start_year

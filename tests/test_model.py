@@ -155,3 +155,17 @@ def test_every_profile_synthesizes_its_register_and_runs(name):
     assert len(df) == 2 and (df["exits_people"] > 0).all()
     numbers = df.select_dtypes("number")
     assert np.isfinite(numbers).all().all() and (numbers.drop(columns=["seed", "registered_net_births_people"]) >= 0).all().all()
+
+
+def test_village_agents_of_a_large_table_are_made_on_first_use(monkeypatch):
+    from agents import places
+
+    monkeypatch.setattr(places, "EAGER_MAX", 10)
+    m = PovertyModel("shangluo", households=500, end_year=2016, rng=1)
+    assert m.village_agents.lazy and len(m.village_agents) == m.villages.n > 10
+    assert Village not in m.agents_by_type or len(m.agents_by_type[Village]) == 0
+    v = m.village_agents[5]
+    assert v is m.village_agents[5] and v.row == 5 and len(m.agents_by_type[Village]) == 1
+    assert m.village_agents[-1].row == m.villages.n - 1
+    with pytest.raises(IndexError):
+        m.village_agents[m.villages.n]
