@@ -187,8 +187,9 @@ def provenance(path) -> dict:
         return {}
 
 
-def stored_runs(out_dir) -> list[dict]:
-    """Every stored run file: scenario, seed, config hash, path and provenance."""
+def stored_runs(out_dir, with_provenance: bool = True) -> list[dict]:
+    """Every stored run file: scenario, seed, config hash, path and (read from each file's
+    metadata, unless `with_provenance` is false) provenance."""
     out = []
     for p in _run_files(out_dir):
         try:
@@ -196,7 +197,8 @@ def stored_runs(out_dir) -> list[dict]:
         except ValueError:
             continue
         out.append({"scenario": unquote(p.parent.parent.name.partition("=")[2]), "seed": seed,
-                    "config_hash": p.stem, "path": p, "provenance": provenance(p)})
+                    "config_hash": p.stem, "path": p,
+                    "provenance": provenance(p) if with_provenance else None})
     return out
 
 
@@ -230,7 +232,7 @@ def adopt_renamed(out_dir, runs) -> int:
     run. Returns how many runs were adopted."""
     by_key: dict[tuple[int, str], Path] = {}
     have = set()
-    for rec in stored_runs(out_dir):
+    for rec in stored_runs(out_dir, with_provenance=False):
         by_key.setdefault((rec["seed"], rec["config_hash"]), rec["path"])
         have.add((rec["scenario"], rec["seed"], rec["config_hash"]))
     adopted = 0
@@ -279,7 +281,7 @@ def stale_scenarios(out_dir) -> list[str]:
     current = current_scenarios(out_dir)
     if current is None:
         return []
-    return sorted({r["scenario"] for r in stored_runs(out_dir)} - set(current))
+    return sorted({r["scenario"] for r in stored_runs(out_dir, with_provenance=False)} - set(current))
 
 
 def load_results(out_dir, current_only: bool = True) -> pd.DataFrame:

@@ -349,3 +349,30 @@ def test_one_worker_stores_the_serial_results(stored, tmp_path):
             executor.shutdown(wait=True)
         pd.testing.assert_frame_equal(store.load_results(out), store.load_results(stored),
                                       check_exact=True)
+
+
+def test_bad_input_leaves_an_existing_results_directory_untouched(stored, tmp_path, capsys):
+    out = shutil.copytree(stored, tmp_path / "out")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    bad = sweep_file(tmp_path / "s")
+    bad.write_text(bad.read_text().replace("replications = 2", "replications = 0"))
+    for extra in ([], ["--fresh"]):
+        code = cli.main(["sweep", str(bad), "--executor", "serial", "--out", str(out), *extra])
+        assert code == 2 and "replications: 0 is below the minimum 1" in capsys.readouterr().err
+        assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_an_output_directory_that_cannot_be_written_is_refused_first(tmp_path, capsys, monkeypatch):
+    """(Root may write anywhere, so the refusal of the file system is simulated.)"""
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    path = sweep_file(tmp_path)
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(path), "--executor", "serial", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"povsim: error: {out}: cannot write in {tmp_path}: Permission denied"]
+    assert not out.exists()
