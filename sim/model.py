@@ -132,7 +132,9 @@ class PovertyModel(mesa.Model):
         # the year's schooling costs and the expected out-of-pocket medical costs.
         rigid = accounting.schooling_cost(self) + life.expected_oop_medical(self)
         earned = np.maximum(target - pension + rigid, 0.05 * self.line * hh.size)  # assumption: a small floor
-        hh.ability = earned / units
+        # A household with nothing to earn from (no labor and no land income) has no
+        # ability to back out: it lives on its pension and transfers.
+        hh.ability = np.divide(earned, units, out=np.zeros(hh.n), where=units > 0)
         behaviour.work(self, *keys, shocks=False, enrol=False)
         self.flows.update(births=np.zeros(hh.n, np.int8), deaths=np.zeros(hh.n, np.int8))
         apply_measures(self, entitlements_only=True)  # transfers and insurance shape starting incomes

@@ -9,6 +9,8 @@ damage to valid input files.
 - Any invalid mutation of a valid file (wrong type, out of range, unknown key, missing
   required key, duplicate key, wrong encoding) is refused with exit code 2, one line per
   problem naming the file, and the dotted path of the damaged key.
+- The same invariants hold for generated populations: regions with other registers,
+  incomes, household sizes, samplings and village locations.
 
 Bounded: few examples, no deadline (the first model run compiles), so the file takes
 seconds, not minutes.
@@ -43,10 +45,9 @@ TIED = re.compile(r"^(microcredit\.(term|amount|max_term|max_amount)|finance\.sh
                   r"medical\.share_(township|city))")
 
 
-# Known defect, kept visible by test_zero_land_income_gives_finite_incomes (xfail): with no
-# land income, households without labor have no earnings to scale and their ability (and
-# income) become infinite/NaN. Draws keep this parameter away from 0 until it is fixed.
-AWAY_FROM_ZERO = {"economy.land_income_units"}
+# No parameter needs keeping away from 0 (land_income_units = 0 once gave NaN incomes;
+# test_zero_land_income_gives_finite_incomes keeps it fixed).
+AWAY_FROM_ZERO: set[str] = set()
 
 
 def _bounds(name: str):
@@ -137,10 +138,73 @@ def test_any_valid_scenario_gives_finite_non_negative_balanced_results(tmp_path,
         assert np.allclose(np.diff(reg), flows, rtol=0, atol=1e-8 * households), "register"
 
 
-@pytest.mark.xfail(strict=True, reason="known defect: economy.land_income_units = 0 (legal) "
-                   "makes households without labor have infinite ability (sim/model.py, "
-                   "ability = earned / units with units = 0) and NaN incomes")
+@st.composite
+def populations(draw):
+    """A valid region: Shangluo's profile with its register, population, sampling, village
+    locations and exit thresholds drawn anew (values keyed by dotted path)."""
+    u = lambda lo, hi: draw(st.floats(lo, hi, allow_nan=False))  # noqa: E731
+    rural = 1_900_000
+    people = round(rural * u(0.02, 0.4))
+    values = {
+        "register.people": people,
+        "register.households": round(people / u(1.6, 5.5)),
+        "register.poor_villages": draw(st.integers(0, 1450)),
+        "population.household_size_other": u(1.5, 6.0),
+        "population.income_mean": u(5000, 20000),
+        "population.near_poor_upper": u(1.2, 4.0),
+        "population.share_of_poor_in_poor_villages": u(0.0, 1.0),
+        "sampling.registered": u(0.05, 1.0),
+        "sampling.near_poor": u(0.05, 1.0),
+        "sampling.other": u(0.05, 1.0),
+        "exit.village_incidence": u(0.0, 0.2),
+        "exit.county_incidence": u(0.0, 0.2),
+    }
+    for group in ("poor_villages", "other_villages"):
+        for place in ("remote_mountain", "geo_hazard", "eco_fragile", "tiny_hamlet"):
+            values[f"location.{group}.{place}"] = u(0.0, 1.0)
+    return values
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(values=populations(), seed=st.integers(0, 2**32 - 1), on=st.booleans())
+def test_any_valid_population_gives_finite_non_negative_balanced_results(tmp_path, values, seed, on):
+    """Populations drawn from other registers, incomes, samplings and village locations
+    (households fixed small, every measure on or off) keep the same invariants."""
+    from hypothesis import assume
+
+    from sim.errors import InputError
+
+    text = SHANGLUO
+    for dotted, value in values.items():
+        text = _set_in(text, dotted, repr(value))
+    (tmp_path / "region.toml").write_text(text, encoding="utf-8")
+    spec = {"profile": "region.toml", "start_year": 2016, "end_year": 2017, "households": 200,
+            "measures": {m: on for m in MEASURES}, "overrides": {}}
+    path = tmp_path / "generated.toml"
+    path.write_text(scenario_text(spec), encoding="utf-8")
+    try:
+        scenario = load_scenario(path)
+    except InputError as err:  # refused before any run (e.g. a line too low for incomes)
+        assume(False)
+        raise AssertionError from err  # pragma: no cover
+    frame = run_one(scenario, seed)
+    numeric = frame.select_dtypes(include=[np.number])
+    bad = [c for c in numeric.columns if not np.isfinite(numeric[c].to_numpy(float)).all()]
+    assert not bad, f"NaN or infinite values in {bad}"
+    negative = [c for c in numeric.columns if COUNT_COLUMNS.search(c) and c not in SIGNED
+                and (numeric[c] < 0).any()]
+    assert not negative, f"negative counts or costs in {negative}"
+    people = frame["people"].to_numpy(float)
+    change = (frame["births"] - frame["deaths"]).to_numpy(float)[1:]
+    assert np.allclose(np.diff(people), change, rtol=0, atol=1e-8 * people.max()), "people"
+    payers = [c for c in frame.columns if c.startswith("fiscal_cost_payer_")]
+    assert np.allclose(frame[payers].sum(axis=1), frame["fiscal_cost_total"], rtol=1e-9, atol=1e-6)
+
+
 def test_zero_land_income_gives_finite_incomes(tmp_path):
+    """With no land income, households without labor have nothing to scale an earning
+    ability by: they live on pensions and transfers, and no income becomes NaN."""
     spec = {"profile": "guangdong", "start_year": 2016, "end_year": 2016, "households": 60,
             "measures": {m: False for m in MEASURES},
             "overrides": {"economy.land_income_units": 0.0}}
