@@ -47,6 +47,9 @@ class InputProblems(InputError):
     def lines(self) -> list[str]:
         return [p.one_line() for p in self.problems]
 
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
 
 def problems_of(err: InputError) -> list[InputError]:
     """The single problems of an InputError (one, or those of an InputProblems)."""
