@@ -42,6 +42,12 @@ def _loan_rows(year, on, q, key_takeup, key_return, price_c, loss_v, good_v, lin
                       - q[Q_PEER] * (1.0 - good_v[village[i]]))
             made = u01(key_takeup, i, 0) < min(max(chance, 0.0), 1.0)
         made_out[i] = made
+        if not made and capital_a[i] <= 0 and principal_a[i] <= 0 and arrears_a[i] <= 0:
+            # no loan and no project: nothing is owed, paid or lost (most households)
+            default_out[i] = False
+            loss_out[i] = 0.0
+            subsidy_out[i] = 0.0
+            continue
         if made:
             principal_a[i] = amount
             capital_a[i] += amount
