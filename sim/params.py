@@ -10,6 +10,7 @@ parameter systems is that a misspelt key is silently ignored).
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -285,8 +286,10 @@ def _warn_if_suspicious(p: Param, year: int, value, file: str, path: str) -> Non
                 return
     if default and value and not (1 / SUSPICIOUS_FACTOR < abs(value / default) < SUSPICIOUS_FACTOR):
         ratio = abs(value / default)
-        size = (f"{ratio:,.0f} times" if ratio > 1 else
-                f"1/{1 / ratio:,.0f} of" if ratio > 1e-300 else "a tiny fraction of")
+        big = ratio if ratio > 1 else (1 / ratio if ratio > 1e-300 else math.inf)
+        amount = f"{big:,.0f}" if big < 1e7 else f"{big:.1e}"
+        size = (f"{amount} times" if ratio > 1 else f"1/{amount} of" if math.isfinite(big)
+                else "a vanishing fraction of")
         suspicious(file, path, f"{value:g}{unit} is {size} the default {default:g}: "
                    "another unit (a percentage, yuan for 10,000 yuan)?")
 
