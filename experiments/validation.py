@@ -584,7 +584,7 @@ def plot_fit(frames: dict, plan_runs, path: Path):
     fig.savefig(path, dpi=100)
 
 
-def plot_national(frame: pd.DataFrame, targets: list[Target], path: Path):
+def plot_national(frame: pd.DataFrame, targets: list[Target], path: Path, calibrated: bool):
     """The national run: registered poor, exits, returns, new poor; and the national checks."""
     panels = [("registered_poor_people", "registered poor (end of year)"), ("exits_people", "exits"),
               ("returns_people", "returns"), ("new_poor_people", "new poor")]
@@ -606,8 +606,8 @@ def plot_national(frame: pd.DataFrame, targets: list[Target], path: Path):
             _axis(ax, t.name)
             ax.legend(fontsize=7, frameon=False)
         ax.set_ylim(bottom=0)
-    fig.suptitle("National scenario 2014-2020 (calibrated on the regions, not refitted)", fontsize=12,
-                 fontweight="bold")
+    how = "parameters calibrated on Shangluo, not refitted" if calibrated else "uncalibrated: default parameters"
+    fig.suptitle(f"National scenario 2014-2020 ({how})", fontsize=12, fontweight="bold")
     fig.savefig(path, dpi=100)
 
 
@@ -845,7 +845,7 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, com
     all_names = [*regions, NATIONAL]
 
     plot_fit(frames, [r for r in p.runs if r[0] != NATIONAL], figdir / "validation_fit.png")
-    plot_national(frames[NATIONAL], targets_of[NATIONAL], figdir / "validation_national.png")
+    plot_national(frames[NATIONAL], targets_of[NATIONAL], figdir / "validation_national.png", cal.calibrated)
     plot_causes(frames, all_names, figdir / "validation_causes.png")
     plot_returns(frames, all_names, figdir / "validation_returns.png")
     plot_income(frames, all_names, figdir / "validation_income_paths.png")
