@@ -1,7 +1,7 @@
 """The vectorized engine against the plain-Mesa reference: household-years per second.
 
     python benchmarks/speed.py [--households N] [--profile national] [--years 7]
-                               [--max-reference 100000] [--repeat 3] [--seed 1]
+                               [--max-reference 100000] [--repeat 3] [--seed 1] [--threads T]
 
 Both run the core rules (`benchmarks/reference_mesa.py`: medical insurance and assistance,
 dibao, microcredit, the register) on the same starting population, 10,000 and 100,000
@@ -13,6 +13,10 @@ reference once. Memory is measured in separate one-year runs with `tracemalloc` 
 sees numpy's buffers as well as Python objects): the model state per household once built,
 and the peak while stepping a year (state plus temporaries). The last line is
 `speedup_vs_mesa_agents: <ratio>` at the largest size both ran.
+
+The reference runs on one core; the vectorized engine uses every core from
+`PARALLEL_MIN_ROWS` rows on (`--threads 1` keeps it to one, a per-core comparison, and
+steadier on a machine shared with other work, where busy compiled threads wait on each other).
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import numba
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.reference_mesa import CORE_MEASURES, ReferenceModel  # noqa: E402
-from sim.model import PovertyModel  # noqa: E402
+from sim.model import PARALLEL_MIN_ROWS, PovertyModel  # noqa: E402
 from sim.profiles import load_profile  # noqa: E402
 
 
@@ -74,14 +80,21 @@ def main(argv=None) -> int:
                     help="largest population the reference is run on (it takes ~1 min per 100,000 household-years)")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs of the vectorized engine (median kept)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads of the vectorized engine's compiled passes (default: every core; the reference uses one)")
     args = ap.parse_args(argv)
+    if args.threads is not None:
+        if not 1 <= args.threads <= numba.config.NUMBA_NUM_THREADS:
+            ap.error(f"--threads: must be between 1 and {numba.config.NUMBA_NUM_THREADS}")
+        numba.set_num_threads(args.threads)
     sizes = [args.households] if args.households else [10_000, 100_000]
 
     # Warm-up: load the compiled passes (numba's cache) and the draw functions the agents call.
     ReferenceModel.from_engine(engine(args, 500, 1)).run()
     engine(args, 500, 1).run()
 
-    print(f"profile: {args.profile}  years: {args.years}  measures: {', '.join(k for k, on in CORE_MEASURES.items() if on)}")
+    print(f"profile: {args.profile}  years: {args.years}  measures: {', '.join(k for k, on in CORE_MEASURES.items() if on)}"
+          f"  vectorized threads: {numba.get_num_threads()} (one below {PARALLEL_MIN_ROWS:,} rows)")
     ratio = None
     for n in sizes:
         times = []
