@@ -66,17 +66,22 @@ def test_sigkill_at_random_points_then_rerun_equals_an_uninterrupted_sweep(tmp_p
     total = 2 * 6
     interrupted = 0
     for attempt in range(KILLS):
+        already = len(store.completed(out))
+        if already >= total - 2:
+            break
+        # kill once a random number of further runs is stored, a random moment later (a run
+        # takes a tenth of a second or more: the kill lands inside a run or its writing)
+        target = rng.randint(already, total - 3)
+        pause = rng.uniform(0.0, 0.04)
         proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
         try:
-            # wait until the sweep is under way (its manifest is written before any run),
-            # then kill it at a random moment within the next two seconds (the whole sweep
-            # takes a few: starting up, loading compiled code, 12 runs)
-            deadline = time.monotonic() + 60
-            while not (out / "manifest.json").exists() and proc.poll() is None:
-                assert time.monotonic() < deadline, "the sweep did not start"
-                time.sleep(0.005)
-            time.sleep(rng.uniform(0.0, 2.0))
+            deadline = time.monotonic() + 120
+            while proc.poll() is None and not ((out / "manifest.json").exists()
+                                               and len(store.completed(out)) >= target):
+                assert time.monotonic() < deadline, "the sweep did not get going"
+                time.sleep(0.002)
+            time.sleep(pause)
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=30)
         finally:
@@ -93,8 +98,6 @@ def test_sigkill_at_random_points_then_rerun_equals_an_uninterrupted_sweep(tmp_p
                 assert len(store.load_results(out)) == 2 * len(stored), f"seed {seed}"
             manifest = json.loads((out / "manifest.json").read_text())
             assert manifest["status"] == "running"
-        if len(stored) == total:
-            break
     assert interrupted >= 1, f"seed {seed}: no kill landed before the sweep finished"
 
     rerun = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
