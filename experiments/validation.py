@@ -910,7 +910,9 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, com
               f"calibrated: {verdict(fits[name])}, loss {loss(frames[name], targets_of[name]):.1f} (the loss "
               "calibration minimises: the weighted mean of squared errors of the mean over seeds, in units of "
               "each target's tolerance, so 1 is a fit at the edge of the tolerance; here on this report's seeds "
-              "and households).", ""]
+              "and households). The fit stays far from the plan: the misfits come from the starting register "
+              "and the register's churn (section 5), which the declared free parameters, within their ranges, "
+              "do not remove.", ""]
     L += fit_markdown(fits[name], band) + ["", "Sources:", ""] + sources_markdown(fits[name]) + [""]
     L += ["![targets and model](figures/validation_fit.png)", ""]
 
