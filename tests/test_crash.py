@@ -194,3 +194,19 @@ def test_unwritable_output_directory_is_refused_before_the_sweep(tmp_path, capsy
         assert not (locked / "out").exists()
     finally:
         locked.chmod(0o755)
+
+
+def test_a_disk_that_is_full_for_every_file_leaves_nothing_behind(tmp_path, capsys, monkeypatch):
+    """Every write fails at the last moment (the data written, the rename not done): the
+    sweep stops with one line and exit code 1, and not a single file is left."""
+    path = tiny_sweep(tmp_path, replications=1, households=300)
+    out = tmp_path / "out"
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "_umask", full)  # called after the data, before the rename
+    code = cli.main(["sweep", str(path), "--executor", "serial", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "No space left on device" in err[0], err
+    assert not out.exists() or [p for p in out.rglob("*") if p.is_file()] == []
