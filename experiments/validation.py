@@ -906,13 +906,15 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, com
           f"{verdict(fits[name])}.", ""]
     ref = name + UNCALIBRATED_SUFFIX
     if ref in fits:
+        after = loss(frames[name], targets_of[name])
         L += [f"Uncalibrated (defaults): {verdict(fits[ref])}, loss {loss(frames[ref], targets_of[ref]):.1f}; "
-              f"calibrated: {verdict(fits[name])}, loss {loss(frames[name], targets_of[name]):.1f} (the loss "
+              f"calibrated: {verdict(fits[name])}, loss {after:.1f} (the loss "
               "calibration minimises: the weighted mean of squared errors of the mean over seeds, in units of "
               "each target's tolerance, so 1 is a fit at the edge of the tolerance; here on this report's seeds "
-              "and households). The fit stays far from the plan: the misfits come from the starting register "
-              "and the register's churn (section 5), which the declared free parameters, within their ranges, "
-              "do not remove.", ""]
+              "and households)."
+              + (" The fit stays far from the plan: the misfits come from the starting register and the "
+                 "register's churn (section 5), which the declared free parameters, within their ranges, do "
+                 "not remove." if after > 4 else ""), ""]
     L += fit_markdown(fits[name], band) + ["", "Sources:", ""] + sources_markdown(fits[name]) + [""]
     L += ["![targets and model](figures/validation_fit.png)", ""]
 
