@@ -10,7 +10,6 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .sums import weighted_sum
 
 from policies import BATCH_NAMES, MEASURES, PAYERS
 
@@ -167,6 +166,50 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
     return total
 
 
+@numba.njit(cache=True, parallel=True)
+def _sum_flags(weight, size, reached, batch_bits, n_batches, people_flags, household_flags, principal, arrears):
+    """Weighted sums of the year's flags in one pass: people reached by each measure and by
+    each batch (reached by any of its measures), people in each of `people_flags`,
+    households in each of `household_flags`, and microcredit outstanding (the last)."""
+    n = size.shape[0]
+    m, nb, npf, nhf = len(reached), n_batches, len(people_flags), len(household_flags)
+    width = m + nb + npf + nhf + 1
+    acc = np.zeros((CHUNKS, width))
+    step = (n + CHUNKS - 1) // CHUNKS
+    for c in numba.prange(CHUNKS):
+        a = acc[c]
+        for i in range(c * step, min(n, (c + 1) * step)):
+            w = np.float64(weight[i])
+            ws = np.float64(np.float32(weight[i]) * np.float32(size[i]))
+            batches = 0
+            for j in range(m):
+                if reached[j][i]:
+                    a[j] += ws
+                    batches |= batch_bits[j]
+            if batches:
+                for b in range(nb):
+                    if batches & (1 << b):
+                        a[m + b] += ws
+            for j in range(npf):
+                if people_flags[j][i]:
+                    a[m + nb + j] += ws
+            for j in range(nhf):
+                if household_flags[j][i]:
+                    a[m + nb + npf + j] += w
+            a[width - 1] += w * (np.float64(principal[i]) + arrears[i])
+    total = np.zeros(width)
+    for c in range(CHUNKS):
+        total += acc[c]
+    return total
+
+
+_BATCH_INDEX = {b: k for k, b in enumerate(BATCH_NAMES)}
+_BATCH_BITS = np.array([(1 << _BATCH_INDEX[spec.batch]) | (1 << _BATCH_INDEX[spec.batch_guangyuan])
+                        for spec in MEASURES.values()], dtype=np.int64)
+PEOPLE_FLAGS = ("exits_under_pressure", "exits_reversed")
+HOUSEHOLD_FLAGS = ("microcredit_open", "microcredit_defaults", "microcredit_made")
+
+
 def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
     hh, v, c, f = model.hh, model.villages, model.counties, model.flows
     t = _sum_rows(float(model.line), _CAUSE_BITS, hh.weight, hh.size, hh.status, f["births"], f["deaths"],
@@ -188,16 +231,9 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
         "microcredit_ever_households": sums["microcredit_households"],
         "ever_registered_people": sums["ever_registered_people"],
         "poverty_line": float(model.line),
-        "exits_under_pressure_people": float(weighted_sum(hh.weight * hh.size, f["exits_under_pressure"]))
-        if "exits_under_pressure" in f else 0.0,
-        "exits_reversed_people": float(weighted_sum(hh.weight * hh.size, f["exits_reversed"])) if "exits_reversed" in f else 0.0,
         "dibao_people": sums["dibao_people"],
         "no_labor_registered_people": sums["no_labor_registered_people"],
         "oop_medical_total": sums["oop_medical_total"],
-        "microcredit_active_loans": float(weighted_sum(hh.weight, f["microcredit_open"])) if "microcredit_open" in f else 0.0,
-        "microcredit_defaults": float(weighted_sum(hh.weight, f["microcredit_defaults"])) if "microcredit_defaults" in f else 0.0,
-        "microcredit_loans_made": float(weighted_sum(hh.weight, f["microcredit_made"])) if "microcredit_made" in f else 0.0,
-        "microcredit_outstanding": float(weighted_sum(hh.weight, hh.loan_principal.astype(np.float64) + hh.loan_arrears)),
         "microcredit_interest_subsidy": float(f.get("microcredit_subsidy", 0.0)),
         "microcredit_risk_compensation": float(f.get("microcredit_compensation", 0.0)),
         "relocated_people": sums["relocated_people"],
@@ -206,28 +242,30 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
         "poor_counties": float(c.poor.sum()),
         "counties_exited": float(f["counties_exited"].sum()),
     })
-    ws = hh.weight * hh.size.astype(np.float32)
+    # flags: the measures' reached households, exit practice, microcredit (absent = none)
+    none = np.zeros(hh.n, bool)
+    reached = tuple(f.get(f"reached_{name}", none) for name in MEASURES)
+    flags = _sum_flags(hh.weight, hh.size, reached, _BATCH_BITS, len(BATCH_NAMES),
+                       tuple(f.get(k, none) for k in PEOPLE_FLAGS), tuple(f.get(k, none) for k in HOUSEHOLD_FLAGS),
+                       hh.loan_principal, hh.loan_arrears).tolist()
+    n_m, n_b = len(MEASURES), len(BATCH_NAMES)
+    m["exits_under_pressure_people"], m["exits_reversed_people"] = flags[n_m + n_b:n_m + n_b + 2]
+    (m["microcredit_active_loans"], m["microcredit_defaults"], m["microcredit_loans_made"],
+     m["microcredit_outstanding"]) = flags[n_m + n_b + 2:]
     total = 0.0
     payers = dict.fromkeys(PAYERS, 0.0)
-    batches = {b: np.zeros(hh.n, bool) for b in BATCH_NAMES}
-    for name, spec in MEASURES.items():
+    for j, name in enumerate(MEASURES):
         cost = costs.get(name, {})
         m[f"fiscal_cost_{name}"] = sum(cost.values())
         total += m[f"fiscal_cost_{name}"]
         for payer, yuan in cost.items():
             payers[payer] += yuan
-        reached = f.get(f"reached_{name}")
-        if reached is not None and not reached.any():
-            reached = None
-        m[f"reached_people_{name}"] = float(weighted_sum(ws, reached)) if reached is not None else 0.0
-        if reached is not None:
-            batches[spec.batch] |= reached
-            batches[spec.batch_guangyuan] |= reached
+        m[f"reached_people_{name}"] = flags[j]
     m["fiscal_cost_total"] = total
     for payer, yuan in payers.items():
         m[f"fiscal_cost_payer_{payer}"] = yuan
-    for b, mask in batches.items():
-        m[f"batch_people_{b}"] = float(weighted_sum(ws, mask))
+    for k, b in enumerate(BATCH_NAMES):
+        m[f"batch_people_{b}"] = flags[n_m + k]
     for k, cause in enumerate(Cause):
         m[f"poor_people_cause_{cause.name.lower()}"] = float(t[len(SUMS) + k])
     for k, cause in enumerate(Cause):
