@@ -11,6 +11,7 @@ worker); either way the member leaves the farm. Placements are made each year.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from sim.sums import weighted_sum
@@ -29,19 +30,37 @@ def unit_cost(model) -> np.ndarray:
     return np.full(model.hh.n, model.p["employment.cost_per_placement"])
 
 
+@numba.njit(cache=True, parallel=True)
+def _place_rows(growth, migrant_ratio, workshop_ratio, assigned, supported, labor, size, n_working, n_college,
+                n_migrants, n_local, public_job, willingness, ability, income_farm, income_migrant,
+                income_local_wage, placed):
+    """Assigned candidates place one member: away with a labor-export team if willing to
+    move, else in a workshop near home; the member leaves the farm (float32, as the table)."""
+    growth32, mig32, shop32 = np.float32(growth), np.float32(migrant_ratio), np.float32(workshop_ratio)
+    for i in numba.prange(size.shape[0]):
+        idle = n_working[i] - n_college[i] - n_migrants[i] - n_local[i] - public_job[i]
+        placed[i] = assigned[i] and supported[i] and labor[i] == 2 and idle >= 1 and size[i] > 0
+        if not placed[i]:
+            continue
+        level = ability[i] * growth32
+        income_farm[i] -= min(level, income_farm[i])
+        if willingness[i] >= 0.5:
+            income_migrant[i] += level * mig32
+            n_migrants[i] += 1
+        else:
+            income_local_wage[i] += level * shop32
+            n_local[i] += 1
+
+
 def act(model, on: bool) -> dict[str, float]:
     if not on:
         return {}
     hh, f, p = model.hh, model.flows, model.p
-    placed = f.get("assigned_employment", np.zeros(hh.n, bool)) & candidates(model)
-    export = placed & (hh.willingness_to_move >= 0.5)
-    workshop = placed & ~export
-    level = hh.ability * model.growth_index
-    farm_lost = np.minimum(level, hh.income_farm)
-    hh.income_farm -= np.where(placed, farm_lost, 0.0).astype(np.float32)
-    hh.income_migrant += np.where(export, level * p["economy.migrant_wage_ratio"], 0.0).astype(np.float32)
-    hh.income_local_wage += np.where(workshop, level * p["employment.workshop_wage_ratio"], 0.0).astype(np.float32)
-    hh.n_migrants += export.astype(np.int8)
-    hh.n_local += workshop.astype(np.int8)
+    placed = np.empty(hh.n, bool)
+    _place_rows(float(model.growth_index), float(p["economy.migrant_wage_ratio"]),
+                float(p["employment.workshop_wage_ratio"]), f.get("assigned_employment", np.zeros(hh.n, bool)),
+                f["supported"], hh.labor, hh.size, hh.n_working, hh.n_college, hh.n_migrants, hh.n_local,
+                hh.public_job, hh.willingness_to_move, hh.ability, hh.income_farm, hh.income_migrant,
+                hh.income_local_wage, placed)
     f["reached_employment"] = placed
     return {"fiscal": float(weighted_sum(hh.weight, placed)) * p["employment.cost_per_placement"]}

@@ -10,6 +10,7 @@ pays a yearly dividend (property income) and raises its farm income by
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from sim.sums import weighted_sum
@@ -27,14 +28,26 @@ def unit_cost(model) -> np.ndarray:
     return np.full(model.hh.n, model.p["industry.support_per_household"])
 
 
+@numba.njit(cache=True, parallel=True)
+def _member_rows(gain, dividend, joined, supported, cooperative, income_farm, income_property, reached):
+    """Cooperative members farm better and receive a dividend (float32, as the table)."""
+    keep32, dividend32 = np.float32(1.0 + gain), np.float32(dividend)
+    for i in numba.prange(joined.shape[0]):
+        if joined[i]:
+            cooperative[i] = True
+        reached[i] = joined[i] or (cooperative[i] and supported[i])
+        if cooperative[i]:
+            income_farm[i] *= keep32
+            income_property[i] += dividend32
+
+
 def act(model, on: bool) -> dict[str, float]:
     hh, f, p = model.hh, model.flows, model.p
     joined = f.get("assigned_industry", np.zeros(hh.n, bool)) if on else np.zeros(hh.n, bool)
-    hh.cooperative |= joined
-    if not hh.cooperative.any():
+    if not (hh.cooperative.any() or joined.any()):
         return {}
-    hh.income_farm *= np.where(hh.cooperative, 1.0 + p["industry.farm_income_gain"], 1.0).astype(np.float32)
-    dividend = p["industry.dividend"] * model.price_index
-    hh.income_property += np.where(hh.cooperative, dividend, 0.0).astype(np.float32)
-    f["reached_industry"] = joined | (hh.cooperative & f["supported"])
+    reached = np.empty(hh.n, bool)
+    _member_rows(float(p["industry.farm_income_gain"]), float(p["industry.dividend"] * model.price_index), joined,
+                 f["supported"], hh.cooperative, hh.income_farm, hh.income_property, reached)
+    f["reached_industry"] = reached
     return {"fiscal": float(weighted_sum(hh.weight, joined)) * p["industry.support_per_household"]} if on else {}
