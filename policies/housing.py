@@ -27,8 +27,8 @@ def act(model, on: bool) -> dict[str, float]:
     if model.measures.get("disaster_reconstruction", False) and "disaster_hit" in f:
         eligible &= ~f["disaster_hit"]
     idx = np.flatnonzero(eligible)
-    tie = model.streams.uniform("housing_order", model.year, hh.n)
-    order = idx[np.lexsort((tie[idx], hh.measured_pc[idx]))]  # poorest first
+    tie = model.streams.uniform_at("housing_order", model.year, idx)  # the draws of these rows only
+    order = idx[np.lexsort((tie, hh.measured_pc[idx]))]  # poorest first
     share = p["housing.households_per_year_share"]
     if share < 1.0:
         cum = np.cumsum(hh.weight[order].astype(np.float64))
