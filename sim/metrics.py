@@ -102,105 +102,147 @@ CHUNKS = 64  # row blocks summed in parallel, then added up in a fixed order (sa
 @numba.njit(cache=True, parallel=True)
 def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, returned, new_poor, resources,
               income, dibao, labor, oop, relocated, causes, loan_year):
+    """The household sums of `SUMS`, then people by diagnosed cause and by main cause.
+
+    Accumulators are local scalars (kept in registers, one pass over the rows); causes go
+    into a histogram of cause combinations, spread over the causes once per block."""
     n = size.shape[0]
+    n_causes = cause_bits.shape[0]
+    combos = 2 * cause_bits.max() if n_causes else 1
     acc = np.zeros((CHUNKS, N_SUMS))
     step = (n + CHUNKS - 1) // CHUNKS
     for c in numba.prange(CHUNKS):
-        a = acc[c]
+        hist = np.zeros(combos)
+        households = income_poor = people = n_births = n_deaths = total_income = total_oop = 0.0
+        reg_hh = reg_people = reg_net_births = income_reg = no_labor_reg = 0.0
+        ever_people = income_ever = mc_people = mc_hh = income_mc = exited_people = 0.0
+        exit_hh = exit_people = ret_hh = ret_people = new_hh = new_people = 0.0
+        dibao_people = relocated_people = income_relocated = 0.0
         for i in range(c * step, min(n, (c + 1) * step)):
             w = float(weight[i])
             ws = w * size[i]
-            reg = status[i] == REGISTERED or status[i] == RETURNED
+            inc = w * income[i]
             if size[i] > 0:
-                a[S_HH] += w
+                households += w
                 if resources[i] / size[i] < line:
-                    a[S_INCOME_POOR] += ws
-            a[S_PEOPLE] += ws
-            a[S_BIRTHS] += w * births[i]
-            a[S_DEATHS] += w * deaths[i]
-            a[S_INCOME] += w * income[i]
-            a[S_OOP] += w * oop[i]
-            if reg:
-                a[S_REG_HH] += w
-                a[S_REG_PEOPLE] += ws
-                a[S_REG_NET_BIRTHS] += w * (births[i] - deaths[i])
-                a[S_INCOME_REG] += w * income[i]
+                    income_poor += ws
+            people += ws
+            n_births += w * births[i]
+            n_deaths += w * deaths[i]
+            total_income += inc
+            total_oop += w * oop[i]
+            st = status[i]
+            if st == REGISTERED or st == RETURNED:
+                reg_hh += w
+                reg_people += ws
+                reg_net_births += w * (births[i] - deaths[i])
+                income_reg += inc
                 if labor[i] != FULL:
-                    a[S_NO_LABOR_REG] += ws
-                main = -1
-                for k in range(cause_bits.shape[0]):
-                    if causes[i] & cause_bits[k]:
-                        a[len(SUMS) + k] += ws
-                        if main < 0:
-                            main = k
-                if main < 0:
-                    a[S_NO_CAUSE] += ws
-                else:
-                    a[len(SUMS) + cause_bits.shape[0] + main] += ws
-            if status[i] != NEVER:
-                a[S_EVER_PEOPLE] += ws
-                a[S_INCOME_EVER] += w * income[i]
+                    no_labor_reg += ws
+                hist[causes[i]] += ws
+            if st != NEVER:
+                ever_people += ws
+                income_ever += inc
             if loan_year[i] > 0:
-                a[S_MC_PEOPLE] += ws
-                a[S_MC_HH] += w
-                a[S_INCOME_MC] += w * income[i]
-            if status[i] == EXITED:
-                a[S_EXITED_PEOPLE] += ws
+                mc_people += ws
+                mc_hh += w
+                income_mc += inc
+            if st == EXITED:
+                exited_people += ws
             if exited[i]:
-                a[S_EXIT_HH] += w
-                a[S_EXIT_PEOPLE] += ws
+                exit_hh += w
+                exit_people += ws
             if returned[i]:
-                a[S_RET_HH] += w
-                a[S_RET_PEOPLE] += ws
+                ret_hh += w
+                ret_people += ws
             if new_poor[i]:
-                a[S_NEW_HH] += w
-                a[S_NEW_PEOPLE] += ws
+                new_hh += w
+                new_people += ws
             if dibao[i]:
-                a[S_DIBAO] += ws
+                dibao_people += ws
             if relocated[i]:
-                a[S_RELOCATED] += ws
-                a[S_INCOME_RELOCATED] += w * income[i]
+                relocated_people += ws
+                income_relocated += inc
+        a = acc[c]
+        a[S_HH], a[S_INCOME_POOR], a[S_PEOPLE], a[S_BIRTHS], a[S_DEATHS] = households, income_poor, people, n_births, n_deaths
+        a[S_INCOME], a[S_OOP], a[S_REG_HH], a[S_REG_PEOPLE] = total_income, total_oop, reg_hh, reg_people
+        a[S_REG_NET_BIRTHS], a[S_INCOME_REG], a[S_NO_LABOR_REG] = reg_net_births, income_reg, no_labor_reg
+        a[S_EVER_PEOPLE], a[S_INCOME_EVER], a[S_MC_PEOPLE], a[S_MC_HH] = ever_people, income_ever, mc_people, mc_hh
+        a[S_INCOME_MC], a[S_EXITED_PEOPLE], a[S_EXIT_HH], a[S_EXIT_PEOPLE] = income_mc, exited_people, exit_hh, exit_people
+        a[S_RET_HH], a[S_RET_PEOPLE], a[S_NEW_HH], a[S_NEW_PEOPLE] = ret_hh, ret_people, new_hh, new_people
+        a[S_DIBAO], a[S_RELOCATED], a[S_INCOME_RELOCATED] = dibao_people, relocated_people, income_relocated
+        for combo in range(combos):  # people by diagnosed cause, and by main cause (the first)
+            if hist[combo] == 0.0:
+                continue
+            main = -1
+            for k in range(n_causes):
+                if combo & cause_bits[k]:
+                    a[len(SUMS) + k] += hist[combo]
+                    if main < 0:
+                        main = k
+            if main < 0:
+                a[S_NO_CAUSE] += hist[combo]
+            else:
+                a[len(SUMS) + n_causes + main] += hist[combo]
     total = np.zeros(N_SUMS)
     for c in range(CHUNKS):
         total += acc[c]
     return total
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, fastmath={"reassoc"})
 def _sum_flags(weight, size, reached, batch_bits, n_batches, people_flags, household_flags, principal, arrears):
     """Weighted sums of the year's flags in one pass: people reached by each measure and by
     each batch (reached by any of its measures), people in each of `people_flags`,
-    households in each of `household_flags`, and microcredit outstanding (the last)."""
+    households in each of `household_flags`, and microcredit outstanding (the last).
+    Block by block, one flag at a time (tight loops over a block held in cache)."""
     n = size.shape[0]
     m, nb, npf, nhf = len(reached), n_batches, len(people_flags), len(household_flags)
     width = m + nb + npf + nhf + 1
     acc = np.zeros((CHUNKS, width))
     step = (n + CHUNKS - 1) // CHUNKS
     for c in numba.prange(CHUNKS):
+        lo, hi = c * step, min(n, (c + 1) * step)
+        if hi <= lo:
+            continue
         a = acc[c]
-        for i in range(c * step, min(n, (c + 1) * step)):
-            w = np.float64(weight[i])
-            ws = np.float64(np.float32(weight[i]) * np.float32(size[i]))
-            batches = 0
-            for j in range(m):
-                if reached[j][i]:
-                    a[j] += ws
-                    batches |= batch_bits[j]
-            if batches:
-                for b in range(nb):
-                    if batches & (1 << b):
-                        a[m + b] += ws
-            for j in range(npf):
-                if people_flags[j][i]:
-                    a[m + nb + j] += ws
-            for j in range(nhf):
-                if household_flags[j][i]:
-                    a[m + nb + npf + j] += w
-            a[width - 1] += w * (np.float64(principal[i]) + arrears[i])
-    total = np.zeros(width)
+        ws = np.empty(hi - lo)
+        bits = np.zeros(hi - lo, np.int64)
+        outstanding = 0.0
+        for i in range(lo, hi):
+            ws[i - lo] = np.float32(weight[i]) * np.float32(size[i])
+            outstanding += np.float64(weight[i]) * (np.float64(principal[i]) + arrears[i])
+        a[width - 1] = outstanding
+        for j in range(m):
+            mask = reached[j]
+            b = batch_bits[j]
+            total = 0.0
+            for i in range(lo, hi):  # branch-free: the flags are unpredictable
+                f = mask[i]
+                total += ws[i - lo] * f
+                bits[i - lo] |= b * f
+            a[j] = total
+        for k in range(nb):
+            total = 0.0
+            for r in range(hi - lo):
+                total += ws[r] * ((bits[r] >> k) & 1)
+            a[m + k] = total
+        for j in range(npf):
+            mask = people_flags[j]
+            total = 0.0
+            for i in range(lo, hi):
+                total += ws[i - lo] * mask[i]
+            a[m + nb + j] = total
+        for j in range(nhf):
+            mask = household_flags[j]
+            total = 0.0
+            for i in range(lo, hi):
+                total += np.float64(weight[i]) * mask[i]
+            a[m + nb + npf + j] = total
+    total_all = np.zeros(width)
     for c in range(CHUNKS):
-        total += acc[c]
-    return total
+        total_all += acc[c]
+    return total_all
 
 
 _BATCH_INDEX = {b: k for k, b in enumerate(BATCH_NAMES)}
