@@ -524,7 +524,8 @@ def report(directory: Path, baseline: str | None = None, out=None) -> int:
     """
     directory = Path(directory)
     df = load_directory(directory)
-    for warning in provenance_warnings(directory):
+    warnings = provenance_warnings(directory)
+    for warning in warnings:
         print(f"povsim: warning: {directory}: {warning}", file=sys.stderr)
     try:
         _check(df)
@@ -539,7 +540,10 @@ def report(directory: Path, baseline: str | None = None, out=None) -> int:
     csv = io.StringIO()
     table.to_csv(csv)
     atomic_write(directory / "report.csv", _text(csv.getvalue()))
-    atomic_write(directory / "report.md", _text(format_markdown(table)))
+    markdown = format_markdown(table)
+    if warnings:  # kept with the numbers they qualify
+        markdown += "\n## Provenance warnings\n\n" + "".join(f"- {w}\n" for w in warnings)
+    atomic_write(directory / "report.md", _text(markdown))
     figures = directory / "figures"
     atomic_write(figures / "exits_returns.png", lambda tmp: plot_exits_returns(df, tmp))
     atomic_write(figures / "causes.png", lambda tmp: plot_causes(df, tmp))

@@ -294,9 +294,12 @@ def stored(tmp_path_factory):
     return tmp / "out"
 
 
-def test_a_consistent_store_has_no_provenance_warnings(stored, tmp_path):
+def test_a_consistent_store_has_no_provenance_warnings(stored, tmp_path, capsys):
     out = shutil.copytree(stored, tmp_path / "out")
     assert store.provenance_warnings(out) == []
+    assert cli.main(["report", str(out)]) == 0
+    assert capsys.readouterr().err == ""
+    assert "Provenance" not in (out / "report.md").read_text(encoding="utf-8")
     prov = store.provenance(next((out / "runs").rglob("*.parquet")))
     assert set(prov) >= {"config_hash", "commit", "dirty", "povsim", "written_utc"}
 
@@ -321,6 +324,8 @@ def test_report_warns_when_runs_come_from_different_configurations(stored, tmp_p
     assert cli.main(["report", str(out)]) == 0
     err = capsys.readouterr().err
     assert "scenario 'shangluo': stored runs come from different configurations: 0000000000000000 (1 run)" in err
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Provenance warnings" in markdown and "0000000000000000 (1 run)" in markdown
 
 
 # ---------------------------------------------------------------------------------------

@@ -39,6 +39,9 @@ from sim.profiles import PROFILE_DIR, available_profiles, load_profile
 REPO = Path(__file__).resolve().parent.parent
 PARAMS = Parameters.load()
 
+# generated extreme values are often suspicious (and warned about): expected here
+pytestmark = pytest.mark.filterwarnings("ignore::sim.schema.SuspiciousValue")
+
 # Parameters tied to others by rules of check_constraints (legal limits, shares adding up
 # to one): a value drawn alone would be refused, correctly; they are left at their defaults.
 TIED = re.compile(r"^(microcredit\.(term|amount|max_term|max_amount)|finance\.share_|"
