@@ -146,7 +146,8 @@ def exit_threshold(model) -> np.ndarray | float:
 
 @numba.njit(cache=True, parallel=True)
 def _exit_rows(year, min_years, relative, threshold, line, status, reg_year, measured_pc, labor, dibao,
-               n_dropout_compulsory, insured, unsafe_housing, size, exit_year, exits):
+               n_dropout_compulsory, insured, unsafe_housing, size, exits):
+    """Who meets the exit rule (statuses change once exit practice has had its say)."""
     for i in numba.prange(status.shape[0]):
         # the three guarantees: compulsory education, basic medical insurance, safe housing
         ok = ((status[i] == REGISTERED or status[i] == RETURNED) and year - reg_year[i] >= min_years
@@ -157,7 +158,12 @@ def _exit_rows(year, min_years, relative, threshold, line, status, reg_year, mea
             else:
                 ok = measured_pc[i] >= threshold
         exits[i] = ok
-        if ok:
+
+
+@numba.njit(cache=True, parallel=True)
+def _record_exits(year, exits, status, exit_year):
+    for i in numba.prange(exits.shape[0]):
+        if exits[i]:
             status[i] = EXITED
             exit_year[i] = year
 
@@ -174,18 +180,20 @@ def assess_exits(model) -> None:
     hh, p = model.hh, model.p
     relative = model.profile.data["exit"]["rule"] == "relative"
     threshold = float(exit_threshold(model))
-    before_status, before_exit_year = hh.status.copy(), hh.exit_year.copy()
     exits = np.zeros(hh.n, bool)
     _exit_rows(model.year, p["register.min_years_before_exit"], relative, threshold,
                float(model.line), hh.status, hh.reg_year, hh.measured_pc, hh.labor, hh.dibao,
-               hh.n_dropout_compulsory, hh.insured, hh.unsafe_housing, hh.size, hh.exit_year, exits)
-    row_threshold = np.where(relative & (hh.labor != Labor.FULL), model.line, threshold)
-    pressured = _certify_under_pressure(model, exits, before_status, row_threshold)
+               hh.n_dropout_compulsory, hh.insured, hh.unsafe_housing, hh.size, exits)
+
+    def row_threshold(rows=slice(None)):
+        """The threshold each row must reach (the line for those without labor under the relative rule)."""
+        return np.where(relative & (hh.labor[rows] != Labor.FULL), model.line, threshold)
+
+    pressured = _certify_under_pressure(model, exits, row_threshold)
     exits |= pressured
     reversed_ = _verify(model, exits, row_threshold)
     exits &= ~reversed_
-    hh.status = np.where(reversed_, before_status, hh.status)
-    hh.exit_year = np.where(reversed_, before_exit_year, hh.exit_year)
+    _record_exits(model.year, exits, hh.status, hh.exit_year)
     model.flows["exited"] = exits
     model.flows["exits_under_pressure"] = pressured & ~reversed_
     model.flows["exits_reversed"] = reversed_
@@ -200,7 +208,7 @@ def exit_target(model) -> float | None:
     return targets.get(model.year) if isinstance(targets, dict) else None
 
 
-def _certify_under_pressure(model, exits, before_status, row_threshold) -> np.ndarray:
+def _certify_under_pressure(model, exits, row_threshold) -> np.ndarray:
     """Households certified as exited, measured just under the threshold, to meet a target."""
     hh, p = model.hh, model.p
     pressure = p["exit.target_pressure"]
@@ -212,18 +220,17 @@ def _certify_under_pressure(model, exits, before_status, row_threshold) -> np.nd
     shortfall = pressure * target - float(weighted_sum(people, exits))
     if shortfall <= 0:
         return none
-    was_registered = (before_status == Status.REGISTERED) | (before_status == Status.RETURNED)
+    thresholds = row_threshold()
+    was_registered = (hh.status == Status.REGISTERED) | (hh.status == Status.RETURNED)
     near = (was_registered & ~exits & (hh.size > 0)
             & (model.year - hh.reg_year >= p["register.min_years_before_exit"])
-            & (hh.measured_pc >= (1.0 - p["exit.pressure_margin"]) * row_threshold)
-            & (hh.measured_pc < row_threshold))
+            & (hh.measured_pc >= (1.0 - p["exit.pressure_margin"]) * thresholds)
+            & (hh.measured_pc < thresholds))
     idx = np.flatnonzero(near)
-    idx = idx[np.argsort(-hh.measured_pc[idx] / row_threshold[idx], kind="stable")]  # closest first
+    idx = idx[np.argsort(-hh.measured_pc[idx] / thresholds[idx], kind="stable")]  # closest first
     take = idx[: int(np.searchsorted(np.cumsum(people[idx]), shortfall)) + 1]
     chosen = none.copy()
     chosen[take] = True
-    hh.status = np.where(chosen, Status.EXITED, hh.status)
-    hh.exit_year = np.where(chosen, model.year, hh.exit_year)
     return chosen
 
 
@@ -235,7 +242,7 @@ def _verify(model, exits, row_threshold) -> np.ndarray:
         return np.zeros(hh.n, bool)
     idx = np.flatnonzero(exits)
     idx = idx[model.streams.uniform_at("verification", model.year, idx) < rate]
-    false = hh.resources[idx] / np.maximum(hh.size[idx], 1) < row_threshold[idx]
+    false = hh.resources[idx] / np.maximum(hh.size[idx], 1) < row_threshold(idx)
     reversed_ = np.zeros(hh.n, bool)
     reversed_[idx[false]] = True
     return reversed_
