@@ -271,6 +271,14 @@ def load_sweep(path: str | Path, households: int | None = None,
                  design=design)
 
 
+#: Keys only a sweep file has: a file with one of them (and no `profile`) is checked as a
+#: sweep, so that a sweep missing its [[scenarios]] is told so, not read as a scenario.
+SWEEP_ONLY_KEYS = ("scenarios", "replications", "grid", "sample", "baseline")
+
+
 def is_sweep_file(raw: dict) -> bool:
-    """A TOML document is a sweep file when it has [[scenarios]] entries."""
-    return isinstance(raw.get("scenarios"), list)
+    """A TOML document is a sweep file when it has [[scenarios]] entries, or keys only a
+    sweep has and no `profile`."""
+    if isinstance(raw.get("scenarios"), list):
+        return True
+    return "profile" not in raw and any(k in raw for k in SWEEP_ONLY_KEYS)

@@ -297,6 +297,71 @@ def scenario_mutations(draw):
     return _render(data, measures).encode(), f"measures.{name[:-1]}", kind
 
 
+VALID_SWEEP = {"name": "mutated", "description": "two scenarios", "seed": 3, "replications": 2,
+               "households": 300, "baseline": "a"}
+SWEEP_ENTRIES = [{"name": "a", "file": str(REPO / "experiments" / "scenarios" / "baseline.toml")},
+                 {"name": "b", "file": str(REPO / "experiments" / "scenarios" / "shangluo.toml")}]
+
+
+def _render_sweep(data: dict, entries: list[dict]) -> str:
+    text = _render(data)
+    for entry in entries:
+        text += "\n[[scenarios]]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in entry.items())
+    return text
+
+
+@st.composite
+def sweep_mutations(draw):
+    """(file bytes, the dotted path the error must name or None, what the mutation was)."""
+    from experiments.sweep import SWEEP_SCHEMA
+
+    data = dict(VALID_SWEEP)
+    entries = [dict(e) for e in SWEEP_ENTRIES]
+    keys = sorted(data)
+    kind = draw(st.sampled_from(["wrong_type", "out_of_range", "unknown_key", "missing",
+                                 "duplicate", "entry_duplicate", "entry_unknown", "entry_missing",
+                                 "encoding"]))
+    i = draw(st.integers(0, len(entries) - 1))
+    if kind == "wrong_type":
+        key = draw(st.sampled_from(keys))
+        data[key] = WRONG_TYPE[SWEEP_SCHEMA[key].kind]
+        return _render_sweep(data, entries).encode(), key, kind
+    if kind == "out_of_range":
+        key = draw(st.sampled_from(["seed", "replications", "households"]))
+        data[key] = int(SWEEP_SCHEMA[key].min) - draw(st.integers(1, 1000))
+        return _render_sweep(data, entries).encode(), key, kind
+    if kind == "unknown_key":
+        key = draw(st.sampled_from(keys))
+        typo = key[:-1] + ("x" if key[-1] != "x" else "y")
+        data[typo] = data.pop(key)
+        return _render_sweep(data, entries).encode(), typo, kind
+    if kind == "missing":
+        key = draw(st.sampled_from(["seed", "replications", "scenarios"]))
+        if key == "scenarios":
+            return _render(data).encode(), key, kind
+        data.pop(key)
+        return _render_sweep(data, entries).encode(), key, kind
+    if kind == "duplicate":
+        key = draw(st.sampled_from(keys))
+        lines = _render_sweep(data, entries).splitlines()
+        j = next(n for n, line in enumerate(lines) if line.startswith(f"{key} ="))
+        lines.insert(j + 1, lines[j])
+        return ("\n".join(lines) + "\n").encode(), key, kind
+    if kind == "entry_duplicate":
+        text = _render_sweep(data, entries)
+        marker = f'name = "{entries[i]["name"]}"\n'
+        return text.replace(marker, marker * 2).encode(), f"scenarios[{i}].name", kind
+    if kind == "entry_unknown":
+        entries[i]["nmae"] = entries[i].pop("name")
+        return _render_sweep(data, entries).encode(), f"scenarios[{i}].nmae", kind
+    if kind == "entry_missing":
+        entries[i].pop("file")
+        return _render_sweep(data, entries).encode(), f"scenarios[{i}].file", kind
+    data["description"] = "商洛 mixes"
+    codec = draw(st.sampled_from(["utf-16", "gbk"]))
+    return _render_sweep(data, entries).encode(codec), None, f"{kind} {codec}"
+
+
 def _check(path: Path, capsys) -> tuple[int, list[str]]:
     code = cli.main(["check", str(path)])
     out, err = capsys.readouterr()
@@ -320,6 +385,26 @@ def test_any_invalid_mutation_of_a_scenario_is_refused_naming_the_path(tmp_path,
     assert code == 2, (kind, lines)
     assert lines and all(line.startswith(f"povsim: error: {path}") for line in lines), (kind, lines)
     assert not any("Traceback" in line for line in lines)
+    if dotted is not None:
+        assert any(line.startswith(f"povsim: error: {path}: {dotted}") for line in lines), (kind, lines)
+
+
+def test_the_unmutated_sweep_is_valid(tmp_path, capsys):
+    path = tmp_path / "sweep.toml"
+    path.write_text(_render_sweep(VALID_SWEEP, SWEEP_ENTRIES), encoding="utf-8")
+    code, lines = _check(path, capsys)
+    assert code == 0 and lines == []
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mutation=sweep_mutations())
+def test_any_invalid_mutation_of_a_sweep_is_refused_naming_the_path(tmp_path, capsys, mutation):
+    raw, dotted, kind = mutation
+    path = tmp_path / "mutated_sweep.toml"
+    path.write_bytes(raw)
+    code, lines = _check(path, capsys)
+    assert code == 2, (kind, lines)
+    assert lines and all(line.startswith(f"povsim: error: {path}") for line in lines), (kind, lines)
     if dotted is not None:
         assert any(line.startswith(f"povsim: error: {path}: {dotted}") for line in lines), (kind, lines)
 
