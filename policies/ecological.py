@@ -10,6 +10,7 @@ paying `eco.ranger_wage` (poorest first).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from sim.sums import weighted_sum
@@ -19,18 +20,34 @@ from sim.fields import Location
 NAME = "ecological"
 
 
+@numba.njit(cache=True, parallel=True)
+def _compensate_rows(mu_per_household, keep, payment_per_mu, fragile_bit, location_risk, size, supported,
+                     n_working, n_college, n_migrants, eco_mu, income_farm, income_transfers, payment, eligible):
+    """Fragile places return steep farmland once (less farm income, a payment per mu each
+    year, float32 as the table); who may hold a ranger job."""
+    keep32, pay32 = np.float32(keep), np.float32(payment_per_mu)
+    for i in numba.prange(size.shape[0]):
+        fragile = (location_risk[i] & fragile_bit) != 0 and size[i] > 0
+        if fragile and eco_mu[i] <= 0:
+            eco_mu[i] = mu_per_household
+        pay = 0.0
+        if eco_mu[i] > 0:
+            income_farm[i] *= keep32
+            pay = eco_mu[i] * pay32
+            income_transfers[i] += np.float32(pay)
+        payment[i] = pay
+        eligible[i] = fragile and supported[i] and n_working[i] - n_college[i] - n_migrants[i] >= 1
+
+
 def act(model, on: bool) -> dict[str, float]:
     if not on:
         return {}
     hh, f, p = model.hh, model.flows, model.p
-    fragile = ((hh.location_risk & Location.ECO_FRAGILE) != 0) & (hh.size > 0)
-    returning = fragile & (hh.eco_mu <= 0)
-    hh.eco_mu = np.where(returning, p["eco.mu_per_household"], hh.eco_mu)
-    hh.income_farm *= np.where(hh.eco_mu > 0, 1.0 - p["eco.farm_loss_share"], 1.0).astype(np.float32)
-    payment = hh.eco_mu * p["eco.payment_per_mu"]
-    hh.income_transfers += payment.astype(np.float32)
-
-    eligible = fragile & f["supported"] & (hh.n_working - hh.n_college - hh.n_migrants >= 1)
+    payment, eligible = np.empty(hh.n), np.empty(hh.n, bool)
+    _compensate_rows(float(p["eco.mu_per_household"]), float(1.0 - p["eco.farm_loss_share"]),
+                     float(p["eco.payment_per_mu"]), int(Location.ECO_FRAGILE), hh.location_risk, hh.size,
+                     f["supported"], hh.n_working, hh.n_college, hh.n_migrants, hh.eco_mu, hh.income_farm,
+                     hh.income_transfers, payment, eligible)
     idx = np.flatnonzero(eligible)
     idx = idx[np.argsort(hh.measured_pc[idx], kind="stable")]
     jobs = p["eco.ranger_share"] * float(hh.weight[idx].sum())
