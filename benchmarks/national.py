@@ -59,6 +59,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if not 0 < args.sample <= 1:
         ap.error(f"--sample: must be in (0, 1], got {args.sample}")
+    if args.end_year < 2014:
+        ap.error(f"--end-year: the national profile starts in 2014, got {args.end_year}")
 
     t0 = time.perf_counter()
     model = PovertyModel(sampled_profile(args.sample), households=None, end_year=args.end_year,

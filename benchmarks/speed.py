@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.reference_mesa import CORE_MEASURES, ReferenceModel  # noqa: E402
 from sim.model import PARALLEL_MIN_ROWS, PovertyModel  # noqa: E402
+from sim.errors import InputError  # noqa: E402
 from sim.profiles import load_profile  # noqa: E402
 
 
@@ -83,10 +84,19 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None,
                     help="threads of the vectorized engine's compiled passes (default: every core; the reference uses one)")
     args = ap.parse_args(argv)
+    for name in ("households", "years", "repeat", "max_reference"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            ap.error(f"--{name.replace('_', '-')}: must be at least 1, got {value}")
     if args.threads is not None:
         if not 1 <= args.threads <= numba.config.NUMBA_NUM_THREADS:
             ap.error(f"--threads: must be between 1 and {numba.config.NUMBA_NUM_THREADS}")
         numba.set_num_threads(args.threads)
+    try:
+        load_profile(args.profile)
+    except InputError as e:
+        print(f"error: {e.one_line()}", file=sys.stderr)
+        return 2
     sizes = [args.households] if args.households else [10_000, 100_000]
 
     # Warm-up: load the compiled passes (numba's cache) and the draw functions the agents call.
