@@ -2,8 +2,10 @@
 damage to valid input files.
 
 - For any valid scenario (any profile, any mix of measures, any parameter values within
-  their declared bounds, small populations) the model gives no NaN, no negative counts or
-  costs, and its accounting identities hold: people change by births minus deaths, the
+  their declared bounds, small populations) the model gives no NaN, no negative counts,
+  costs or incomes by source (a household's income is the sum of its sources; only its
+  resources, after medical and schooling costs, may be negative), and its accounting
+  identities hold: people change by births minus deaths, the
   register changes by new poor plus returns minus exits, and the payers' fiscal costs add
   up to the total, as do the measures'.
 - Any invalid mutation of a valid file (wrong type, out of range, unknown key, missing
@@ -79,6 +81,30 @@ COUNT_COLUMNS = re.compile(r"(_households|_people|^households|^people|^births|^d
 SIGNED = {"registered_net_births_people"}  # births minus deaths: may be negative
 
 
+INCOME_SOURCES = ("income_farm", "income_local_wage", "income_migrant", "income_transfers",
+                  "income_property")
+
+
+def run_checked(scenario, seed: int) -> pd.DataFrame:
+    """Run the model (as `run_one` does) and check its households at the end: incomes by
+    source are never negative and add up to the income; sizes and weights make sense.
+    (Resources, income less medical and schooling costs, may be negative.)"""
+    from sim.model import PovertyModel
+
+    model = PovertyModel(rng=int(seed), **scenario.model_kwargs())
+    frame = model.run().reset_index(drop=True)
+    hh = model.hh
+    for source in INCOME_SOURCES:
+        assert (np.asarray(getattr(hh, source)) >= 0).all(), f"negative {source}"
+    total = sum(np.asarray(getattr(hh, s), dtype=np.float64) for s in INCOME_SOURCES)
+    income = np.asarray(hh.income, dtype=np.float64)
+    assert np.allclose(income, total, rtol=1e-5, atol=1e-2), "income is not the sum of its sources"
+    assert (np.asarray(hh.size) >= 0).all() and (np.asarray(hh.weight) > 0).all()
+    assert (frame["mean_income_per_capita"] >= 0).all() and (frame["poverty_line"] > 0).all()
+    assert (frame["mean_income_registered"] >= 0).all()
+    return frame
+
+
 @st.composite
 def scenarios(draw):
     """A valid scenario: profile, one or two years, 60-250 households, measures, overrides."""
@@ -109,7 +135,7 @@ def scenario_text(spec: dict) -> str:
 def test_any_valid_scenario_gives_finite_non_negative_balanced_results(tmp_path, spec, seed):
     path = tmp_path / "generated.toml"
     path.write_text(scenario_text(spec), encoding="utf-8")
-    frame = run_one(load_scenario(path), seed)
+    frame = run_checked(load_scenario(path), seed)
     numeric = frame.select_dtypes(include=[np.number])
     assert len(frame) == spec["end_year"] - spec["start_year"] + 1
     bad = [c for c in numeric.columns if not np.isfinite(numeric[c].to_numpy(float)).all()]
@@ -191,7 +217,7 @@ def test_any_valid_population_gives_finite_non_negative_balanced_results(tmp_pat
     except InputError as err:  # refused before any run (e.g. a line too low for incomes)
         assume(False)
         raise AssertionError from err  # pragma: no cover
-    frame = run_one(scenario, seed)
+    frame = run_checked(scenario, seed)
     numeric = frame.select_dtypes(include=[np.number])
     bad = [c for c in numeric.columns if not np.isfinite(numeric[c].to_numpy(float)).all()]
     assert not bad, f"NaN or infinite values in {bad}"
