@@ -21,11 +21,13 @@ from agents.places import County, Household, PlaceAgents, Village
 from policies import MEASURES, apply_measures
 
 from . import accounting, metrics, register
+from .memory import keep_freed_memory
 from .params import Parameters
 from .profiles import Profile, load_profile
 from .streams import Streams, root_entropy
 from .synth import synthesize
 
+REGISTERED, RETURNED = register.REGISTERED, register.RETURNED
 PARALLEL_MIN_ROWS = 100_000  # assumption: measured on 2 cores, one thread is faster below this
 
 @contextmanager
@@ -49,6 +51,31 @@ YEAR = (
     ("accounting", accounting.account),    # income by source, resources, savings
     ("assessment", register.assess),       # exits, returns, village and county exit
 )
+
+
+@numba.njit(cache=True, parallel=True)
+def _ability_rows(growth, floor_per_person, target_pc, size, income_farm, income_local_wage, income_migrant,
+                  income_transfers, rigid, ability):
+    """Earning ability backed out from the earnings per unit of ability the work pass gave.
+    A household with nothing to earn from (no labor and no land income) has no ability to
+    back out: it lives on its pension and transfers."""
+    for i in numba.prange(size.shape[0]):
+        units = (np.float64(income_farm[i]) + income_local_wage[i] + income_migrant[i]) / growth
+        earned = max(target_pc[i] * size[i] - np.float64(income_transfers[i]) + rigid[i], floor_per_person * size[i])
+        ability[i] = earned / units if units > 0 else 0.0
+
+
+@numba.njit(cache=True, parallel=True)
+def _start_rows(months_poor, months_other, line, target_pc, status, size, income, resources, savings, debt,
+                measured_pc):
+    """Savings of some months of income; last year's measured income: the drawn income for
+    the registered (at most), at least the line for the others."""
+    for i in numba.prange(size.shape[0]):
+        reg = status[i] == REGISTERED or status[i] == RETURNED
+        savings[i] = (months_poor if reg else months_other) / 12.0 * max(np.float64(income[i]), 0.0)
+        debt[i] = 0.0
+        pc = np.float32(resources[i] / np.float32(max(size[i], 1)))
+        measured_pc[i] = min(np.float64(pc), target_pc[i]) if reg else max(pc, np.float32(line))
 
 
 class PovertyModel(mesa.Model):
@@ -91,6 +118,7 @@ class PovertyModel(mesa.Model):
         synth_profile = Profile(self.profile.name, self.profile.file, profile_data,
                                 self.profile.parameter_overrides)
         pop = synthesize(synth_profile, self.params, households, self.seed)
+        keep_freed_memory(pop.households.n)  # reuse the year's large temporaries (no result changes)
         self.population = pop
         self.hh, self.villages, self.counties = pop.households, pop.villages, pop.counties
         self.village_agents = PlaceAgents(self, Village, self.villages.n)
@@ -125,29 +153,20 @@ class PovertyModel(mesa.Model):
         keys = (self.streams.key("synth.households", 0), self.streams.key("synth.households", 1))
         hh.ability = 1.0
         behaviour.work(self, *keys, shocks=False, enrol=False)
-        units = (hh.income_farm.astype(np.float64) + hh.income_local_wage + hh.income_migrant) / self.growth_index
-        pension = hh.income_transfers.astype(np.float64)
-        target = target_pc * hh.size
         # The drawn income is what the register assesses (resources), so earnings also cover
         # the year's schooling costs and the expected out-of-pocket medical costs.
-        rigid = accounting.schooling_cost(self) + life.expected_oop_medical(self)
-        earned = np.maximum(target - pension + rigid, 0.05 * self.line * hh.size)  # assumption: a small floor
-        # A household with nothing to earn from (no labor and no land income) has no
-        # ability to back out: it lives on its pension and transfers.
-        hh.ability = np.divide(earned, units, out=np.zeros(hh.n), where=units > 0)
+        rigid = accounting.schooling_cost(self)
+        rigid += life.expected_oop_medical(self)
+        _ability_rows(float(self.growth_index), 0.05 * self.line, target_pc, hh.size, hh.income_farm,  # assumption: a small floor
+                      hh.income_local_wage, hh.income_migrant, hh.income_transfers, rigid, hh.ability)
         behaviour.work(self, *keys, shocks=False, enrol=False)
         self.flows.update(births=np.zeros(hh.n, np.int8), deaths=np.zeros(hh.n, np.int8))
         apply_measures(self, entitlements_only=True)  # transfers and insurance shape starting incomes
         hh.oop_medical = 0.0  # the synthesized income already reflects last year's costs
         hh.medical_cost = 0.0
         accounting.account(self)
-        savings_months = np.where(register.registered(hh), p["synth.savings_months_poor"],
-                                  p["synth.savings_months_other"])
-        hh.savings = savings_months / 12.0 * np.maximum(hh.income, 0.0)
-        hh.debt = 0.0
-        size = np.maximum(hh.size, 1)
-        hh.measured_pc = np.where(register.registered(hh), np.minimum(hh.resources / size, target_pc),
-                                  np.maximum(hh.resources / size, self.line))
+        _start_rows(float(p["synth.savings_months_poor"]), float(p["synth.savings_months_other"]), float(self.line),
+                    target_pc, hh.status, hh.size, hh.income, hh.resources, hh.savings, hh.debt, hh.measured_pc)
         register.diagnose(self)
         register.aggregate_places(self)
         empty = np.zeros(hh.n, bool)
