@@ -114,6 +114,16 @@ def _leaf(name: str, raw: dict, file: str) -> Param:
     dated = _dated(raw["values"], file, f"{name}.values") if "values" in raw else {0: raw["value"]}
     first = next(iter(dated.values()))
     choices = tuple(raw["choices"]) if "choices" in raw else None
+    where = f"{name}.values.{min(dated)}" if "values" in raw else f"{name}.value"
+    kind = _kind_of(first)
+    # the kind is declared by the first value: a number, true/false, or text from `choices`
+    if kind not in (float, bool, str):
+        raise InputError(file, where, f"expected a number, true or false, or text, found {first!r}")
+    if kind is str and choices is None:
+        raise InputError(file, where, f"expected a number, found {first!r} "
+                         "(a text value needs 'choices')")
+    if kind is not float and ("min" in raw or "max" in raw):
+        raise InputError(file, where, f"expected a number (min/max are given), found {first!r}")
     p = Param(name=name, unit=raw["unit"], description=raw["description"], source=raw["source"],
               years=(), min=raw.get("min"), max=raw.get("max"), choices=choices,
               kind=_kind_of(first), file=file)

@@ -35,7 +35,8 @@ from experiments import cli
 from experiments.runner import run_one
 from experiments.scenario import SCENARIO_SCHEMA, load_scenario
 from policies import MEASURES
-from sim.params import Parameters
+from sim.errors import InputError
+from sim.params import PARAMETER_DIR, Parameters
 from sim.profiles import PROFILE_DIR, available_profiles, load_profile
 
 REPO = Path(__file__).resolve().parent.parent
@@ -474,3 +475,52 @@ def test_profile_leaves_cover_every_section():
     sections = {leaf.split(".")[0] for leaf in PROFILE_LEAVES}
     assert {"register", "population", "sampling", "location", "exit"} <= sections
     assert math.isfinite(len(PROFILE_LEAVES)) and len(PROFILE_LEAVES) >= 20
+
+
+# ---------------------------------------------------------------------------------------
+# damaged parameter files
+
+def _parameter_tables() -> list[tuple[str, str]]:
+    """(file name, dotted name) of every parameter declared with a plain `value = <number>`."""
+    out = []
+    for path in sorted(PARAMETER_DIR.glob("*.toml")):
+        text = path.read_text(encoding="utf-8")
+        for m in re.finditer(r"^\[([\w.]+)\]\n((?:(?!\[).*\n)*)", text, re.M):
+            if re.search(r"^value = -?[\d.]+\s*$", m.group(2), re.M):
+                out.append((path.name, m.group(1)))
+    return out
+
+
+PARAMETER_TABLES = _parameter_tables()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(table=st.sampled_from(PARAMETER_TABLES),
+       damage=st.sampled_from(["text", "unknown", "no_source", "twice", "no_value"]))
+def test_any_damaged_parameter_is_refused_naming_file_and_path(tmp_path_factory, table, damage):
+    name, dotted = table
+    directory = tmp_path_factory.mktemp("parameters")
+    for path in PARAMETER_DIR.glob("*.toml"):
+        (directory / path.name).write_bytes(path.read_bytes())
+    file = directory / name
+    text = file.read_text(encoding="utf-8")
+    start = text.index(f"[{dotted}]\n")
+    end = text.find("\n[", start + 1)
+    end = len(text) if end < 0 else end + 1
+    block = text[start:end]
+    if damage == "text":
+        block = re.sub(r"^value = .*$", 'value = "lots"', block, flags=re.M)
+    elif damage == "unknown":
+        block = block.replace("description = ", "descripton = ", 1)
+    elif damage == "no_source":
+        block = re.sub(r"^source = .*\n", "", block, flags=re.M)
+    elif damage == "twice":
+        block = re.sub(r"^(value = .*\n)", r"\1\1", block, flags=re.M)
+    else:
+        block = re.sub(r"^value = .*\n", "", block, flags=re.M)
+    file.write_text(text[:start] + block + text[end:], encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        Parameters.load(directory)
+    lines = [p.one_line() for p in getattr(info.value, "problems", [info.value])]
+    assert any(line.startswith(f"{name}: {dotted}") or line.startswith(f"{file}: {dotted}")
+               for line in lines), (damage, lines)
