@@ -13,6 +13,7 @@ damage to valid input files.
   problem naming the file, and the dotted path of the damaged key.
 - The same invariants hold for generated populations: regions with other registers,
   incomes, household sizes, samplings and village locations.
+- Damaged sweep files, parameter files and target files are refused the same way.
 
 Bounded: few examples, no deadline (the first model run compiles), so the file takes
 seconds, not minutes.
@@ -524,3 +525,39 @@ def test_any_damaged_parameter_is_refused_naming_file_and_path(tmp_path_factory,
     lines = [p.one_line() for p in getattr(info.value, "problems", [info.value])]
     assert any(line.startswith(f"{name}: {dotted}") or line.startswith(f"{file}: {dotted}")
                for line in lines), (damage, lines)
+
+
+# ---------------------------------------------------------------------------------------
+# damaged target files
+
+TARGETS = REPO / "experiments" / "targets" / "shangluo.toml"
+SERIES_DAMAGE = {
+    "weight": ('weight = 1.0', 'weight = "heavy"', "weight"),
+    "negative weight": ('weight = 1.0', 'weight = -1.0', "weight"),
+    "tolerance": ('tolerance = 0.25', 'tolerance = 0', "tolerance"),
+    "relation": ('relation = "equal"', 'relation = "equl"', "relation"),
+    "unknown key": ('weight = 1.0', 'wieght = 1.0', "wieght"),
+    "no source": ('source = "004 ch.2 (exit schedule)"\n', '', "source"),
+    "year": ('2016 = 133000', '2101 = 133000', "values"),
+    "value": ('2016 = 133000', '2016 = "many"', "values"),
+}
+
+
+@pytest.mark.skipif(not TARGETS.is_file(), reason="no target files in this tree")
+@settings(max_examples=16, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(damage=st.sampled_from(sorted(SERIES_DAMAGE)))
+def test_any_damaged_target_series_is_refused_naming_the_path(tmp_path, capsys, damage):
+    old, new, key = SERIES_DAMAGE[damage]
+    text = TARGETS.read_text(encoding="utf-8")
+    start = text.index("[series.exits_people]\n")
+    end = text.index("\n[", start + 1)
+    block = text[start:end].replace(old, new, 1)
+    assert block != text[start:end], damage
+    damaged = (text[:start] + block + text[end:]).replace(  # the scenario, from anywhere
+        'scenario = "../scenarios/', f'scenario = "{TARGETS.parent.parent}/scenarios/')
+    path = tmp_path / "targets.toml"
+    path.write_text(damaged, encoding="utf-8")
+    code, lines = _check(path, capsys)
+    assert code == 2, (damage, lines)
+    assert any(line.startswith(f"povsim: error: {path}: series.exits_people.{key}") for line in lines), (
+        damage, lines)
