@@ -10,6 +10,7 @@ larger of the guaranteed minimum and the asset's return (shocked by the county's
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from sim.sums import weighted_sum
@@ -33,14 +34,28 @@ def unit_cost(model) -> np.ndarray:
     return np.full(model.hh.n, model.p["assets.investment_per_household"])
 
 
+@numba.njit(cache=True, parallel=True)
+def _dividend_rows(per_household_return, min_dividend, new, supported, county, price_shock, asset_shares,
+                   income_property, reached):
+    """Shareholders receive the larger of the guaranteed minimum and the asset's return
+    (float32, as the table)."""
+    ret32, min32 = np.float32(per_household_return), np.float32(min_dividend)
+    for i in numba.prange(new.shape[0]):
+        if new[i]:
+            asset_shares[i] = True
+        if asset_shares[i]:
+            income_property[i] += max(ret32 * price_shock[county[i]], min32)
+        reached[i] = asset_shares[i] and supported[i]
+
+
 def act(model, on: bool) -> dict[str, float]:
     hh, f, p = model.hh, model.flows, model.p
     new = f.get("assigned_assets", np.zeros(hh.n, bool)) if on else np.zeros(hh.n, bool)
-    hh.asset_shares |= new
-    if not hh.asset_shares.any():
+    if not (hh.asset_shares.any() or new.any()):
         return {}
-    ret = p["assets.investment_per_household"] * p["assets.return_rate"] * model.counties.price_shock[hh.county]
-    dividend = np.maximum(ret, p["assets.min_dividend"])
-    hh.income_property += np.where(hh.asset_shares, dividend, 0.0).astype(np.float32)
-    f["reached_assets"] = hh.asset_shares & f["supported"]
+    reached = np.empty(hh.n, bool)
+    _dividend_rows(float(p["assets.investment_per_household"] * p["assets.return_rate"]),
+                   float(p["assets.min_dividend"]), new, f["supported"], hh.county, model.counties.price_shock,
+                   hh.asset_shares, hh.income_property, reached)
+    f["reached_assets"] = reached
     return {"fiscal": float(weighted_sum(hh.weight, new)) * p["assets.investment_per_household"]} if on else {}

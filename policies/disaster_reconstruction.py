@@ -10,11 +10,30 @@ returns to poverty (003 §二(四)).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from sim.sums import weighted_sum
 
 NAME = "disaster_reconstruction"
+
+
+@numba.njit(cache=True)
+def _relief_rows(relief_per_person, supported, hit, size, weight, unsafe_housing, income_transfers, served):
+    """Relief to supported households in hit villages, their unsafe houses rebuilt;
+    returns (weighted relief, weighted houses rebuilt), summed in row order."""
+    relief_total, rebuilt_total = 0.0, 0.0
+    for i in range(size.shape[0]):
+        served[i] = supported[i] and hit[i] and size[i] > 0
+        if not served[i]:
+            continue
+        relief = relief_per_person * size[i]
+        income_transfers[i] += np.float32(relief)
+        w = np.float64(weight[i])
+        relief_total += w * relief
+        if unsafe_housing[i]:
+            unsafe_housing[i] = False
+            rebuilt_total += w
+    return relief_total, rebuilt_total
 
 
 def act(model, on: bool) -> dict[str, float]:
@@ -24,12 +43,9 @@ def act(model, on: bool) -> dict[str, float]:
     hit = f.get("disaster_hit")
     if hit is None or not hit.any():
         return {}
-    served = f["supported"] & hit & (hh.size > 0)
-    relief = np.where(served, p["disaster.relief_per_person"] * hh.size, 0.0)
-    hh.income_transfers += relief.astype(np.float32)
-    rebuilt = served & hh.unsafe_housing
-    hh.unsafe_housing &= ~rebuilt
+    served = np.empty(hh.n, bool)
+    relief, rebuilt = _relief_rows(float(p["disaster.relief_per_person"]), f["supported"], hit, hh.size, hh.weight,
+                                   hh.unsafe_housing, hh.income_transfers, served)
     f["reached_disaster_reconstruction"] = served
-    w = hh.weight.astype(np.float64)
-    cost = float(weighted_sum(w, relief)) + p["disaster.reconstruction_per_household"] * float(weighted_sum(w, rebuilt))
+    cost = relief + p["disaster.reconstruction_per_household"] * rebuilt
     return {"fiscal": cost} if served.any() else {}
