@@ -63,7 +63,8 @@ def assign(model) -> None:
     # are in the order a stable sort of their own would give.
     for name, module in measures:
         order = served_ranked[candidates[name][served_ranked]]
-        cost = hh.weight[order] * module.unit_cost(model)[order]
+        unit = module.unit_cost(model)  # yuan a household: one number, or one per row
+        cost = hh.weight[order].astype(np.float64) * (unit[order] if np.ndim(unit) else float(unit))
         limit = min(p[f"budget.{name}"] or np.inf, total_left)
         funded = _within(order, cost, limit)
         total_left -= float(cost[: funded.size].sum())

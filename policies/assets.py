@@ -30,8 +30,8 @@ def candidates(model) -> np.ndarray:
     return eligible
 
 
-def unit_cost(model) -> np.ndarray:
-    return np.full(model.hh.n, model.p["assets.investment_per_household"])
+def unit_cost(model) -> float:
+    return float(model.p["assets.investment_per_household"])
 
 
 @numba.njit(cache=True, parallel=True)

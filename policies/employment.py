@@ -20,14 +20,24 @@ NAME = "employment"
 TARGETED = True
 
 
+@numba.njit(cache=True, parallel=True)
+def _candidate_rows(supported, labor, n_working, n_college, n_migrants, n_local, public_job, size, out):
+    for i in numba.prange(size.shape[0]):
+        idle = n_working[i] - n_college[i] - n_migrants[i] - n_local[i] - public_job[i]
+        out[i] = supported[i] and labor[i] == 2 and idle >= 1 and size[i] > 0
+
+
 def candidates(model) -> np.ndarray:
+    """Supported households with full labor and an idle working-age member at home."""
     hh = model.hh
-    idle = hh.n_working - hh.n_college - hh.n_migrants - hh.n_local - hh.public_job
-    return model.flows["supported"] & (hh.labor == 2) & (idle >= 1) & (hh.size > 0)
+    out = np.empty(hh.n, bool)
+    _candidate_rows(model.flows["supported"], hh.labor, hh.n_working, hh.n_college, hh.n_migrants, hh.n_local,
+                    hh.public_job, hh.size, out)
+    return out
 
 
-def unit_cost(model) -> np.ndarray:
-    return np.full(model.hh.n, model.p["employment.cost_per_placement"])
+def unit_cost(model) -> float:
+    return float(model.p["employment.cost_per_placement"])
 
 
 @numba.njit(cache=True, parallel=True)

@@ -19,13 +19,22 @@ NAME = "industry"
 TARGETED = True
 
 
+@numba.njit(cache=True, parallel=True)
+def _candidate_rows(supported, cooperative, size, out):
+    for i in numba.prange(size.shape[0]):
+        out[i] = supported[i] and not cooperative[i] and size[i] > 0
+
+
 def candidates(model) -> np.ndarray:
+    """Supported households not yet in a cooperative."""
     hh = model.hh
-    return model.flows["supported"] & ~hh.cooperative & (hh.size > 0)
+    out = np.empty(hh.n, bool)
+    _candidate_rows(model.flows["supported"], hh.cooperative, hh.size, out)
+    return out
 
 
-def unit_cost(model) -> np.ndarray:
-    return np.full(model.hh.n, model.p["industry.support_per_household"])
+def unit_cost(model) -> float:
+    return float(model.p["industry.support_per_household"])
 
 
 @numba.njit(cache=True, parallel=True)

@@ -9,6 +9,7 @@ local wage income.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from sim.sums import weighted_sum
@@ -17,14 +18,23 @@ NAME = "public_jobs"
 TARGETED = True
 
 
+@numba.njit(cache=True, parallel=True)
+def _candidate_rows(supported, labor, n_working, n_college, n_migrants, size, out):
+    for i in numba.prange(size.shape[0]):
+        out[i] = (supported[i] and labor[i] != 0 and n_working[i] - n_college[i] - n_migrants[i] >= 1
+                  and size[i] > 0)
+
+
 def candidates(model) -> np.ndarray:
+    """Supported households with some labor and a working-age member at home."""
     hh = model.hh
-    at_home = hh.n_working - hh.n_college - hh.n_migrants
-    return model.flows["supported"] & (hh.labor != 0) & (at_home >= 1) & (hh.size > 0)
+    out = np.empty(hh.n, bool)
+    _candidate_rows(model.flows["supported"], hh.labor, hh.n_working, hh.n_college, hh.n_migrants, hh.size, out)
+    return out
 
 
-def unit_cost(model) -> np.ndarray:
-    return np.full(model.hh.n, model.p["public_jobs.wage"])
+def unit_cost(model) -> float:
+    return float(model.p["public_jobs.wage"])
 
 
 def act(model, on: bool) -> dict[str, float]:

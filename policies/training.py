@@ -8,6 +8,7 @@ budget; a trained member is skilled from then on (wage premium, better migration
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from sim.sums import weighted_sum
@@ -16,13 +17,22 @@ NAME = "training"
 TARGETED = True
 
 
+@numba.njit(cache=True, parallel=True)
+def _candidate_rows(supported, n_working, n_college, n_skilled, size, out):
+    for i in numba.prange(size.shape[0]):
+        out[i] = supported[i] and n_working[i] - n_college[i] >= 1 and n_skilled[i] == 0 and size[i] > 0
+
+
 def candidates(model) -> np.ndarray:
+    """Supported households with a working-age member at home and no skilled member."""
     hh = model.hh
-    return model.flows["supported"] & (hh.n_working - hh.n_college >= 1) & (hh.n_skilled == 0) & (hh.size > 0)
+    out = np.empty(hh.n, bool)
+    _candidate_rows(model.flows["supported"], hh.n_working, hh.n_college, hh.n_skilled, hh.size, out)
+    return out
 
 
-def unit_cost(model) -> np.ndarray:
-    return np.full(model.hh.n, model.p["training.cost_per_trainee"])
+def unit_cost(model) -> float:
+    return float(model.p["training.cost_per_trainee"])
 
 
 def act(model, on: bool) -> dict[str, float]:
