@@ -13,6 +13,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim.ranking import poorest_within
 from sim.sums import weighted_sum
 
 from sim.fields import Location
@@ -49,9 +50,8 @@ def act(model, on: bool) -> dict[str, float]:
                      f["supported"], hh.n_working, hh.n_college, hh.n_migrants, hh.eco_mu, hh.income_farm,
                      hh.income_transfers, payment, eligible)
     idx = np.flatnonzero(eligible)
-    idx = idx[np.argsort(hh.measured_pc[idx], kind="stable")]
-    jobs = p["eco.ranger_share"] * float(hh.weight[idx].sum())
-    rangers = idx[: int(np.searchsorted(np.cumsum(hh.weight[idx]), jobs, side="right"))]
+    jobs = p["eco.ranger_share"] * float(hh.weight[idx].sum(dtype=np.float64))
+    rangers = poorest_within(idx, hh.measured_pc, hh.weight, jobs)
     wage = np.zeros(hh.n)
     wage[rangers] = p["eco.ranger_wage"]
     hh.income_local_wage += wage.astype(np.float32)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim.ranking import poorest_within
 from sim.sums import weighted_sum
 
 NAME = "public_jobs"
@@ -44,9 +45,7 @@ def act(model, on: bool) -> dict[str, float]:
         return {}
     assigned = f.get("assigned_public_jobs", np.zeros(hh.n, bool))
     jobs = p["public_jobs.jobs_per_registered_household"] * model.initial["registered_poor_households"]
-    idx = np.flatnonzero(assigned)
-    idx = idx[np.argsort(hh.measured_pc[idx], kind="stable")]
-    holders = idx[: int(np.searchsorted(np.cumsum(hh.weight[idx]), jobs, side="right"))]
+    holders = poorest_within(np.flatnonzero(assigned), hh.measured_pc, hh.weight, jobs)
     hh.public_job = False
     hh.public_job[holders] = True
     hh.income_local_wage += np.where(hh.public_job, p["public_jobs.wage"], 0.0).astype(np.float32)

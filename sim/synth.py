@@ -24,6 +24,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from .fields import COUNTY, HOUSEHOLD, VILLAGE, Location, Status
+from .memory import keep_freed_memory
 from .streams import Streams, binomial_draw, inverse_normal, normal01, u01
 from .table import Table
 
@@ -151,9 +152,10 @@ def _member_rows(key, start, m, elderly_share, child, school, senior_continue, s
 
 
 @numba.njit(cache=True)
-def _beta22(u):
-    """Inverse CDF of Beta(2, 2), F(x) = 3x^2 - 2x^3, in closed form (the cubic's middle root)."""
-    return 0.5 + np.cos(np.arccos(1.0 - 2.0 * u) / 3.0 - 2.0 * np.pi / 3.0)
+def _beta22(key, row, slot):
+    """A Beta(2, 2) draw: the median of three uniforms (density 6x(1-x)), three slots from `slot`."""
+    a, b, c = u01(key, row, slot), u01(key, row, slot + 1), u01(key, row, slot + 2)
+    return max(min(a, b), min(max(a, b), c))
 
 
 @numba.njit(cache=True, parallel=True)
@@ -172,9 +174,9 @@ def _trait_rows(key_health, key_traits, q, is_reg, n_working, n_elderly, n_disab
         head_schooling[i] = min(max(np.rint(q[6 + k] + 2.5 * normal01(key_traits, i, 0)), 0.0), 16.0)
         n_skilled[i] = min(1 if u01(key_traits, i, 1) < q[8 + k] else 0, n_working[i])
         # assumption: traits spread over 0..1, centred at 0.5 (Beta(2, 2)), independent of income
-        risk_aversion[i] = _beta22(u01(key_traits, i, 2))
-        motivation[i] = _beta22(u01(key_traits, i, 3))
-        willingness[i] = _beta22(u01(key_traits, i, 4))
+        risk_aversion[i] = _beta22(key_traits, i, 2)
+        motivation[i] = _beta22(key_traits, i, 5)
+        willingness[i] = _beta22(key_traits, i, 8)
 
 
 def synthesize(profile, params, households: int | None, seed) -> Population:
@@ -207,6 +209,7 @@ def synthesize(profile, params, households: int | None, seed) -> Population:
     rows = {k: max(1, int(round(full[k][0] * rates[k] * scale))) for k in full}
     n = sum(rows.values())
 
+    keep_freed_memory(n)  # before the table's gigabytes are allocated (no result changes)
     hh = Table(HOUSEHOLD, n)
     income_pc = np.empty(n)
     stratum = np.empty(n, np.int8)

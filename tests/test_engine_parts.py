@@ -162,3 +162,16 @@ def test_suggestions_compare_the_last_part_of_dotted_names():
     assert "health.chronic_cost" in nearest("health.chronic_cots", names)
     assert "medical.reimbursement" in nearest("medical.reimbursment", names)
     assert "medical.reimbursement" in nearest("medicl.reimbursement", names)
+
+
+def test_traits_are_beta_2_2_and_independent():
+    """Risk aversion, motivation and willingness to move: Beta(2, 2) (mean 1/2, variance
+    1/20, P(x < 0.2) = 0.104), drawn independently of each other."""
+    from sim.model import PovertyModel
+
+    hh = PovertyModel("shangluo", households=20000, end_year=2016, rng=4).hh
+    for name in ("risk_aversion", "motivation", "willingness_to_move"):
+        x = hh[name].astype(float)
+        assert abs(x.mean() - 0.5) < 0.006 and abs(x.var() - 0.05) < 0.002
+        assert abs((x < 0.2).mean() - 0.104) < 0.008
+    assert abs(np.corrcoef(hh.risk_aversion, hh.motivation)[0, 1]) < 0.03
