@@ -52,8 +52,8 @@ def act(model, on: bool) -> dict[str, float]:
     idx = np.flatnonzero(eligible)
     jobs = p["eco.ranger_share"] * float(hh.weight[idx].sum(dtype=np.float64))
     rangers = poorest_within(idx, hh.measured_pc, hh.weight, jobs)
-    wage = np.zeros(hh.n)
-    wage[rangers] = p["eco.ranger_wage"]
-    hh.income_local_wage += wage.astype(np.float32)
-    f["reached_ecological"] = (payment > 0) | (wage > 0)
-    return {"fiscal": float(weighted_sum(hh.weight, payment + wage))}
+    wage = p["eco.ranger_wage"]
+    hh.income_local_wage[rangers] += np.float32(wage)
+    payment[rangers] += wage  # the payments and wages the fiscal cost counts, row by row
+    f["reached_ecological"] = payment > 0
+    return {"fiscal": float(weighted_sum(hh.weight, payment))}

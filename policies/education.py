@@ -91,6 +91,5 @@ def act(model, on: bool) -> dict[str, float]:
                   hh.school_support, grant, loan, reached)
     f["reached_education"] = reached
     f["education_loans"] = loan
-    w = hh.weight.astype(np.float64)
     loan_share = model.p["education.support_loan_fiscal_share"]
-    return {"fiscal": float(weighted_sum(w, grant)) + loan_share * float(weighted_sum(w, loan))}
+    return {"fiscal": float(weighted_sum(hh.weight, grant)) + loan_share * float(weighted_sum(hh.weight, loan))}

@@ -48,6 +48,6 @@ def act(model, on: bool) -> dict[str, float]:
     holders = poorest_within(np.flatnonzero(assigned), hh.measured_pc, hh.weight, jobs)
     hh.public_job = False
     hh.public_job[holders] = True
-    hh.income_local_wage += np.where(hh.public_job, p["public_jobs.wage"], 0.0).astype(np.float32)
+    hh.income_local_wage[hh.public_job] += np.float32(p["public_jobs.wage"])
     f["reached_public_jobs"] = hh.public_job.copy()
     return {"fiscal": float(weighted_sum(hh.weight, hh.public_job)) * p["public_jobs.wage"]}

@@ -36,7 +36,7 @@ import numba
 import numpy as np
 
 from sim.streams import u01
-from sim.sums import weighted_sum
+from sim.sums import weighted_people
 
 NAME = "relocation"
 
@@ -127,7 +127,7 @@ def act(model, on: bool) -> dict[str, float]:
     _eligible_rows(model.year, float(p["relocation.land_rent_per_person"]), f["supported"], hh.relocated,
                    hh.location_risk, hh.size, hh.relocation_year, hh.income_property, can_move)
     if getattr(model, "relocation_eligible_people", None) is None:  # the quota's base, at the start
-        model.relocation_eligible_people = float(weighted_sum(hh.weight * hh.size.astype(np.float64), can_move))
+        model.relocation_eligible_people = float(weighted_people(hh.weight, hh.size, can_move))
     if not on:
         return {}
 

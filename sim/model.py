@@ -21,7 +21,6 @@ from agents.places import County, Household, PlaceAgents, Village
 from policies import MEASURES, apply_measures
 
 from . import accounting, metrics, register
-from .memory import keep_freed_memory
 from .params import Parameters
 from .profiles import Profile, load_profile
 from .streams import Streams, root_entropy
@@ -118,7 +117,6 @@ class PovertyModel(mesa.Model):
         synth_profile = Profile(self.profile.name, self.profile.file, profile_data,
                                 self.profile.parameter_overrides)
         pop = synthesize(synth_profile, self.params, households, self.seed)
-        keep_freed_memory(pop.households.n)  # reuse the year's large temporaries (no result changes)
         self.population = pop
         self.hh, self.villages, self.counties = pop.households, pop.villages, pop.counties
         self.village_agents = PlaceAgents(self, Village, self.villages.n)

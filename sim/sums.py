@@ -8,6 +8,17 @@ pass by half on a two-core machine. Weighted counts and costs are plain loops he
 from __future__ import annotations
 
 import numba
+import numpy as np
+
+
+@numba.njit(cache=True)
+def weighted_people(weight, size, mask) -> float:
+    """sum(weight[i] * size[i]) over the rows of `mask`, in float64, in row order."""
+    total = 0.0
+    for i in range(weight.shape[0]):
+        if mask[i]:
+            total += np.float64(weight[i]) * size[i]
+    return total
 
 
 @numba.njit(cache=True)
