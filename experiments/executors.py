@@ -19,6 +19,7 @@ stop the sweep.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import os
 import shutil
@@ -71,8 +72,9 @@ class DaskExecutor(cf.Executor):
             # waiting Dask's default 30 s to hear that an address is wrong
             self.client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
         else:
-            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None)
+            with _forked_dask_workers():
+                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                            dashboard_address=None)
             self.client = Client(self.cluster)
         self._executor = self.client.get_executor(pure=False)
 
@@ -88,9 +90,37 @@ class DaskExecutor(cf.Executor):
                 self.cluster.close()
 
 
+# Imported once in the fork server, then inherited by every worker it forks: a worker
+# starts in milliseconds instead of importing mesa, pandas and the engine (~2.5 s).
+WORKER_PRELOAD = ["experiments.executors", "experiments.runner", "sim.model"]
+
+
+@contextlib.contextmanager
+def _forked_dask_workers():
+    """Local Dask workers forked from the fork server with the engine imported (as the
+    process pool's), instead of spawned interpreters that import it each (~2.5 s)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        yield
+        return
+    import dask
+    import distributed.utils
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["distributed", *WORKER_PRELOAD])
+    distributed.utils._forkserver_preload_set = True  # keep this list rather than distributed's own
+    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+        yield
+
+
 def _mp_context():
-    # spawn: a fresh interpreter per worker (no forked threads, locks or numba state), and
-    # the parent's sys.path is passed on, so a plain checkout works without installing
+    # forkserver where there is one: workers are forked from a clean, single-threaded
+    # server process that has imported the engine but never run it (no numba threads,
+    # locks or state are inherited); the parent's sys.path is passed on, so a plain
+    # checkout works without installing. Elsewhere spawn: a fresh interpreter per worker.
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(WORKER_PRELOAD)
+        return ctx
     return multiprocessing.get_context("spawn")
 
 
