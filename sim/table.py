@@ -55,7 +55,10 @@ class Table:
     def __init__(self, registry: Registry, n: int):
         object.__setattr__(self, "_registry", registry)
         object.__setattr__(self, "n", int(n))
-        cols = {f.name: np.full(n, f.default, dtype=f.dtype) for f in registry}
+        # zero defaults come from calloc: pages are touched (and faulted in) by whichever
+        # pass first writes them, in parallel, rather than all at once here
+        cols = {f.name: np.zeros(n, dtype=f.dtype) if f.default == 0 else np.full(n, f.default, dtype=f.dtype)
+                for f in registry}
         object.__setattr__(self, "_cols", cols)
 
     @property
