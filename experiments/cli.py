@@ -261,8 +261,6 @@ def cmd_sweep(args, argv: list[str]) -> int:
         if args.fresh:
             from .executors import clear
             clear(out_dir)
-        store.clean_temporary(out_dir)  # left by a killed sweep
-        store.adopt_renamed(out_dir, [(name, seed, sc.config_hash()) for name, sc, seed in sweep.runs()])
         store.write_json(manifest_path, store.sweep_manifest(
             sweep, started, command=command, cli_overrides=cli_overrides, executor=executor_info))
         done, failed, skipped = run_sweep(sweep, out_dir, executor, fresh=False, progress=True)

@@ -196,8 +196,10 @@ def run_sweep(sweep, out_dir, executor: cf.Executor, fresh: bool = False,
     """Run every (scenario, seed) of `sweep` not already stored; (n_done, n_failed, n_skipped).
 
     A run counts as stored when `runs/scenario=<name>/seed=<seed>/<config hash>.parquet`
-    exists; `fresh` first deletes `runs/` and `failures/`. Progress (runs done, failed, time
-    left) goes to stderr when `progress` is on and stderr is a terminal.
+    exists; `fresh` first deletes `runs/` and `failures/`. Temporary files a killed sweep
+    left are removed, and runs stored under a scenario's old name are reused, before any
+    run starts (from the command line and from a notebook alike). Progress (runs done,
+    failed, time left) goes to stderr when `progress` is on and stderr is a terminal.
 
     `numba_threads`: numba threads per run (see `execute_run`); the default -1 means 1 in
     pool and Dask workers and numba's own default with the serial executor; None leaves
@@ -211,6 +213,8 @@ def run_sweep(sweep, out_dir, executor: cf.Executor, fresh: bool = False,
     if fresh:
         clear(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    store.clean_temporary(out_dir)  # left by a killed sweep
+    store.adopt_renamed(out_dir, [(name, int(seed), sc.config_hash()) for name, sc, seed in sweep.runs()])
     have = store.completed(out_dir)
     todo, skipped = [], 0
     for name, scenario, seed in sweep.runs():

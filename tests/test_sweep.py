@@ -334,3 +334,16 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
     assert once.returncode == 0, once.stderr
     assert f"{total} done, 0 failed, 0 already stored" in once.stdout
     pd.testing.assert_frame_equal(resumed, store.load_results(whole), check_exact=True)
+
+
+def test_run_sweep_called_directly_removes_what_a_killed_sweep_left(tmp_path):
+    """From a notebook, as from the command line: leftover temporary files go first."""
+    sweep = load_sweep(write_sweep(tmp_path, replications=1, scenarios=("baseline",)))
+    out = tmp_path / "out"
+    stray = out / "runs" / "scenario=baseline" / "seed=1" / ".abc.parquet.x1y2z3.tmp"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"half a file")
+    done, failed, skipped = run_sweep(sweep, out, SerialExecutor(), progress=False)
+    assert (done, failed, skipped) == (1, 0, 0)
+    assert not stray.exists()
+    assert len(store.completed(out)) == 1
