@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 NATIONAL_BATCHES = ("industry_employment", "relocation", "education", "ecological", "social_security")
@@ -83,6 +84,7 @@ MEASURES: dict[str, MeasureSpec] = {
     )
 }
 BATCH_NAMES = tuple(dict.fromkeys(NATIONAL_BATCHES + GUANGYUAN_BATCHES))
+assert len(MEASURES) <= 16  # one bit each in the households' `measures_reached`
 
 
 def supported(model) -> np.ndarray:
@@ -120,4 +122,18 @@ def apply_measures(model, entitlements_only: bool = False) -> dict[str, dict[str
     for name, spec in MEASURES.items():
         on = model.measures.get(name, False) and (spec.entitlement or not entitlements_only)
         costs[name] = split_payers(model, spec.module.act(model, on))
+    if not entitlements_only:  # who has been reached, over the run (plans count people, not person-years)
+        none = np.zeros(model.hh.n, bool)
+        _mark_reached(tuple(model.flows.get(f"reached_{name}", none) for name in MEASURES),
+                      model.hh.measures_reached)
     return costs
+
+
+@numba.njit(cache=True, parallel=True)
+def _mark_reached(reached, out):
+    for i in numba.prange(out.shape[0]):
+        bits = out[i]
+        for k in range(len(reached)):
+            if reached[k][i]:
+                bits |= 1 << k
+        out[i] = bits

@@ -130,6 +130,8 @@ HOUSEHOLD = Registry(
         F("public_job", "bool", False, "flag", "a member holds a public-welfare job this year"),
         F("asset_shares", "bool", False, "flag", "holds shares in fiscal-funded assets"),
         F("cooperative", "bool", False, "flag", "member of a supported industry cooperative"),
+        F("measures_reached", "uint16", 0, "bitmask",
+          "measures (bit k: the k-th of `policies.MEASURES`) that have reached the household in a simulated year"),
         F("eco_mu", "float32", 0.0, "mu", "steep farmland returned to forest with compensation"),
         # the register
         F("status", "int8", 0, "Status", "never registered, registered, exited, returned"),

@@ -64,6 +64,11 @@ for _payer in PAYERS:
     COLUMNS[f"fiscal_cost_payer_{_payer}"] = f"fiscal cost of all measures paid by {_payer.replace('_', ' ')}, yuan"
 for _batch in BATCH_NAMES:
     COLUMNS[f"batch_people_{_batch}"] = f"people reached by any measure of the '{_batch}' batch this year"
+for _name in MEASURES:
+    COLUMNS[f"ever_reached_people_{_name}"] = f"people in households {_name} has reached in any simulated year so far"
+for _batch in BATCH_NAMES:
+    COLUMNS[f"batch_ever_people_{_batch}"] = (f"people in households any measure of the '{_batch}' batch has reached "
+                                              "in any simulated year so far")
 for _cause in Cause:
     COLUMNS[f"poor_people_cause_{_cause.name.lower()}"] = (
         f"registered people whose diagnosed causes include {_cause.name.lower()}")
@@ -191,14 +196,17 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
 
 
 @numba.njit(cache=True, parallel=True, fastmath={"reassoc"})
-def _sum_flags(weight, size, reached, batch_bits, n_batches, people_flags, household_flags, principal, arrears):
+def _sum_flags(weight, size, reached, batch_bits, n_batches, people_flags, household_flags, principal, arrears,
+               measures_reached):
     """Weighted sums of the year's flags in one pass: people reached by each measure and by
     each batch (reached by any of its measures), people in each of `people_flags`,
-    households in each of `household_flags`, and microcredit outstanding (the last).
+    households in each of `household_flags`, microcredit outstanding, then people ever
+    reached by each measure and by each batch (from `measures_reached`).
     Block by block, one flag at a time (tight loops over a block held in cache)."""
     n = size.shape[0]
     m, nb, npf, nhf = len(reached), n_batches, len(people_flags), len(household_flags)
-    width = m + nb + npf + nhf + 1
+    width = m + nb + npf + nhf + 1 + m + nb
+    ever = m + nb + npf + nhf + 1
     acc = np.zeros((CHUNKS, width))
     step = (n + CHUNKS - 1) // CHUNKS
     for c in numba.prange(CHUNKS):
@@ -212,7 +220,21 @@ def _sum_flags(weight, size, reached, batch_bits, n_batches, people_flags, house
         for i in range(lo, hi):
             ws[i - lo] = np.float32(weight[i]) * np.float32(size[i])
             outstanding += np.float64(weight[i]) * (np.float64(principal[i]) + arrears[i])
-        a[width - 1] = outstanding
+        a[ever - 1] = outstanding
+        ever_batches = np.zeros(hi - lo, np.int64)
+        for j in range(m):
+            b = batch_bits[j]
+            total = 0.0
+            for i in range(lo, hi):
+                f = (measures_reached[i] >> j) & 1
+                total += ws[i - lo] * f
+                ever_batches[i - lo] |= b * f
+            a[ever + j] = total
+        for k in range(nb):
+            total = 0.0
+            for r in range(hi - lo):
+                total += ws[r] * ((ever_batches[r] >> k) & 1)
+            a[ever + m + k] = total
         for j in range(m):
             mask = reached[j]
             b = batch_bits[j]
@@ -289,11 +311,16 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
     reached = tuple(f.get(f"reached_{name}", none) for name in MEASURES)
     flags = _sum_flags(hh.weight, hh.size, reached, _BATCH_BITS, len(BATCH_NAMES),
                        tuple(f.get(k, none) for k in PEOPLE_FLAGS), tuple(f.get(k, none) for k in HOUSEHOLD_FLAGS),
-                       hh.loan_principal, hh.loan_arrears).tolist()
+                       hh.loan_principal, hh.loan_arrears, hh.measures_reached).tolist()
     n_m, n_b = len(MEASURES), len(BATCH_NAMES)
     m["exits_under_pressure_people"], m["exits_reversed_people"] = flags[n_m + n_b:n_m + n_b + 2]
+    ever = n_m + n_b + len(PEOPLE_FLAGS) + len(HOUSEHOLD_FLAGS) + 1
     (m["microcredit_active_loans"], m["microcredit_defaults"], m["microcredit_loans_made"],
-     m["microcredit_outstanding"]) = flags[n_m + n_b + 2:]
+     m["microcredit_outstanding"]) = flags[n_m + n_b + 2:ever]
+    for j, name in enumerate(MEASURES):
+        m[f"ever_reached_people_{name}"] = flags[ever + j]
+    for k, b in enumerate(BATCH_NAMES):
+        m[f"batch_ever_people_{b}"] = flags[ever + n_m + k]
     total = 0.0
     payers = dict.fromkeys(PAYERS, 0.0)
     for j, name in enumerate(MEASURES):

@@ -299,3 +299,21 @@ def test_target_pressure_and_early_withdrawal_show_up_as_returns():
     assert total("shangluo_target_pressure", "returns_people") > total("shangluo", "returns_people")
     assert total("shangluo_cut_at_exit", "returns_people") > total("shangluo_keep_3y", "returns_people")
     assert total("shangluo_strict_verification", "exits_reversed_people") > total("shangluo", "exits_reversed_people")
+
+
+def test_people_ever_reached_count_households_once_over_the_run():
+    """Plans total the distinct people a measure served over years: `ever_reached_people_*`
+    never falls below a year's reach nor decreases (bar deaths), and relocation, which
+    reaches a household once, gives exactly the relocated people."""
+    from policies import MEASURES
+    from sim.model import PovertyModel
+
+    ts = PovertyModel("shangluo", households=3000, end_year=2019, rng=8,
+                      measures=dict.fromkeys(MEASURES, True)).run()
+    for name in ("education", "dibao", "medical_assistance", "relocation"):
+        ever, year = ts[f"ever_reached_people_{name}"], ts[f"reached_people_{name}"]
+        assert (ever >= year - 1e-6).all(), name
+        assert ever.iloc[-1] >= 0.95 * ever.max(), name
+    assert np.allclose(ts["ever_reached_people_relocation"], ts["relocated_people"], rtol=1e-9)
+    assert (ts["batch_ever_people_education"] >= ts["ever_reached_people_education"] - 1e-6).all()
+    assert ts["ever_reached_people_dibao"].iloc[-1] > ts["reached_people_dibao"].iloc[-1]
