@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import subprocess
 import sys
 import traceback
@@ -713,10 +714,13 @@ def _git_commit() -> str:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                              text=True, timeout=10)
         commit = out.stdout.strip() or "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                                 capture_output=True, text=True, timeout=10).stdout.splitlines()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+    # the report's own outputs (written before this line) do not make the code dirty
+    dirty = [line for line in changed
+             if not re.search(r"docs/(validation\.md|figures/validation_[a-z_]+\.png)$", line)]
     return f"`{commit}`" + (" (with uncommitted changes in the working tree)" if dirty else "")
 
 
