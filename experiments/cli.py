@@ -37,6 +37,15 @@ class _Parser(argparse.ArgumentParser):
         raise _Usage(f"{message} (see '{self.prog} --help')")
 
 
+def add_executor_options(p) -> None:
+    """--executor, --workers and --scheduler, as every command that runs many models has them."""
+    p.add_argument("--executor", choices=EXECUTOR_CHOICES, default="process",
+                   help="where runs execute (default: process)")
+    p.add_argument("--workers", metavar="N", help="worker processes (default: the number of CPUs)")
+    p.add_argument("--scheduler", metavar="ADDR",
+                   help="address of a running Dask scheduler (with --executor dask; default: start a local cluster)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Agent-based simulation of rural households "
                      "leaving and returning to poverty.")
@@ -64,13 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "and store each run under DIR/runs/ (Hive-partitioned Parquet). "
                            "Runs already stored are skipped, so an interrupted sweep resumes.")
     sweep.add_argument("sweep", metavar="SWEEP", help="sweep file (TOML)")
-    sweep.add_argument("--executor", choices=EXECUTOR_CHOICES, default="process",
-                       help="where runs execute (default: process)")
-    sweep.add_argument("--workers", metavar="N",
-                       help="worker processes (default: the number of CPUs)")
-    sweep.add_argument("--scheduler", metavar="ADDR",
-                       help="address of a running Dask scheduler (with --executor dask; "
-                            "default: start a local cluster)")
+    add_executor_options(sweep)
     sweep.add_argument("--out", metavar="DIR", help="output directory (default: results/<sweep name>/)")
     sweep.add_argument("--fresh", action="store_true",
                        help="delete stored runs and failures first instead of resuming")

@@ -33,13 +33,9 @@ BATCH = 64  # points per batch of a sensitivity analysis (one progress line each
 
 
 def _executor_options(p) -> None:
-    from .cli import EXECUTOR_CHOICES
+    from .cli import add_executor_options
 
-    p.add_argument("--executor", choices=EXECUTOR_CHOICES, default="process",
-                   help="where runs execute (default: process)")
-    p.add_argument("--workers", metavar="N", help="worker processes (default: the number of CPUs)")
-    p.add_argument("--scheduler", metavar="ADDR", help="address of a running Dask scheduler "
-                   "(with --executor dask; default: start a local cluster)")
+    add_executor_options(p)
     p.add_argument("--calibratable", metavar="FILE",
                    help="file declaring the free parameters with ranges and reasons "
                         "(default: experiments/calibratable.toml)")
@@ -193,12 +189,13 @@ def _start(args, workers, out: Path):
     from .cli import _describe, _fail
     from .executors import clear, make_executor
 
-    if args.fresh:
-        clear(out)
-    try:
-        return make_executor(args.executor, workers, args.scheduler), None
+    try:  # before --fresh deletes anything: an unreachable scheduler leaves the results as they were
+        executor = make_executor(args.executor, workers, args.scheduler)
     except Exception as exc:  # noqa: BLE001 - e.g. no scheduler at that address
         return None, _fail(f"cannot start the {args.executor} executor: {_describe(exc)}", args.debug)
+    if args.fresh:
+        clear(out)
+    return executor, None
 
 
 def cmd_calibrate(args, argv: list[str]) -> int:
