@@ -221,7 +221,7 @@ def apply_calibration(scenario, cal: Calibration, name: str, rollout: bool = Fal
 
     With `rollout` (the national scenario), a parameter the scenario file itself dates
     keeps its dated roll-out and the calibrated value holds from the file's last dated year
-    on; a plain value the file sets is kept (a policy input, not a free parameter)."""
+    on; a plain value the file sets (an earlier calibration copied into it) is replaced."""
     from .sweep import derive
 
     if not cal.values:
@@ -233,8 +233,6 @@ def apply_calibration(scenario, cal: Calibration, name: str, rollout: bool = Fal
         if rollout and isinstance(mine, dict) and "values" in mine:
             last = max(int(y) for y in mine["values"])
             moved[path] = {"values": {last: value}}
-        elif rollout and mine is not None:
-            continue
         else:
             moved[path] = value
     return derive(scenario, name, moved, cal.file or scenario.file, "overrides")
@@ -250,8 +248,9 @@ def national_kept(scenario, cal: Calibration) -> list[str]:
             last = max(int(y) for y in mine["values"])
             out.append(f"`{path}`: the national roll-out before {last} kept, the calibrated value "
                        f"{_num(cal.values[path])} from {last} on")
-        elif mine is not None:
-            out.append(f"`{path}`: the national file's value {_num(_plain(mine))} kept (a policy input)")
+        elif mine is not None and _plain(mine) != cal.values[path]:
+            out.append(f"`{path}`: the national file's value {_num(_plain(mine))} replaced by the calibrated "
+                       f"{_num(cal.values[path])}")
     return out
 
 
