@@ -119,6 +119,8 @@ def binomial_draw(u, n, p):
     pmf = 1.0
     for _ in range(n):
         pmf *= q
+    if u < pmf:  # no event: most rows, most decisions
+        return 0
     cdf = pmf
     k = 0
     ratio = p / q
