@@ -46,6 +46,17 @@ def add_executor_options(p) -> None:
                    help="address of a running Dask scheduler (with --executor dask; default: start a local cluster)")
 
 
+def check_executor_options(args) -> int | None:
+    """The --workers count, after checking the executor options fit together."""
+    workers = _int_arg(args.workers, "--workers", 1, 4096)
+    if args.scheduler is not None and args.executor != "dask":
+        raise InputError(CMDLINE, "--scheduler", f"only used with --executor dask, "
+                         f"not with --executor {args.executor}")
+    if workers is not None and args.executor == "serial":
+        raise InputError(CMDLINE, "--workers", "not used with --executor serial")
+    return workers
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Agent-based simulation of rural households "
                      "leaving and returning to poverty.")
@@ -219,12 +230,7 @@ def plan_sweep(args) -> tuple:
     households = _int_arg(args.households, "--households", max(1, int(hh_key.min or 1)),
                           int(hh_key.max) if hh_key.max else None)
     n_seeds = _int_arg(args.seeds, "--seeds", 1, int(SWEEP_SCHEMA["replications"].max))
-    workers = _int_arg(args.workers, "--workers", 1, 4096)
-    if args.scheduler is not None and args.executor != "dask":
-        raise InputError(CMDLINE, "--scheduler", f"only used with --executor dask, "
-                         f"not with --executor {args.executor}")
-    if workers is not None and args.executor == "serial":
-        raise InputError(CMDLINE, "--workers", "not used with --executor serial")
+    workers = check_executor_options(args)
     sweep = load_sweep(args.sweep, households=households, replications=n_seeds)
     if args.out is not None:
         out_dir = Path(args.out)

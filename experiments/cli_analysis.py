@@ -105,17 +105,12 @@ def _names(text: str | None, option: str) -> list[str] | None:
 def _common(args):
     """(households, workers, free parameters, calibratable file) from the shared options."""
     from .calibrate import load_calibratable, select
-    from .cli import CMDLINE, _int_arg
+    from .cli import _int_arg, check_executor_options
     from .scenario import SCENARIO_SCHEMA
 
     hh_key = SCENARIO_SCHEMA["households"]
     households = _int_arg(args.households, "--households", int(hh_key.min), int(hh_key.max))
-    workers = _int_arg(args.workers, "--workers", 1, 4096)
-    if args.scheduler is not None and args.executor != "dask":
-        raise InputError(CMDLINE, "--scheduler", f"only used with --executor dask, "
-                         f"not with --executor {args.executor}")
-    if workers is not None and args.executor == "serial":
-        raise InputError(CMDLINE, "--workers", "not used with --executor serial")
+    workers = check_executor_options(args)
     cfile = Path(args.calibratable) if args.calibratable else CALIBRATABLE_FILE
     free = select(load_calibratable(cfile), _names(args.params, "--params"), str(cfile))
     return households, workers, free, cfile

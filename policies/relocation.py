@@ -103,11 +103,6 @@ def _move_rows(year, loss_share, owed_per_person, line, accepts, chosen_v, villa
     return people, paid
 
 
-def eligible(model) -> np.ndarray:
-    hh = model.hh
-    return model.flows["supported"] & ~hh.relocated & (hh.location_risk != 0) & (hh.size > 0)
-
-
 def _chosen_villages(model, movers_v: np.ndarray, open_v: np.ndarray, quota: float) -> np.ndarray:
     """Villages relocated this year: poorest (incidence of registered poor) first, within the quota."""
     v = model.villages
