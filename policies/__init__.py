@@ -122,17 +122,21 @@ def apply_measures(model, entitlements_only: bool = False) -> dict[str, dict[str
     for name, spec in MEASURES.items():
         on = model.measures.get(name, False) and (spec.entitlement or not entitlements_only)
         costs[name] = split_payers(model, spec.module.act(model, on))
-    if not entitlements_only:  # who has been reached, over the run (plans count people, not person-years)
-        none = np.zeros(model.hh.n, bool)
-        _mark_reached(tuple(model.flows.get(f"reached_{name}", none) for name in MEASURES),
-                      model.hh.measures_reached)
+    # This year's measures by household (bit k: the k-th of MEASURES), for the metrics; and
+    # who has been reached over the run (plans count people, not person-years).
+    none = np.zeros(model.hh.n, bool)
+    bits = np.empty(model.hh.n, np.uint16)
+    _reached_bits(tuple(model.flows.get(f"reached_{name}", none) for name in MEASURES), bits)
+    model.flows["reached_bits"] = bits
+    if not entitlements_only:
+        model.hh.measures_reached |= bits
     return costs
 
 
 @numba.njit(cache=True, parallel=True)
-def _mark_reached(reached, out):
+def _reached_bits(reached, out):
     for i in numba.prange(out.shape[0]):
-        bits = out[i]
+        bits = 0
         for k in range(len(reached)):
             if reached[k][i]:
                 bits |= 1 << k

@@ -195,18 +195,39 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
     return total
 
 
+@numba.njit(cache=True, fastmath={"reassoc"})
+def _measure_and_batch_sums(ws, bits, lo, batch_bits, n_batches, out, at):
+    """Into out[at:]: the people (`ws`, a block of rows from `lo`) whose `bits` hold each
+    measure, then those reached by any measure of each batch."""
+    m = batch_bits.shape[0]
+    batches = np.zeros(ws.shape[0], np.int64)
+    for j in range(m):
+        b = batch_bits[j]
+        total = 0.0
+        for r in range(ws.shape[0]):  # branch-free: the flags are unpredictable
+            f = (bits[lo + r] >> j) & 1
+            total += ws[r] * f
+            batches[r] |= b * f
+        out[at + j] = total
+    for k in range(n_batches):
+        total = 0.0
+        for r in range(ws.shape[0]):
+            total += ws[r] * ((batches[r] >> k) & 1)
+        out[at + m + k] = total
+
+
 @numba.njit(cache=True, parallel=True, fastmath={"reassoc"})
-def _sum_flags(weight, size, reached, batch_bits, n_batches, people_flags, household_flags, principal, arrears,
-               measures_reached):
+def _sum_flags(weight, size, year_bits, ever_bits, batch_bits, n_batches, people_flags, household_flags,
+               principal, arrears):
     """Weighted sums of the year's flags in one pass: people reached by each measure and by
-    each batch (reached by any of its measures), people in each of `people_flags`,
-    households in each of `household_flags`, microcredit outstanding, then people ever
-    reached by each measure and by each batch (from `measures_reached`).
-    Block by block, one flag at a time (tight loops over a block held in cache)."""
+    each batch this year (`year_bits`), people in each of `people_flags`, households in
+    each of `household_flags`, microcredit outstanding, then people ever reached by each
+    measure and by each batch (`ever_bits`). Block by block, one flag at a time (tight
+    loops over a block held in cache)."""
     n = size.shape[0]
-    m, nb, npf, nhf = len(reached), n_batches, len(people_flags), len(household_flags)
-    width = m + nb + npf + nhf + 1 + m + nb
+    m, nb, npf, nhf = batch_bits.shape[0], n_batches, len(people_flags), len(household_flags)
     ever = m + nb + npf + nhf + 1
+    width = ever + m + nb
     acc = np.zeros((CHUNKS, width))
     step = (n + CHUNKS - 1) // CHUNKS
     for c in numba.prange(CHUNKS):
@@ -215,40 +236,13 @@ def _sum_flags(weight, size, reached, batch_bits, n_batches, people_flags, house
             continue
         a = acc[c]
         ws = np.empty(hi - lo)
-        bits = np.zeros(hi - lo, np.int64)
         outstanding = 0.0
         for i in range(lo, hi):
             ws[i - lo] = np.float32(weight[i]) * np.float32(size[i])
             outstanding += np.float64(weight[i]) * (np.float64(principal[i]) + arrears[i])
         a[ever - 1] = outstanding
-        ever_batches = np.zeros(hi - lo, np.int64)
-        for j in range(m):
-            b = batch_bits[j]
-            total = 0.0
-            for i in range(lo, hi):
-                f = (measures_reached[i] >> j) & 1
-                total += ws[i - lo] * f
-                ever_batches[i - lo] |= b * f
-            a[ever + j] = total
-        for k in range(nb):
-            total = 0.0
-            for r in range(hi - lo):
-                total += ws[r] * ((ever_batches[r] >> k) & 1)
-            a[ever + m + k] = total
-        for j in range(m):
-            mask = reached[j]
-            b = batch_bits[j]
-            total = 0.0
-            for i in range(lo, hi):  # branch-free: the flags are unpredictable
-                f = mask[i]
-                total += ws[i - lo] * f
-                bits[i - lo] |= b * f
-            a[j] = total
-        for k in range(nb):
-            total = 0.0
-            for r in range(hi - lo):
-                total += ws[r] * ((bits[r] >> k) & 1)
-            a[m + k] = total
+        _measure_and_batch_sums(ws, year_bits, lo, batch_bits, nb, a, 0)
+        _measure_and_batch_sums(ws, ever_bits, lo, batch_bits, nb, a, ever)
         for j in range(npf):
             mask = people_flags[j]
             total = 0.0
@@ -308,10 +302,10 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
     })
     # flags: the measures' reached households, exit practice, microcredit (absent = none)
     none = np.zeros(hh.n, bool)
-    reached = tuple(f.get(f"reached_{name}", none) for name in MEASURES)
-    flags = _sum_flags(hh.weight, hh.size, reached, _BATCH_BITS, len(BATCH_NAMES),
+    year_bits = f.get("reached_bits", np.zeros(hh.n, np.uint16))  # set by the measures' step
+    flags = _sum_flags(hh.weight, hh.size, year_bits, hh.measures_reached, _BATCH_BITS, len(BATCH_NAMES),
                        tuple(f.get(k, none) for k in PEOPLE_FLAGS), tuple(f.get(k, none) for k in HOUSEHOLD_FLAGS),
-                       hh.loan_principal, hh.loan_arrears, hh.measures_reached).tolist()
+                       hh.loan_principal, hh.loan_arrears).tolist()
     n_m, n_b = len(MEASURES), len(BATCH_NAMES)
     m["exits_under_pressure_people"], m["exits_reversed_people"] = flags[n_m + n_b:n_m + n_b + 2]
     ever = n_m + n_b + len(PEOPLE_FLAGS) + len(HOUSEHOLD_FLAGS) + 1
