@@ -57,6 +57,24 @@ def check_executor_options(args) -> int | None:
     return workers
 
 
+def start_executor(args, workers, out_dir: Path):
+    """(executor, None), or (None, exit code) when it cannot start. It starts before --fresh
+    deletes anything in `out_dir`: an unreachable scheduler leaves the results as they were."""
+    from .executors import clear, make_executor
+
+    try:
+        executor = make_executor(args.executor, workers, args.scheduler)
+    except Exception as exc:  # noqa: BLE001 - e.g. no scheduler at that address
+        return None, _fail(f"cannot start the {args.executor} executor: {_describe(exc)}", args.debug)
+    if args.fresh:
+        try:
+            clear(out_dir)
+        except BaseException:
+            executor.shutdown(wait=True, cancel_futures=True)
+            raise
+    return executor, None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="Agent-based simulation of rural households "
                      "leaving and returning to poverty.")
@@ -252,7 +270,7 @@ def plan_sweep(args) -> tuple:
 
 def cmd_sweep(args, argv: list[str]) -> int:
     from . import runner, store
-    from .executors import make_executor, run_sweep
+    from .executors import run_sweep
 
     sweep, out_dir, workers, cli_overrides = plan_sweep(args)  # everything validated here
     n_runs = len(sweep.scenarios) * sweep.replications
@@ -261,15 +279,11 @@ def cmd_sweep(args, argv: list[str]) -> int:
                      "scheduler": args.scheduler}
     started = runner.utc_now()
     command = [PROG, *argv]
-    try:  # before touching the results: an unreachable scheduler leaves them as they were
-        executor = make_executor(args.executor, workers, args.scheduler)
-    except Exception as exc:  # noqa: BLE001 - e.g. no scheduler at that address
-        return _fail(f"cannot start the {args.executor} executor: {_describe(exc)}", args.debug)
+    executor, code = start_executor(args, workers, out_dir)
+    if executor is None:
+        return code
     manifest_path = out_dir / store.MANIFEST
     try:
-        if args.fresh:
-            from .executors import clear
-            clear(out_dir)
         store.write_json(manifest_path, store.sweep_manifest(
             sweep, started, command=command, cli_overrides=cli_overrides, executor=executor_info))
         done, failed, skipped = run_sweep(sweep, out_dir, executor, fresh=False, progress=True)

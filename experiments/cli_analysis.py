@@ -180,28 +180,15 @@ def plan_sensitivity(args) -> dict:
 # commands
 
 
-def _start(args, workers, out: Path):
-    from .cli import _describe, _fail
-    from .executors import clear, make_executor
-
-    try:  # before --fresh deletes anything: an unreachable scheduler leaves the results as they were
-        executor = make_executor(args.executor, workers, args.scheduler)
-    except Exception as exc:  # noqa: BLE001 - e.g. no scheduler at that address
-        return None, _fail(f"cannot start the {args.executor} executor: {_describe(exc)}", args.debug)
-    if args.fresh:
-        clear(out)
-    return executor, None
-
-
 def cmd_calibrate(args, argv: list[str]) -> int:
     from . import runner
     from .calibrate import RunFailed, calibrate, write_outputs
-    from .cli import PROG, _describe, _fail
+    from .cli import PROG, _describe, _fail, start_executor
 
     plan = plan_calibrate(args)  # everything validated here
     targets, free, out = plan["targets"], plan["free"], plan["out"]
     started = runner.utc_now()
-    executor, code = _start(args, plan["workers"], out)
+    executor, code = start_executor(args, plan["workers"], out)
     if executor is None:
         return code
     try:
@@ -234,13 +221,13 @@ def cmd_calibrate(args, argv: list[str]) -> int:
 def cmd_sensitivity(args, argv: list[str]) -> int:
     from . import runner
     from .calibrate import RunFailed
-    from .cli import PROG, _describe, _fail
+    from .cli import PROG, _describe, _fail, start_executor
     from .sensitivity import design_size, model_evaluator, sensitivity, write_outputs
 
     plan = plan_sensitivity(args)  # everything validated here
     scenario, free, out = plan["scenario"], plan["free"], plan["out"]
     started = runner.utc_now()
-    executor, code = _start(args, plan["workers"], out)
+    executor, code = start_executor(args, plan["workers"], out)
     if executor is None:
         return code
     points = design_size(args.method, plan["n"], len(free))
