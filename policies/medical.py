@@ -24,7 +24,9 @@ NAME = "medical_insurance"
 
 @numba.njit(cache=True)
 def _cover_one(key, q, i, cost, n_chronic):
-    """(reimbursed, compliant cost left) of one insured household's cost."""
+    """(reimbursed, compliant cost left) of one insured household's cost. `q` is the
+    tuple of `_cover_params` (a tuple, not an array: an array handed to a function once a
+    row is reference-counted once a row, which made this pass five times slower)."""
     share_township, share_city, f_township, f_city, rate, noncompliant, chronic_cost, deductible, critical_share = q
     compliant_share = 1.0 - noncompliant
     chronic = min(n_chronic * chronic_cost, cost)
@@ -39,21 +41,28 @@ def _cover_one(key, q, i, cost, n_chronic):
     return basic + critical, rest - critical
 
 
+@numba.njit(cache=True)
+def _as_tuple(q):
+    return q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8]
+
+
 @numba.njit(cache=True, parallel=True)
 def _cover_rows(key, q, cost, n_chronic, reimbursed, left):
+    qt = _as_tuple(q)
     for i in numba.prange(cost.shape[0]):
-        reimbursed[i], left[i] = _cover_one(key, q, i, cost[i], n_chronic[i])
+        reimbursed[i], left[i] = _cover_one(key, qt, i, cost[i], n_chronic[i])
 
 
 @numba.njit(cache=True, parallel=True)
 def _insure_rows(key, q, medical_cost, n_chronic, insured, oop, left, reimbursed, reached):
     """The year's cover of every household: out of pocket, compliant costs left, reimbursed."""
     compliant_share = 1.0 - q[5]
+    qt = _as_tuple(q)
     for i in numba.prange(medical_cost.shape[0]):
         cost = np.float64(medical_cost[i])
         r, rest = 0.0, cost * compliant_share
         if insured[i]:
-            r, rest = _cover_one(key, q, i, cost, n_chronic[i])
+            r, rest = _cover_one(key, qt, i, cost, n_chronic[i])
         reimbursed[i] = r
         left[i] = rest
         oop[i] = cost - r

@@ -24,6 +24,7 @@ def _assist_rows(key, q, covered, premium, share, cap, supported, size, weight, 
     """Premiums, cover for the newly insured and assistance, row by row; returns the
     weighted (premiums, insurance reimbursements, assistance), summed in row order."""
     premiums, insurance, assistance = 0.0, 0.0, 0.0
+    qt = medical._as_tuple(q)
     for i in range(size.shape[0]):
         reached[i] = False
         if not (supported[i] and size[i] > 0):
@@ -34,7 +35,7 @@ def _assist_rows(key, q, covered, premium, share, cap, supported, size, weight, 
         premiums += w * (size[i] * premium)
         if newly and covered:
             cost = np.float64(medical_cost[i])
-            r, left = medical._cover_one(key, q, i, cost, n_chronic[i])
+            r, left = medical._cover_one(key, qt, i, cost, n_chronic[i])
             oop[i] = cost - r
             compliant_left[i] = left
             insurance += w * r

@@ -11,20 +11,47 @@ import numba
 import numpy as np
 
 
+@numba.njit(cache=True, inline="always")
+def _term(weight, values, i):
+    return np.float64(weight[i]) * (values[i] + 0.0)  # + 0.0 turns bool and int into float
+
+
+@numba.njit(cache=True, inline="always")
+def _masked_term(weight, size, mask, i):
+    return np.float64(weight[i]) * (size[i] * mask[i])  # no branch: the mask is unpredictable
+
+
 @numba.njit(cache=True)
 def weighted_people(weight, size, mask) -> float:
-    """sum(weight[i] * size[i]) over the rows of `mask`, in float64, in row order."""
-    total = 0.0
-    for i in range(weight.shape[0]):
-        if mask[i]:
-            total += np.float64(weight[i]) * size[i]
-    return total
+    """sum(weight[i] * size[i]) over the rows of `mask`, in float64, in a fixed order."""
+    a0 = a1 = a2 = a3 = 0.0
+    n = weight.shape[0]
+    whole = n - n % 4
+    for i in range(0, whole, 4):
+        a0 += _masked_term(weight, size, mask, i)
+        a1 += _masked_term(weight, size, mask, i + 1)
+        a2 += _masked_term(weight, size, mask, i + 2)
+        a3 += _masked_term(weight, size, mask, i + 3)
+    for i in range(whole, n):
+        a0 += _masked_term(weight, size, mask, i)
+    return (a0 + a1) + (a2 + a3)
 
 
 @numba.njit(cache=True)
 def weighted_sum(weight, values) -> float:
-    """sum(weight[i] * values[i]) in float64; values may be bool, integer or float."""
-    total = 0.0
-    for i in range(weight.shape[0]):
-        total += weight[i] * (values[i] + 0.0)  # + 0.0 turns bool and int into float
-    return total
+    """sum(weight[i] * values[i]) in float64, in a fixed order; values may be bool, integer or float.
+
+    Row i adds into partial sum i % 4 and the partial sums are added last, always in the
+    same order: the same total on any machine and any number of threads, and four times
+    faster than one running sum (whose every addition waits for the one before)."""
+    a0 = a1 = a2 = a3 = 0.0
+    n = weight.shape[0]
+    whole = n - n % 4
+    for i in range(0, whole, 4):
+        a0 += _term(weight, values, i)
+        a1 += _term(weight, values, i + 1)
+        a2 += _term(weight, values, i + 2)
+        a3 += _term(weight, values, i + 3)
+    for i in range(whole, n):
+        a0 += _term(weight, values, i)
+    return (a0 + a1) + (a2 + a3)

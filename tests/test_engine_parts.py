@@ -8,7 +8,9 @@ import numba
 from sim.errors import InputError
 from sim.fields import HOUSEHOLD
 from sim.params import PARAMETER_DIR, Parameters
-from sim.streams import Streams, binomial_draw, u01
+from sim.streams import Streams, binomial_draw, binomial_members, u01
+from sim.sums import weighted_people, weighted_sum
+from sim import table as table_module
 from sim.streams import _inverse_normal_rows as s_inverse_normal
 from sim.table import Table
 
@@ -73,6 +75,46 @@ def test_inverse_cdf_binomial_has_the_binomial_distribution():
     assert k.var() == pytest.approx(5 * 0.3 * 0.7, rel=0.02)
     assert k.min() == 0 and k.max() <= 5
     assert (_binomials(u[:10], 0, 0.5) == 0).all() and (_binomials(u[:10], 3, 1.0) == 3).all()
+
+
+@numba.njit
+def _members_both_ways(key, rows, n, p):
+    fast, full = np.empty(rows, np.int64), np.empty(rows, np.int64)
+    for i in range(rows):
+        fast[i] = binomial_members(key, i, n, p)
+        full[i] = binomial_draw(u01(key, i, 0), n, p)
+    return fast, full
+
+
+def test_binomial_shortcut_gives_the_full_inverse_cdf_answer():
+    key = Streams(5).key("death_working", 2016)
+    for n, p in ((1, 1e-9), (2, 1e-9), (3, 0.004), (6, 0.15), (4, 0.999), (2, 1.0)):
+        fast, full = _members_both_ways(key, 100_000, n, p)
+        np.testing.assert_array_equal(fast, full)
+
+
+def test_weighted_sums_match_exact_sums_for_any_length():
+    rng = np.random.default_rng(1)
+    for n in (0, 1, 3, 4, 5, 1001):
+        w = rng.random(n).astype(np.float32)
+        v = rng.random(n)
+        mask = rng.random(n) < 0.4
+        size = rng.integers(0, 9, n).astype(np.int8)
+        assert weighted_sum(w, v) == pytest.approx(float(np.sum(w.astype(float) * v)), rel=1e-12, abs=1e-12)
+        assert weighted_sum(w, mask) == pytest.approx(float(w[mask].astype(float).sum()), rel=1e-12, abs=1e-12)
+        assert weighted_people(w, size, mask) == pytest.approx(float((w.astype(float) * size)[mask].sum()),
+                                                               rel=1e-12, abs=1e-12)
+    # the same total however the rows are later split among threads: a fixed order
+    w, v = rng.random(10_007).astype(np.float32), rng.random(10_007)
+    assert weighted_sum(w, v) == weighted_sum(w.copy(), v.copy())
+
+
+def test_large_tables_hold_their_defaults_in_written_memory(monkeypatch):
+    monkeypatch.setattr(table_module, "PREFAULT_BYTES", 1)  # every column takes the large-table path
+    t = Table(HOUSEHOLD, 1000)
+    for field in HOUSEHOLD:
+        col = t[field.name]
+        assert col.dtype == np.dtype(field.dtype) and (col == field.default).all(), field.name
 
 
 def test_dated_parameters_hold_until_the_next_year():

@@ -1,0 +1,63 @@
+"""Stale compiled passes are cleared when any engine source changes.
+
+numba caches each compiled pass beside its source and checks only that one file's time
+stamp: a pass that inlines a helper from another file (the draws of `sim/streams.py`, the
+insurance cover of `policies/medical.py`) would keep running the old helper after the
+helper changed. The engine's sources are fingerprinted here at import; when the
+fingerprint changes, every cached pass of the engine is removed and numba compiles afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+PACKAGES = ("sim", "agents", "policies")
+ROOT = Path(__file__).resolve().parent.parent
+STAMP = "engine-sources.sha256"
+
+
+def _fingerprint(root: Path) -> str:
+    h = hashlib.sha256()
+    for package in PACKAGES:
+        for source in sorted((root / package).glob("*.py")):
+            h.update(f"{package}/{source.name}\0".encode())
+            h.update(source.read_bytes())
+    return h.hexdigest()
+
+
+def _cache_dirs(root: Path) -> list[Path]:
+    dirs = [root / package / "__pycache__" for package in PACKAGES]
+    user_dir = os.environ.get("NUMBA_CACHE_DIR")
+    if user_dir:  # numba mirrors each source directory's absolute path under it
+        dirs += [Path(user_dir) / (root / package).relative_to((root / package).anchor) for package in PACKAGES]
+    return dirs
+
+
+def clear_stale_kernels(root: Path = ROOT) -> bool:
+    """Remove the engine's cached passes if its sources changed since they were cached.
+    Returns whether anything was cleared. Unwritable installs are left alone."""
+    digest = _fingerprint(root)
+    stamp = root / "sim" / "__pycache__" / STAMP
+    try:
+        if stamp.read_text() == digest:
+            return False
+    except OSError:
+        pass
+    cleared = False
+    for directory in _cache_dirs(root):
+        for cached in (*directory.glob("*.nbi"), *directory.glob("*.nbc")):
+            try:
+                cached.unlink()
+                cleared = True
+            except OSError:  # another process removed it first, or read-only
+                pass
+    try:
+        stamp.parent.mkdir(exist_ok=True)
+        tmp = stamp.with_name(f"{STAMP}.{os.getpid()}")
+        tmp.write_text(digest)
+        os.replace(tmp, stamp)  # atomic: concurrent workers never read half a stamp
+    except OSError:
+        pass
+    return cleared
