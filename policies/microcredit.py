@@ -26,14 +26,44 @@ from sim.streams import normal01, u01
 NAME = "microcredit"
 
 
+CHUNKS = 64  # row blocks whose subsidy and loss sums are added in a fixed order (any thread count)
+
+
 @numba.njit(cache=True, parallel=True)
 def _loan_rows(year, on, q, key_takeup, key_return, price_c, loss_v, good_v, line, county, village,
                status, labor, size, n_skilled, motivation, risk_aversion, weight,
                income_farm, income_local_wage, income_migrant, income_transfers, income_property, oop_medical,
                savings, obligations, principal_a, capital_a, term_left_a, arrears_a, loan_year, defaulted,
-               made_out, default_out, subsidy_out, loss_out):
+               made_out, default_out):
+    """Every row's loan year; returns the weighted interest subsidy and defaulted losses."""
+    n = size.shape[0]
+    step = (n + CHUNKS - 1) // CHUNKS
+    sums = np.zeros((CHUNKS, 2))
+    for c in numba.prange(CHUNKS):
+        subsidy_c, loss_c = _loan_block(c * step, min(n, (c + 1) * step), year, on, q, key_takeup, key_return,
+                                        price_c, loss_v, good_v, line, county, village, status, labor, size,
+                                        n_skilled, motivation, risk_aversion, weight, income_farm,
+                                        income_local_wage, income_migrant, income_transfers, income_property,
+                                        oop_medical, savings, obligations, principal_a, capital_a, term_left_a,
+                                        arrears_a, loan_year, defaulted, made_out, default_out)
+        sums[c, 0] = subsidy_c
+        sums[c, 1] = loss_c
+    subsidy, loss = 0.0, 0.0
+    for c in range(CHUNKS):
+        subsidy += sums[c, 0]
+        loss += sums[c, 1]
+    return subsidy, loss
+
+
+@numba.njit(cache=True)
+def _loan_block(lo, hi, year, on, q, key_takeup, key_return, price_c, loss_v, good_v, line, county, village,
+                status, labor, size, n_skilled, motivation, risk_aversion, weight,
+                income_farm, income_local_wage, income_migrant, income_transfers, income_property, oop_medical,
+                savings, obligations, principal_a, capital_a, term_left_a, arrears_a, loan_year, defaulted,
+                made_out, default_out):
     amount, term = q[Q_AMOUNT], int(q[Q_TERM])
-    for i in numba.prange(size.shape[0]):
+    subsidy_sum, loss_sum = 0.0, 0.0
+    for i in range(lo, hi):
         made = False
         if (on and (status[i] == 1 or status[i] == 3) and labor[i] != 0 and principal_a[i] <= 0
                 and arrears_a[i] <= 0 and not defaulted[i] and size[i] > 0):
@@ -45,8 +75,6 @@ def _loan_rows(year, on, q, key_takeup, key_return, price_c, loss_v, good_v, lin
         if not made and capital_a[i] <= 0 and principal_a[i] <= 0 and arrears_a[i] <= 0:
             # no loan and no project: nothing is owed, paid or lost (most households)
             default_out[i] = False
-            loss_out[i] = 0.0
-            subsidy_out[i] = 0.0
             continue
         if made:
             principal_a[i] = amount
@@ -96,15 +124,16 @@ def _loan_rows(year, on, q, key_takeup, key_return, price_c, loss_v, good_v, lin
                 and arrears <= q[Q_ROLLOVER] * amount):
             principal, term_left, arrears = arrears, 1, 0.0
         default = arrears > 1e-6 and (term_left <= 0 or arrears > due + 1e-6)
-        loss_out[i] = weight[i] * (principal + arrears) if default else 0.0
         if default:
+            loss_sum += weight[i] * (principal + arrears)
             principal, arrears, term_left = 0.0, 0.0, 0
             defaulted[i] = True
         default_out[i] = default
         principal_a[i] = max(principal, 0.0)
         arrears_a[i] = arrears
         term_left_a[i] = term_left
-        subsidy_out[i] = weight[i] * subsidy
+        subsidy_sum += weight[i] * subsidy
+    return subsidy_sum, loss_sum
 
 
 @numba.njit(cache=True)
@@ -137,16 +166,15 @@ def act(model, on: bool) -> dict[str, float]:
     q = np.array([p[name] for name in LOAN_PARAMS]
                  + [min(p["microcredit.amount"], p["microcredit.max_amount"]),
                     1.0 if p["microcredit.repayment"] == "equal" else 0.0], dtype=np.float64)
-    made, defaults = np.zeros(hh.n, bool), np.zeros(hh.n, bool)
-    subsidy, loss = np.zeros(hh.n), np.zeros(hh.n)
+    made, defaults = np.empty(hh.n, bool), np.empty(hh.n, bool)  # the pass writes every row
     s, v, c = model.streams, model.villages, model.counties
-    _loan_rows(model.year, on, q, s.key("loan_takeup", model.year), s.key("project_return", model.year),
+    subsidy, loss = _loan_rows(model.year, on, q, s.key("loan_takeup", model.year), s.key("project_return", model.year),
                c.price_shock, v.disaster_loss, v.loan_good_share, float(model.line), hh.county, hh.village,
                hh.status, hh.labor, hh.size, hh.n_skilled, hh.motivation, hh.risk_aversion, hh.weight,
                hh.income_farm, hh.income_local_wage, hh.income_migrant, hh.income_transfers, hh.income_property,
                hh.oop_medical, hh.savings, hh.obligations, hh.loan_principal, hh.loan_capital, hh.loan_term_left,
-               hh.loan_arrears, hh.loan_year, hh.loan_defaulted, made, defaults, subsidy, loss)
-    compensation = float(loss.sum()) * p["microcredit.risk_compensation_share"]
+               hh.loan_arrears, hh.loan_year, hh.loan_defaulted, made, defaults)
+    compensation = loss * p["microcredit.risk_compensation_share"]
 
     # Peer effect for next year: the share of each village's loans in good standing.
     open_loans = np.empty(hh.n, bool)
@@ -158,7 +186,7 @@ def act(model, on: bool) -> dict[str, float]:
     f["microcredit_made"] = made
     f["microcredit_defaults"] = defaults
     f["microcredit_open"] = open_loans
-    f["microcredit_subsidy"] = float(subsidy.sum())
+    f["microcredit_subsidy"] = subsidy
     f["microcredit_compensation"] = compensation
     out = {}
     if f["microcredit_subsidy"]:

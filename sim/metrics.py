@@ -195,37 +195,49 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
     return total
 
 
-@numba.njit(cache=True, fastmath={"reassoc"})
-def _measure_and_batch_sums(ws, bits, lo, batch_bits, n_batches, out, at):
+@numba.njit(cache=True)
+def _bit_sums(hist, n_bits, out, at, shift):
+    """out[at + shift + j] += the weight in `hist` of the combinations holding bit j."""
+    for combo in range(hist.shape[0]):
+        if hist[combo] != 0.0:
+            for j in range(n_bits):
+                if (combo >> j) & 1:
+                    out[at + shift + j] += hist[combo]
+
+
+@numba.njit(cache=True)
+def _reached_sums(ws, bits, lo, batch_lo, batch_hi, n_measures, n_batches, out, at):
     """Into out[at:]: the people (`ws`, a block of rows from `lo`) whose `bits` hold each
-    measure, then those reached by any measure of each batch."""
-    m = batch_bits.shape[0]
-    batches = np.zeros(ws.shape[0], np.int64)
-    for j in range(m):
-        b = batch_bits[j]
-        total = 0.0
-        for r in range(ws.shape[0]):  # branch-free: the flags are unpredictable
-            f = (bits[lo + r] >> j) & 1
-            total += ws[r] * f
-            batches[r] |= b * f
-        out[at + j] = total
-    for k in range(n_batches):
-        total = 0.0
-        for r in range(ws.shape[0]):
-            total += ws[r] * ((batches[r] >> k) & 1)
-        out[at + m + k] = total
+    measure, then those reached by any measure of each batch.
+
+    Histograms, not one pass per measure: the people of each combination of the low and
+    the high byte of the measure bits, and of each combination of batches (a row's batches
+    are looked up from its two bytes); each measure's and batch's total is then read off
+    the few hundred combinations."""
+    low, high = np.zeros(256), np.zeros(256)
+    batches = np.zeros(1 << n_batches)
+    for r in range(ws.shape[0]):
+        b = bits[lo + r]
+        if b == 0:  # reached by nothing this year: most rows
+            continue
+        w = ws[r]
+        low[b & 255] += w
+        high[b >> 8] += w
+        batches[batch_lo[b & 255] | batch_hi[b >> 8]] += w
+    _bit_sums(low, min(n_measures, 8), out, at, 0)
+    _bit_sums(high, max(n_measures - 8, 0), out, at, 8)
+    _bit_sums(batches, n_batches, out, at, n_measures)
 
 
 @numba.njit(cache=True, parallel=True, fastmath={"reassoc"})
-def _sum_flags(weight, size, year_bits, ever_bits, batch_bits, n_batches, people_flags, household_flags,
-               principal, arrears):
+def _sum_flags(weight, size, year_bits, ever_bits, batch_lo, batch_hi, n_measures, n_batches, people_flags,
+               household_flags, principal, arrears):
     """Weighted sums of the year's flags in one pass: people reached by each measure and by
     each batch this year (`year_bits`), people in each of `people_flags`, households in
     each of `household_flags`, microcredit outstanding, then people ever reached by each
-    measure and by each batch (`ever_bits`). Block by block, one flag at a time (tight
-    loops over a block held in cache)."""
+    measure and by each batch (`ever_bits`). Block by block (a block held in cache)."""
     n = size.shape[0]
-    m, nb, npf, nhf = batch_bits.shape[0], n_batches, len(people_flags), len(household_flags)
+    m, nb, npf, nhf = n_measures, n_batches, len(people_flags), len(household_flags)
     ever = m + nb + npf + nhf + 1
     width = ever + m + nb
     acc = np.zeros((CHUNKS, width))
@@ -241,8 +253,8 @@ def _sum_flags(weight, size, year_bits, ever_bits, batch_bits, n_batches, people
             ws[i - lo] = np.float32(weight[i]) * np.float32(size[i])
             outstanding += np.float64(weight[i]) * (np.float64(principal[i]) + arrears[i])
         a[ever - 1] = outstanding
-        _measure_and_batch_sums(ws, year_bits, lo, batch_bits, nb, a, 0)
-        _measure_and_batch_sums(ws, ever_bits, lo, batch_bits, nb, a, ever)
+        _reached_sums(ws, year_bits, lo, batch_lo, batch_hi, m, nb, a, 0)
+        _reached_sums(ws, ever_bits, lo, batch_lo, batch_hi, m, nb, a, ever)
         for j in range(npf):
             mask = people_flags[j]
             total = 0.0
@@ -264,6 +276,20 @@ def _sum_flags(weight, size, year_bits, ever_bits, batch_bits, n_batches, people
 _BATCH_INDEX = {b: k for k, b in enumerate(BATCH_NAMES)}
 _BATCH_BITS = np.array([(1 << _BATCH_INDEX[spec.batch]) | (1 << _BATCH_INDEX[spec.batch_guangyuan])
                         for spec in MEASURES.values()], dtype=np.int64)
+
+
+def _batches_of_byte(high: bool) -> np.ndarray:
+    """The batches (bit k: the k-th of BATCH_NAMES) of each value of one byte of the measure bits."""
+    table = np.zeros(256, np.int64)
+    for value in range(256):
+        for j in range(8):
+            measure = j + (8 if high else 0)
+            if value >> j & 1 and measure < len(MEASURES):
+                table[value] |= _BATCH_BITS[measure]
+    return table
+
+
+_BATCHES_LOW, _BATCHES_HIGH = _batches_of_byte(False), _batches_of_byte(True)
 PEOPLE_FLAGS = ("exits_under_pressure", "exits_reversed")
 HOUSEHOLD_FLAGS = ("microcredit_open", "microcredit_defaults", "microcredit_made")
 
@@ -303,7 +329,8 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
     # flags: the measures' reached households, exit practice, microcredit (absent = none)
     none = np.zeros(hh.n, bool)
     year_bits = f.get("reached_bits", np.zeros(hh.n, np.uint16))  # set by the measures' step
-    flags = _sum_flags(hh.weight, hh.size, year_bits, hh.measures_reached, _BATCH_BITS, len(BATCH_NAMES),
+    flags = _sum_flags(hh.weight, hh.size, year_bits, hh.measures_reached, _BATCHES_LOW, _BATCHES_HIGH,
+                       len(MEASURES), len(BATCH_NAMES),
                        tuple(f.get(k, none) for k in PEOPLE_FLAGS), tuple(f.get(k, none) for k in HOUSEHOLD_FLAGS),
                        hh.loan_principal, hh.loan_arrears).tolist()
     n_m, n_b = len(MEASURES), len(BATCH_NAMES)
