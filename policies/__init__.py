@@ -133,11 +133,24 @@ def apply_measures(model, entitlements_only: bool = False) -> dict[str, dict[str
     return costs
 
 
+BITS_BLOCK = 4096  # rows whose bits are gathered measure by measure while they stay in cache
+
+
 @numba.njit(cache=True, parallel=True)
 def _reached_bits(reached, out):
-    for i in numba.prange(out.shape[0]):
-        bits = 0
-        for k in range(len(reached)):
-            if reached[k][i]:
-                bits |= 1 << k
-        out[i] = bits
+    """out[i] bit k = reached[k][i]: block by block, one measure at a time."""
+    n = out.shape[0]
+    for block in numba.prange((n + BITS_BLOCK - 1) // BITS_BLOCK):
+        lo, hi = block * BITS_BLOCK, min(n, (block + 1) * BITS_BLOCK)
+        _block_bits(reached, out[lo:hi], lo)
+
+
+@numba.njit(cache=True)
+def _block_bits(reached, out, lo):
+    # Loops over slices indexed from 0, without branches: the compiler vectorizes them
+    # (indexed from a variable start, every access checked for a negative index: 10x slower).
+    out[:] = 0
+    for k in range(len(reached)):
+        flags = reached[k][lo:lo + out.shape[0]]
+        for i in range(out.shape[0]):
+            out[i] |= np.uint16(flags[i]) << np.uint16(k)

@@ -63,7 +63,7 @@ def _loan_block(lo, hi, year, on, q, key_takeup, key_return, price_c, loss_v, go
                 made_out, default_out):
     amount, term = q[Q_AMOUNT], int(q[Q_TERM])
     subsidy_sum, loss_sum = 0.0, 0.0
-    for i in range(lo, hi):
+    for i in range(np.uint64(lo), np.uint64(hi)):  # unsigned: no check for negative indices
         made = False
         if (on and (status[i] == 1 or status[i] == 3) and labor[i] != 0 and principal_a[i] <= 0
                 and arrears_a[i] <= 0 and not defaulted[i] and size[i] > 0):

@@ -123,7 +123,8 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
         ever_people = income_ever = mc_people = mc_hh = income_mc = exited_people = 0.0
         exit_hh = exit_people = ret_hh = ret_people = new_hh = new_people = 0.0
         dibao_people = relocated_people = income_relocated = 0.0
-        for i in range(c * step, min(n, (c + 1) * step)):
+        # unsigned: no check for negative indices on every access (1.4x faster metrics)
+        for i in range(np.uint64(c * step), np.uint64(min(n, (c + 1) * step))):
             w = float(weight[i])
             ws = w * size[i]
             inc = w * income[i]
@@ -206,9 +207,9 @@ def _bit_sums(hist, n_bits, out, at, shift):
 
 
 @numba.njit(cache=True)
-def _reached_sums(ws, bits, lo, batch_lo, batch_hi, n_measures, n_batches, out, at):
-    """Into out[at:]: the people (`ws`, a block of rows from `lo`) whose `bits` hold each
-    measure, then those reached by any measure of each batch.
+def _reached_sums(ws, bits, batch_lo, batch_hi, n_measures, n_batches, out, at):
+    """Into out[at:]: the people (`ws`, a block of rows) whose `bits` (the same block) hold
+    each measure, then those reached by any measure of each batch.
 
     Histograms, not one pass per measure: the people of each combination of the low and
     the high byte of the measure bits, and of each combination of batches (a row's batches
@@ -217,7 +218,7 @@ def _reached_sums(ws, bits, lo, batch_lo, batch_hi, n_measures, n_batches, out, 
     low, high = np.zeros(256), np.zeros(256)
     batches = np.zeros(1 << n_batches)
     for r in range(ws.shape[0]):
-        b = bits[lo + r]
+        b = bits[r]
         if b == 0:  # reached by nothing this year: most rows
             continue
         w = ws[r]
@@ -235,7 +236,9 @@ def _sum_flags(weight, size, year_bits, ever_bits, batch_lo, batch_hi, n_measure
     """Weighted sums of the year's flags in one pass: people reached by each measure and by
     each batch this year (`year_bits`), people in each of `people_flags`, households in
     each of `household_flags`, microcredit outstanding, then people ever reached by each
-    measure and by each batch (`ever_bits`). Block by block (a block held in cache)."""
+    measure and by each batch (`ever_bits`). Block by block (a block held in cache), each
+    block's loops over slices indexed from 0 (indexed from a variable start, every access
+    is checked for a negative index and the loops do not vectorize)."""
     n = size.shape[0]
     m, nb, npf, nhf = n_measures, n_batches, len(people_flags), len(household_flags)
     ever = m + nb + npf + nhf + 1
@@ -247,25 +250,27 @@ def _sum_flags(weight, size, year_bits, ever_bits, batch_lo, batch_hi, n_measure
         if hi <= lo:
             continue
         a = acc[c]
+        w_block, size_block = weight[lo:hi], size[lo:hi]
+        principal_block, arrears_block = principal[lo:hi], arrears[lo:hi]
         ws = np.empty(hi - lo)
         outstanding = 0.0
-        for i in range(lo, hi):
-            ws[i - lo] = np.float32(weight[i]) * np.float32(size[i])
-            outstanding += np.float64(weight[i]) * (np.float64(principal[i]) + arrears[i])
+        for r in range(hi - lo):
+            ws[r] = np.float32(w_block[r]) * np.float32(size_block[r])
+            outstanding += np.float64(w_block[r]) * (np.float64(principal_block[r]) + arrears_block[r])
         a[ever - 1] = outstanding
-        _reached_sums(ws, year_bits, lo, batch_lo, batch_hi, m, nb, a, 0)
-        _reached_sums(ws, ever_bits, lo, batch_lo, batch_hi, m, nb, a, ever)
+        _reached_sums(ws, year_bits[lo:hi], batch_lo, batch_hi, m, nb, a, 0)
+        _reached_sums(ws, ever_bits[lo:hi], batch_lo, batch_hi, m, nb, a, ever)
         for j in range(npf):
-            mask = people_flags[j]
+            mask = people_flags[j][lo:hi]
             total = 0.0
-            for i in range(lo, hi):
-                total += ws[i - lo] * mask[i]
+            for r in range(hi - lo):
+                total += ws[r] * mask[r]
             a[m + nb + j] = total
         for j in range(nhf):
-            mask = household_flags[j]
+            mask = household_flags[j][lo:hi]
             total = 0.0
-            for i in range(lo, hi):
-                total += np.float64(weight[i]) * mask[i]
+            for r in range(hi - lo):
+                total += np.float64(w_block[r]) * mask[r]
             a[m + nb + npf + j] = total
     total_all = np.zeros(width)
     for c in range(CHUNKS):
