@@ -17,6 +17,7 @@ import numpy as np
 
 from sim.fields import Labor
 from sim.streams import u01
+from sim.sums import BLOCKS
 
 NAME = "dibao"
 FULL, NONE = int(Labor.FULL), int(Labor.NONE)
@@ -26,8 +27,31 @@ FULL, NONE = int(Labor.FULL), int(Labor.NONE)
 def _dibao_rows(key, line, exclusion, inclusion, inclusion_share, extra_share, share_70, tekun_multiple,
                 size, labor, weight, n_working, n_college, n_elderly, n_child, n_primary, n_junior, n_senior,
                 n_disabled, income_farm, income_local_wage, income_migrant, income_transfers, income_property,
-                transfer_dibao, dibao, paid):
-    for i in numba.prange(size.shape[0]):
+                transfer_dibao, dibao):
+    """Every row's dibao this year; returns the weighted benefits paid (summed block by
+    block, the blocks in order: the same total on any number of threads)."""
+    n = size.shape[0]
+    step = (n + BLOCKS - 1) // BLOCKS
+    sums = np.zeros(BLOCKS)
+    for block in numba.prange(BLOCKS):
+        sums[block] = _dibao_block(block * step, min(n, (block + 1) * step), key, line, exclusion, inclusion,
+                                   inclusion_share, extra_share, share_70, tekun_multiple, size, labor, weight,
+                                   n_working, n_college, n_elderly, n_child, n_primary, n_junior, n_senior,
+                                   n_disabled, income_farm, income_local_wage, income_migrant, income_transfers,
+                                   income_property, transfer_dibao, dibao)
+    paid = 0.0
+    for block in range(BLOCKS):
+        paid += sums[block]
+    return paid
+
+
+@numba.njit(cache=True)
+def _dibao_block(lo, hi, key, line, exclusion, inclusion, inclusion_share, extra_share, share_70, tekun_multiple,
+                 size, labor, weight, n_working, n_college, n_elderly, n_child, n_primary, n_junior, n_senior,
+                 n_disabled, income_farm, income_local_wage, income_migrant, income_transfers, income_property,
+                 transfer_dibao, dibao):
+    paid = 0.0
+    for i in range(np.uint64(lo), np.uint64(hi)):  # unsigned: no wraparound checks
         benefit = 0.0
         covered = False
         if size[i] > 0:
@@ -50,7 +74,8 @@ def _dibao_rows(key, line, exclusion, inclusion, inclusion_share, extra_share, s
         transfer_dibao[i] = benefit
         income_transfers[i] += benefit
         dibao[i] = covered
-        paid[i] = weight[i] * np.float32(benefit)
+        paid += weight[i] * np.float32(benefit)  # a float32 product, as the column arithmetic gave
+    return paid
 
 
 def dibao_line(p) -> float:
@@ -62,12 +87,11 @@ def act(model, on: bool) -> dict[str, float]:
     if not on:
         return {}
     hh, p = model.hh, model.p
-    paid = np.zeros(hh.n)
-    _dibao_rows(model.streams.key("dibao_targeting", model.year), dibao_line(p),
+    paid = _dibao_rows(model.streams.key("dibao_targeting", model.year), dibao_line(p),
                 p["dibao.exclusion_error"], p["dibao.inclusion_error"], p["dibao.inclusion_benefit_share"],
                 p["dibao.extra_share"], p["dibao.share_of_elderly_over_70"], p["dibao.tekun_multiple"],
                 hh.size, hh.labor, hh.weight, hh.n_working, hh.n_college, hh.n_elderly, hh.n_child, hh.n_primary,
                 hh.n_junior, hh.n_senior, hh.n_disabled, hh.income_farm, hh.income_local_wage, hh.income_migrant,
-                hh.income_transfers, hh.income_property, hh.transfer_dibao, hh.dibao, paid)
+                hh.income_transfers, hh.income_property, hh.transfer_dibao, hh.dibao)
     model.flows["reached_dibao"] = hh.dibao.copy()
-    return {"fiscal": float(paid.sum())}
+    return {"fiscal": float(paid)}

@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from sim.streams import u01
-from sim.sums import weighted_sum
+from sim.sums import BLOCKS
 
 NAME = "medical_insurance"
 
@@ -54,19 +54,31 @@ def _cover_rows(key, q, cost, n_chronic, reimbursed, left):
 
 
 @numba.njit(cache=True, parallel=True)
-def _insure_rows(key, q, medical_cost, n_chronic, insured, oop, left, reimbursed, reached):
-    """The year's cover of every household: out of pocket, compliant costs left, reimbursed."""
+def _insure_rows(key, q, medical_cost, n_chronic, insured, weight, oop, left, reached):
+    """The year's cover of every household: out of pocket, compliant costs left, whether
+    it was reimbursed; returns the weighted reimbursements (summed block by block, the
+    blocks in order: the same total on any number of threads)."""
     compliant_share = 1.0 - q[5]
     qt = _as_tuple(q)
-    for i in numba.prange(medical_cost.shape[0]):
-        cost = np.float64(medical_cost[i])
-        r, rest = 0.0, cost * compliant_share
-        if insured[i]:
-            r, rest = _cover_one(key, qt, i, cost, n_chronic[i])
-        reimbursed[i] = r
-        left[i] = rest
-        oop[i] = cost - r
-        reached[i] = insured[i] and r > 0
+    n = medical_cost.shape[0]
+    step = (n + BLOCKS - 1) // BLOCKS
+    sums = np.zeros(BLOCKS)
+    for block in numba.prange(BLOCKS):
+        total = 0.0
+        for i in range(np.uint64(block * step), np.uint64(min(n, (block + 1) * step))):  # unsigned: no wraparound checks
+            cost = np.float64(medical_cost[i])
+            r, rest = 0.0, cost * compliant_share
+            if insured[i]:
+                r, rest = _cover_one(key, qt, i, cost, n_chronic[i])
+            left[i] = rest
+            oop[i] = cost - r
+            reached[i] = insured[i] and r > 0
+            total += weight[i] * r
+        sums[block] = total
+    reimbursed = 0.0
+    for block in range(BLOCKS):
+        reimbursed += sums[block]
+    return reimbursed
 
 
 def _cover_params(model) -> np.ndarray:
@@ -93,9 +105,9 @@ def act(model, on: bool) -> dict[str, float]:
         hh.oop_medical = cost
         model.flows["compliant_left"] = cost * (1.0 - p["medical.noncompliant_share"])
         return {}
-    left, reimbursed, reached = np.empty(hh.n), np.empty(hh.n), np.empty(hh.n, bool)
-    _insure_rows(model.streams.key("care_level", model.year), _cover_params(model), hh.medical_cost,
-                 hh.n_chronic, hh.insured, hh.oop_medical, left, reimbursed, reached)
+    left, reached = np.empty(hh.n), np.empty(hh.n, bool)
+    reimbursed = _insure_rows(model.streams.key("care_level", model.year), _cover_params(model), hh.medical_cost,
+                              hh.n_chronic, hh.insured, hh.weight, hh.oop_medical, left, reached)
     model.flows["compliant_left"] = left
     model.flows["reached_medical_insurance"] = reached
-    return {"insurance_fund": float(weighted_sum(hh.weight, reimbursed))}
+    return {"insurance_fund": float(reimbursed)}

@@ -22,11 +22,12 @@ import numba
 import numpy as np
 
 from sim.streams import normal01, u01
+from sim.sums import BLOCKS
 
 NAME = "microcredit"
 
 
-CHUNKS = 64  # row blocks whose subsidy and loss sums are added in a fixed order (any thread count)
+CHUNKS = BLOCKS  # row blocks whose subsidy and loss sums are added in a fixed order (any thread count)
 
 
 @numba.njit(cache=True, parallel=True)

@@ -14,6 +14,7 @@ import numpy as np
 from policies import BATCH_NAMES, MEASURES, PAYERS
 
 from .fields import Cause, Labor, Status
+from .sums import BLOCKS
 
 NEVER, REGISTERED, RETURNED, EXITED = (int(s) for s in (Status.NEVER, Status.REGISTERED, Status.RETURNED,
                                                        Status.EXITED))
@@ -101,7 +102,7 @@ _CAUSE_BITS = np.array([int(c) for c in Cause], dtype=np.int64)
  S_NEW_HH, S_NEW_PEOPLE, S_REG_NET_BIRTHS, S_EXITED_PEOPLE, S_INCOME_POOR, S_INCOME, S_INCOME_REG, S_DIBAO,
  S_NO_LABOR_REG, S_OOP, S_RELOCATED, S_EVER_PEOPLE, S_INCOME_EVER, S_INCOME_RELOCATED, S_MC_PEOPLE, S_INCOME_MC,
  S_NO_CAUSE, S_MC_HH) = range(len(SUMS))
-CHUNKS = 64  # row blocks summed in parallel, then added up in a fixed order (same result on any thread count)
+CHUNKS = BLOCKS  # row blocks summed in parallel, then added up in a fixed order (same result on any thread count)
 
 
 @numba.njit(cache=True, parallel=True)

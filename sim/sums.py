@@ -10,6 +10,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+# Row blocks that parallel passes sum separately, then add up in block order: the same
+# totals on any number of threads.
+BLOCKS = 64
+
 
 @numba.njit(cache=True, inline="always")
 def _term(weight, values, i):
