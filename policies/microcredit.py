@@ -22,6 +22,7 @@ import numba
 import numpy as np
 
 from sim.streams import normal01, u01
+from sim.register import PLACE_PARTS
 from sim.sums import BLOCKS
 
 NAME = "microcredit"
@@ -137,16 +138,25 @@ def _loan_block(lo, hi, year, on, q, key_takeup, key_return, price_c, loss_v, go
     return subsidy_sum, loss_sum
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _village_loans(village, weight, principal, arrears, defaults, open_out, loans_v, bad_v):
-    """Open loans, and per village the weighted loans and bad loans (summed in row order)."""
-    for i in range(village.shape[0]):
-        open_out[i] = principal[i] > 0 or arrears[i] > 0
-        if open_out[i] or defaults[i]:
-            w = np.float64(weight[i])
-            loans_v[village[i]] += w
-            if arrears[i] > 0 or defaults[i]:
-                bad_v[village[i]] += w
+    """Open loans, and per village the weighted loans and bad loans: each of
+    `PLACE_PARTS` row ranges summed in row order into its own copy, the copies added in
+    order (as the register's village sums)."""
+    n = village.shape[0]
+    loans_parts, bad_parts = np.zeros((PLACE_PARTS, loans_v.shape[0])), np.zeros((PLACE_PARTS, bad_v.shape[0]))
+    for part in numba.prange(PLACE_PARTS):
+        loans, bad = loans_parts[part], bad_parts[part]
+        for i in range(np.uint64(part * n // PLACE_PARTS), np.uint64((part + 1) * n // PLACE_PARTS)):
+            open_out[i] = principal[i] > 0 or arrears[i] > 0
+            if open_out[i] or defaults[i]:
+                w = np.float64(weight[i])
+                loans[village[i]] += w
+                if arrears[i] > 0 or defaults[i]:
+                    bad[village[i]] += w
+    for part in range(PLACE_PARTS):
+        loans_v += loans_parts[part]
+        bad_v += bad_parts[part]
 
 
 LOAN_PARAMS = ("microcredit.takeup_base", "microcredit.takeup_skill_effect", "microcredit.takeup_motivation_effect",

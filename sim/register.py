@@ -248,17 +248,30 @@ def _verify(model, exits, row_threshold) -> np.ndarray:
     return reversed_
 
 
-@numba.njit(cache=True)
+PLACE_PARTS = 2  # row ranges summed into villages separately, then added: the same on any number of threads
+
+
+@numba.njit(cache=True, parallel=True)
 def _village_sums(village, weight, size, status, income, n_working, n_college, n_migrants, out):
-    for i in range(village.shape[0]):
-        v = village[i]
-        people = weight[i] * size[i]
-        out[v, 0] += people
-        if status[i] == REGISTERED or status[i] == RETURNED:
-            out[v, 1] += people
-        out[v, 2] += weight[i] * income[i]
-        out[v, 3] += weight[i] * max(n_working[i] - n_college[i], 0)
-        out[v, 4] += weight[i] * n_migrants[i]
+    """Per village: people, registered people, income, working-age people, migrants.
+    Each of `PLACE_PARTS` row ranges is summed in row order into its own copy (a pass
+    scattering into 580,000 villages waits on memory; two run side by side), then the
+    copies are added in order."""
+    n = village.shape[0]
+    parts = np.zeros((PLACE_PARTS,) + out.shape)
+    for part in numba.prange(PLACE_PARTS):
+        acc = parts[part]
+        for i in range(np.uint64(part * n // PLACE_PARTS), np.uint64((part + 1) * n // PLACE_PARTS)):
+            v = village[i]
+            people = weight[i] * size[i]
+            acc[v, 0] += people
+            if status[i] == REGISTERED or status[i] == RETURNED:
+                acc[v, 1] += people
+            acc[v, 2] += weight[i] * income[i]
+            acc[v, 3] += weight[i] * max(n_working[i] - n_college[i], 0)
+            acc[v, 4] += weight[i] * n_migrants[i]
+    for part in range(PLACE_PARTS):
+        out += parts[part]
 
 
 def aggregate_places(model) -> None:

@@ -25,6 +25,28 @@ def test_same_seed_same_timeseries_different_seed_different():
     assert (a["registered_poor_people"] != c["registered_poor_people"]).any()
 
 
+def test_one_thread_and_two_give_the_same_households_and_metrics(monkeypatch):
+    """Parallel passes split rows among threads; sums go by fixed blocks, so the thread
+    count changes no number (a notebook on a laptop and a sweep worker agree)."""
+    import numba
+
+    import sim.model as model_module
+    from policies import MEASURES
+
+    def households_and_metrics(min_rows):
+        monkeypatch.setattr(model_module, "PARALLEL_MIN_ROWS", min_rows)
+        m = PovertyModel("shangluo", households=N, end_year=2019, rng=5, measures=dict.fromkeys(MEASURES, True))
+        return m.run(), m.hh.columns()
+
+    if numba.get_num_threads() < 2:
+        pytest.skip("needs two threads")
+    one_ts, one_hh = households_and_metrics(10**9)  # one thread
+    two_ts, two_hh = households_and_metrics(0)  # every thread
+    pd.testing.assert_frame_equal(one_ts, two_ts, check_exact=True)
+    for name, col in one_hh.items():
+        np.testing.assert_array_equal(col, two_hh[name], err_msg=name)
+
+
 def _shocks_by_year(model):
     out = []
     while model.running:
