@@ -33,7 +33,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from sim.sums import weighted_sum
+from sim.sums import BLOCKS
 
 NAME = "education"
 STAGES = ("primary", "junior", "senior", "college")
@@ -64,19 +64,34 @@ def support_per_pupil(model) -> np.ndarray:
 
 
 @numba.njit(cache=True, parallel=True)
-def _support_rows(grants, loans, supported, size, n_primary, n_junior, n_senior, n_college,
-                  school_support, grant_out, loan_out, reached):
-    for i in numba.prange(size.shape[0]):
-        grant, loan = 0.0, 0.0
-        if supported[i] and size[i] > 0:
-            grant = (n_primary[i] * grants[0] + n_junior[i] * grants[1] + n_senior[i] * grants[2]
-                     + n_college[i] * grants[3])
-            loan = (n_primary[i] * loans[0] + n_junior[i] * loans[1] + n_senior[i] * loans[2]
-                    + n_college[i] * loans[3])
-        grant_out[i] = grant
-        loan_out[i] = loan
-        school_support[i] = grant + loan
-        reached[i] = school_support[i] > 0
+def _support_rows(grants, loans, supported, size, weight, n_primary, n_junior, n_senior, n_college,
+                  school_support, loan_out, reached):
+    """Every row's support this year; returns the weighted grants and loans (summed block
+    by block, the blocks in order: the same totals on any number of threads)."""
+    n = size.shape[0]
+    step = (n + BLOCKS - 1) // BLOCKS
+    sums = np.zeros((BLOCKS, 2))
+    for block in numba.prange(BLOCKS):
+        grant_sum, loan_sum = 0.0, 0.0
+        for i in range(np.uint64(block * step), np.uint64(min(n, (block + 1) * step))):  # unsigned: no wraparound checks
+            grant, loan = 0.0, 0.0
+            if supported[i] and size[i] > 0:
+                grant = (n_primary[i] * grants[0] + n_junior[i] * grants[1] + n_senior[i] * grants[2]
+                         + n_college[i] * grants[3])
+                loan = (n_primary[i] * loans[0] + n_junior[i] * loans[1] + n_senior[i] * loans[2]
+                        + n_college[i] * loans[3])
+            loan_out[i] = loan
+            school_support[i] = grant + loan
+            reached[i] = school_support[i] > 0
+            grant_sum += weight[i] * grant
+            loan_sum += weight[i] * loan
+        sums[block, 0] = grant_sum
+        sums[block, 1] = loan_sum
+    grant_total, loan_total = 0.0, 0.0
+    for block in range(BLOCKS):
+        grant_total += sums[block, 0]
+        loan_total += sums[block, 1]
+    return grant_total, loan_total
 
 
 def act(model, on: bool) -> dict[str, float]:
@@ -85,11 +100,11 @@ def act(model, on: bool) -> dict[str, float]:
         hh.school_support = 0.0
         return {}
     grants, loans = per_pupil(model)
-    grant, loan = np.empty(hh.n), np.empty(hh.n)
+    loan = np.empty(hh.n)
     reached = np.empty(hh.n, bool)
-    _support_rows(grants, loans, f["supported"], hh.size, hh.n_primary, hh.n_junior, hh.n_senior, hh.n_college,
-                  hh.school_support, grant, loan, reached)
+    grant_total, loan_total = _support_rows(grants, loans, f["supported"], hh.size, hh.weight, hh.n_primary,
+                                            hh.n_junior, hh.n_senior, hh.n_college, hh.school_support, loan, reached)
     f["reached_education"] = reached
     f["education_loans"] = loan
     loan_share = model.p["education.support_loan_fiscal_share"]
-    return {"fiscal": float(weighted_sum(hh.weight, grant)) + loan_share * float(weighted_sum(hh.weight, loan))}
+    return {"fiscal": grant_total + loan_share * loan_total}

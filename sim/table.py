@@ -59,12 +59,14 @@ def _allocate(n: int, dtype: str, default) -> np.ndarray:
     the other cores to flush their page tables. Passes read columns before writing them,
     so at national size a fifth of the CPU went to those faults. Writing the zeros once,
     in parallel, faults each page in once."""
-    if default != 0:
-        return np.full(n, default, dtype=dtype)
     if n * np.dtype(dtype).itemsize < PREFAULT_BYTES:
-        return np.zeros(n, dtype=dtype)
+        return np.zeros(n, dtype=dtype) if default == 0 else np.full(n, default, dtype=dtype)
     col = np.empty(n, dtype=dtype)
-    _zero_bytes(col.view(np.uint8))
+    if default == 0:
+        _zero_bytes(col.view(np.uint8))
+    else:  # the default's bytes, repeated (one compiled fill for every dtype)
+        pattern = np.array([default], dtype=dtype).view(np.uint8)
+        _fill_bytes(col.view(np.uint8), pattern)
     return col
 
 
@@ -72,6 +74,14 @@ def _allocate(n: int, dtype: str, default) -> np.ndarray:
 def _zero_bytes(b):
     for i in numba.prange(b.shape[0]):
         b[i] = 0
+
+
+@numba.njit(cache=True, parallel=True)
+def _fill_bytes(b, pattern):
+    width = pattern.shape[0]
+    for i in numba.prange(b.shape[0] // width):
+        for k in range(width):
+            b[i * width + k] = pattern[k]
 
 
 class Table:
