@@ -17,7 +17,7 @@ import numpy as np
 
 from sim.fields import Labor
 from sim.streams import u01
-from sim.sums import BLOCKS
+from sim.sums import BLOCKS, block_rows, block_totals
 
 NAME = "dibao"
 FULL, NONE = int(Labor.FULL), int(Labor.NONE)
@@ -30,19 +30,15 @@ def _dibao_rows(key, line, exclusion, inclusion, inclusion_share, extra_share, s
                 transfer_dibao, dibao):
     """Every row's dibao this year; returns the weighted benefits paid (summed block by
     block, the blocks in order: the same total on any number of threads)."""
-    n = size.shape[0]
-    step = (n + BLOCKS - 1) // BLOCKS
-    sums = np.zeros(BLOCKS)
+    sums = np.zeros((BLOCKS, 1))
     for block in numba.prange(BLOCKS):
-        sums[block] = _dibao_block(block * step, min(n, (block + 1) * step), key, line, exclusion, inclusion,
+        first, last = block_rows(block, size.shape[0])
+        sums[block, 0] = _dibao_block(first, last, key, line, exclusion, inclusion,
                                    inclusion_share, extra_share, share_70, tekun_multiple, size, labor, weight,
                                    n_working, n_college, n_elderly, n_child, n_primary, n_junior, n_senior,
                                    n_disabled, income_farm, income_local_wage, income_migrant, income_transfers,
                                    income_property, transfer_dibao, dibao)
-    paid = 0.0
-    for block in range(BLOCKS):
-        paid += sums[block]
-    return paid
+    return block_totals(sums)[0]
 
 
 @numba.njit(cache=True)
@@ -51,7 +47,7 @@ def _dibao_block(lo, hi, key, line, exclusion, inclusion, inclusion_share, extra
                  n_disabled, income_farm, income_local_wage, income_migrant, income_transfers, income_property,
                  transfer_dibao, dibao):
     paid = 0.0
-    for i in range(np.uint64(lo), np.uint64(hi)):  # unsigned: no wraparound checks
+    for i in range(lo, hi):
         benefit = 0.0
         covered = False
         if size[i] > 0:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from sim.sums import BLOCKS
+from sim.sums import BLOCKS, block_rows, block_totals
 
 NAME = "education"
 STAGES = ("primary", "junior", "senior", "college")
@@ -68,12 +68,11 @@ def _support_rows(grants, loans, supported, size, weight, n_primary, n_junior, n
                   school_support, loan_out, reached):
     """Every row's support this year; returns the weighted grants and loans (summed block
     by block, the blocks in order: the same totals on any number of threads)."""
-    n = size.shape[0]
-    step = (n + BLOCKS - 1) // BLOCKS
     sums = np.zeros((BLOCKS, 2))
     for block in numba.prange(BLOCKS):
         grant_sum, loan_sum = 0.0, 0.0
-        for i in range(np.uint64(block * step), np.uint64(min(n, (block + 1) * step))):  # unsigned: no wraparound checks
+        first, last = block_rows(block, size.shape[0])
+        for i in range(first, last):
             grant, loan = 0.0, 0.0
             if supported[i] and size[i] > 0:
                 grant = (n_primary[i] * grants[0] + n_junior[i] * grants[1] + n_senior[i] * grants[2]
@@ -87,11 +86,8 @@ def _support_rows(grants, loans, supported, size, weight, n_primary, n_junior, n
             loan_sum += weight[i] * loan
         sums[block, 0] = grant_sum
         sums[block, 1] = loan_sum
-    grant_total, loan_total = 0.0, 0.0
-    for block in range(BLOCKS):
-        grant_total += sums[block, 0]
-        loan_total += sums[block, 1]
-    return grant_total, loan_total
+    totals = block_totals(sums)
+    return totals[0], totals[1]
 
 
 def act(model, on: bool) -> dict[str, float]:

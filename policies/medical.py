@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from sim.streams import u01
-from sim.sums import BLOCKS
+from sim.sums import BLOCKS, block_rows, block_totals
 
 NAME = "medical_insurance"
 
@@ -60,12 +60,11 @@ def _insure_rows(key, q, medical_cost, n_chronic, insured, weight, oop, left, re
     blocks in order: the same total on any number of threads)."""
     compliant_share = 1.0 - q[5]
     qt = _as_tuple(q)
-    n = medical_cost.shape[0]
-    step = (n + BLOCKS - 1) // BLOCKS
-    sums = np.zeros(BLOCKS)
+    sums = np.zeros((BLOCKS, 1))
     for block in numba.prange(BLOCKS):
         total = 0.0
-        for i in range(np.uint64(block * step), np.uint64(min(n, (block + 1) * step))):  # unsigned: no wraparound checks
+        first, last = block_rows(block, medical_cost.shape[0])
+        for i in range(first, last):
             cost = np.float64(medical_cost[i])
             r, rest = 0.0, cost * compliant_share
             if insured[i]:
@@ -74,11 +73,8 @@ def _insure_rows(key, q, medical_cost, n_chronic, insured, weight, oop, left, re
             oop[i] = cost - r
             reached[i] = insured[i] and r > 0
             total += weight[i] * r
-        sums[block] = total
-    reimbursed = 0.0
-    for block in range(BLOCKS):
-        reimbursed += sums[block]
-    return reimbursed
+        sums[block, 0] = total
+    return block_totals(sums)[0]
 
 
 def _cover_params(model) -> np.ndarray:

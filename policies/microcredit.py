@@ -23,12 +23,9 @@ import numpy as np
 
 from sim.streams import normal01, u01
 from sim.register import PLACE_PARTS
-from sim.sums import BLOCKS
+from sim.sums import BLOCKS, block_rows, block_totals
 
 NAME = "microcredit"
-
-
-CHUNKS = BLOCKS  # row blocks whose subsidy and loss sums are added in a fixed order (any thread count)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -38,23 +35,19 @@ def _loan_rows(year, on, q, key_takeup, key_return, price_c, loss_v, good_v, lin
                savings, obligations, principal_a, capital_a, term_left_a, arrears_a, loan_year, defaulted,
                made_out, default_out):
     """Every row's loan year; returns the weighted interest subsidy and defaulted losses."""
-    n = size.shape[0]
-    step = (n + CHUNKS - 1) // CHUNKS
-    sums = np.zeros((CHUNKS, 2))
-    for c in numba.prange(CHUNKS):
-        subsidy_c, loss_c = _loan_block(c * step, min(n, (c + 1) * step), year, on, q, key_takeup, key_return,
+    sums = np.zeros((BLOCKS, 2))
+    for block in numba.prange(BLOCKS):
+        first, last = block_rows(block, size.shape[0])
+        subsidy_c, loss_c = _loan_block(first, last, year, on, q, key_takeup, key_return,
                                         price_c, loss_v, good_v, line, county, village, status, labor, size,
                                         n_skilled, motivation, risk_aversion, weight, income_farm,
                                         income_local_wage, income_migrant, income_transfers, income_property,
                                         oop_medical, savings, obligations, principal_a, capital_a, term_left_a,
                                         arrears_a, loan_year, defaulted, made_out, default_out)
-        sums[c, 0] = subsidy_c
-        sums[c, 1] = loss_c
-    subsidy, loss = 0.0, 0.0
-    for c in range(CHUNKS):
-        subsidy += sums[c, 0]
-        loss += sums[c, 1]
-    return subsidy, loss
+        sums[block, 0] = subsidy_c
+        sums[block, 1] = loss_c
+    totals = block_totals(sums)
+    return totals[0], totals[1]
 
 
 @numba.njit(cache=True)
@@ -65,7 +58,7 @@ def _loan_block(lo, hi, year, on, q, key_takeup, key_return, price_c, loss_v, go
                 made_out, default_out):
     amount, term = q[Q_AMOUNT], int(q[Q_TERM])
     subsidy_sum, loss_sum = 0.0, 0.0
-    for i in range(np.uint64(lo), np.uint64(hi)):  # unsigned: no check for negative indices
+    for i in range(lo, hi):  # unsigned rows (`block_rows`)
         made = False
         if (on and (status[i] == 1 or status[i] == 3) and labor[i] != 0 and principal_a[i] <= 0
                 and arrears_a[i] <= 0 and not defaulted[i] and size[i] > 0):

@@ -16,6 +16,24 @@ BLOCKS = 64
 
 
 @numba.njit(cache=True, inline="always")
+def block_rows(block, n):
+    """(first, past-last) row of a block of n rows, unsigned: a loop over them indexes the
+    columns without checking for negative indices (the check keeps loops from vectorizing)."""
+    step = (n + BLOCKS - 1) // BLOCKS
+    return np.uint64(min(block * step, n)), np.uint64(min((block + 1) * step, n))
+
+
+@numba.njit(cache=True)
+def block_totals(sums):
+    """Column totals of per-block sums (BLOCKS x k), added in block order."""
+    out = np.zeros(sums.shape[1])
+    for block in range(sums.shape[0]):
+        for k in range(sums.shape[1]):
+            out[k] += sums[block, k]
+    return out
+
+
+@numba.njit(cache=True, inline="always")
 def _term(weight, values, i):
     return np.float64(weight[i]) * (values[i] + 0.0)  # + 0.0 turns bool and int into float
 

@@ -9,7 +9,7 @@ from sim.errors import InputError
 from sim.fields import HOUSEHOLD
 from sim.params import PARAMETER_DIR, Parameters
 from sim.streams import Streams, binomial_draw, binomial_members, u01
-from sim.sums import weighted_people, weighted_sum
+from sim.sums import BLOCKS, block_rows, block_totals, weighted_people, weighted_sum
 from sim import table as table_module
 from sim.streams import _inverse_normal_rows as s_inverse_normal
 from sim.table import Table
@@ -107,6 +107,14 @@ def test_weighted_sums_match_exact_sums_for_any_length():
     # the same total however the rows are later split among threads: a fixed order
     w, v = rng.random(10_007).astype(np.float32), rng.random(10_007)
     assert weighted_sum(w, v) == weighted_sum(w.copy(), v.copy())
+
+
+def test_row_blocks_cover_every_row_once_and_add_up_in_block_order():
+    for n in (0, 1, 63, 64, 65, 1000, 100_003):
+        rows = [r for block in range(BLOCKS) for r in range(*(int(x) for x in block_rows(block, n)))]
+        assert rows == list(range(n))
+    sums = np.arange(2 * BLOCKS, dtype=float).reshape(BLOCKS, 2)
+    np.testing.assert_array_equal(block_totals(sums), sums.sum(axis=0))
 
 
 def test_large_tables_hold_their_defaults_in_written_memory(monkeypatch):
