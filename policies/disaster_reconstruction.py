@@ -13,27 +13,34 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim.sums import BLOCKS, block_rows, block_totals
 
 NAME = "disaster_reconstruction"
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _relief_rows(relief_per_person, supported, hit, size, weight, unsafe_housing, income_transfers, served):
     """Relief to supported households in hit villages, their unsafe houses rebuilt;
-    returns (weighted relief, weighted houses rebuilt), summed in row order."""
-    relief_total, rebuilt_total = 0.0, 0.0
-    for i in range(size.shape[0]):
-        served[i] = supported[i] and hit[i] and size[i] > 0
-        if not served[i]:
-            continue
-        relief = relief_per_person * size[i]
-        income_transfers[i] += np.float32(relief)
-        w = np.float64(weight[i])
-        relief_total += w * relief
-        if unsafe_housing[i]:
-            unsafe_housing[i] = False
-            rebuilt_total += w
-    return relief_total, rebuilt_total
+    returns (weighted relief, weighted houses rebuilt), summed block by block in order."""
+    sums = np.zeros((BLOCKS, 2))
+    for block in numba.prange(BLOCKS):
+        relief_total, rebuilt_total = 0.0, 0.0
+        first, last = block_rows(block, size.shape[0])
+        for i in range(first, last):
+            served[i] = supported[i] and hit[i] and size[i] > 0
+            if not served[i]:
+                continue
+            relief = relief_per_person * size[i]
+            income_transfers[i] += np.float32(relief)
+            w = np.float64(weight[i])
+            relief_total += w * relief
+            if unsafe_housing[i]:
+                unsafe_housing[i] = False
+                rebuilt_total += w
+        sums[block, 0] = relief_total
+        sums[block, 1] = rebuilt_total
+    totals = block_totals(sums)
+    return totals[0], totals[1]
 
 
 def act(model, on: bool) -> dict[str, float]:

@@ -13,42 +13,51 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim.sums import BLOCKS, block_rows, block_totals
+
 from . import medical
 
 NAME = "medical_assistance"
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _assist_rows(key, q, covered, premium, share, cap, supported, size, weight, medical_cost, n_chronic,
                  insured, oop, compliant_left, reached):
     """Premiums, cover for the newly insured and assistance, row by row; returns the
-    weighted (premiums, insurance reimbursements, assistance), summed in row order."""
-    premiums, insurance, assistance = 0.0, 0.0, 0.0
+    weighted (premiums, insurance reimbursements, assistance), summed block by block in order."""
     qt = medical._as_tuple(q)
-    for i in range(size.shape[0]):
-        reached[i] = False
-        if not (supported[i] and size[i] > 0):
-            continue
-        w = np.float64(weight[i])
-        newly = not insured[i]
-        insured[i] = True
-        premiums += w * (size[i] * premium)
-        if newly and covered:
-            cost = np.float64(medical_cost[i])
-            r, left = medical._cover_one(key, qt, i, cost, n_chronic[i])
-            oop[i] = cost - r
-            compliant_left[i] = left
-            insurance += w * r
-        assist = share * compliant_left[i]
-        out = oop[i] - assist
-        if cap > 0:
-            over = max(out - cap, 0.0)
-            assist += over
-            out -= over
-        oop[i] = out
-        assistance += w * assist
-        reached[i] = assist > 0 or newly
-    return premiums, insurance, assistance
+    sums = np.zeros((BLOCKS, 3))
+    for block in numba.prange(BLOCKS):
+        premiums, insurance, assistance = 0.0, 0.0, 0.0
+        first, last = block_rows(block, size.shape[0])
+        for i in range(first, last):
+            reached[i] = False
+            if not (supported[i] and size[i] > 0):
+                continue
+            w = np.float64(weight[i])
+            newly = not insured[i]
+            insured[i] = True
+            premiums += w * (size[i] * premium)
+            if newly and covered:
+                cost = np.float64(medical_cost[i])
+                r, left = medical._cover_one(key, qt, i, cost, n_chronic[i])
+                oop[i] = cost - r
+                compliant_left[i] = left
+                insurance += w * r
+            assist = share * compliant_left[i]
+            out = oop[i] - assist
+            if cap > 0:
+                over = max(out - cap, 0.0)
+                assist += over
+                out -= over
+            oop[i] = out
+            assistance += w * assist
+            reached[i] = assist > 0 or newly
+        sums[block, 0] = premiums
+        sums[block, 1] = insurance
+        sums[block, 2] = assistance
+    totals = block_totals(sums)
+    return totals[0], totals[1], totals[2]
 
 
 def act(model, on: bool) -> dict[str, float]:
