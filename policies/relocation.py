@@ -36,7 +36,8 @@ import numba
 import numpy as np
 
 from sim.streams import u01
-from sim.sums import weighted_people
+from sim.register import PLACE_PARTS
+from sim.sums import BLOCKS, block_rows, block_totals, weighted_people
 
 NAME = "relocation"
 
@@ -51,36 +52,61 @@ def _eligible_rows(year, rent_per_person, supported, relocated, location_risk, s
             income_property[i] += np.float32(rent_per_person * size[i])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _village_movers(key, base, effect, can_move, willingness, size, weight, village, relocated_v,
                     accepts, movers_v, open_v):
     """Who accepts (one "relocation_accept" draw per row) and, per village, the people who
-    would move and whether any household there may move; sums in row order."""
+    would move and whether any household there may move. Each of `PLACE_PARTS` row
+    ranges is summed in row order into its own copy, the copies added in order (as the
+    register's village sums)."""
     base32, effect32, half = np.float32(base), np.float32(effect), np.float32(0.5)
-    for i in range(size.shape[0]):
-        accepts[i] = False
-        if not can_move[i]:
-            continue
-        # the chance is float32 arithmetic, as numpy computes it on the float32 column
-        willing = min(max(effect32 * (willingness[i] - half) + base32, np.float32(0.0)), np.float32(1.0))
-        v = village[i]
-        open_v[v] = not relocated_v[v]
-        if u01(key, i, 0) < willing:
-            accepts[i] = True
-            movers_v[v] += np.float64(weight[i]) * size[i]
+    n = size.shape[0]
+    movers_parts = np.zeros((PLACE_PARTS, movers_v.shape[0]))
+    open_parts = np.zeros((PLACE_PARTS, open_v.shape[0]), np.bool_)
+    for part in numba.prange(PLACE_PARTS):
+        movers, open_here = movers_parts[part], open_parts[part]
+        for i in range(np.uint64(part * n // PLACE_PARTS), np.uint64((part + 1) * n // PLACE_PARTS)):
+            accepts[i] = False
+            if not can_move[i]:
+                continue
+            # the chance is float32 arithmetic, as numpy computes it on the float32 column
+            willing = min(max(effect32 * (willingness[i] - half) + base32, np.float32(0.0)), np.float32(1.0))
+            v = village[i]
+            open_here[v] = not relocated_v[v]
+            if u01(key, i, 0) < willing:
+                accepts[i] = True
+                movers[v] += np.float64(weight[i]) * size[i]
+    for part in range(PLACE_PARTS):
+        movers_v += movers_parts[part]
+        open_v |= open_parts[part]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _move_rows(year, loss_share, owed_per_person, line, accepts, chosen_v, village, size, weight,
                relocated, relocation_year, location_risk, unsafe_housing, income_farm, income_local_wage,
                income_migrant, income_transfers, income_property, oop_medical, obligations, savings, moved):
     """Households in chosen villages that accepted move; returns (weighted people moved,
-    weighted contributions paid). The contribution comes from income above the line,
-    then savings; the rest is waived."""
+    weighted contributions paid), summed block by block in order. The contribution comes
+    from income above the line, then savings; the rest is waived."""
+    sums = np.zeros((BLOCKS, 2))
+    for block in numba.prange(BLOCKS):
+        first, last = block_rows(block, size.shape[0])
+        sums[block, 0], sums[block, 1] = _move_block(
+            first, last, year, loss_share, owed_per_person, line, accepts, chosen_v, village, size, weight,
+            relocated, relocation_year, location_risk, unsafe_housing, income_farm, income_local_wage,
+            income_migrant, income_transfers, income_property, oop_medical, obligations, savings, moved)
+    totals = block_totals(sums)
+    return totals[0], totals[1]
+
+
+@numba.njit(cache=True)
+def _move_block(first, last, year, loss_share, owed_per_person, line, accepts, chosen_v, village, size, weight,
+                relocated, relocation_year, location_risk, unsafe_housing, income_farm, income_local_wage,
+                income_migrant, income_transfers, income_property, oop_medical, obligations, savings, moved):
     people = 0.0
     paid = 0.0
     keep = np.float32(1.0 - loss_share)
-    for i in range(size.shape[0]):
+    for i in range(first, last):
         moved[i] = accepts[i] and chosen_v[village[i]]
         if not moved[i]:
             continue
