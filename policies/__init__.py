@@ -91,10 +91,16 @@ def supported(model) -> np.ndarray:
     """Households the poverty measures serve: registered, or exited within the years
     measures continue after exit (`exit.support_years_after_exit`; 0 = cut at exit)."""
     hh = model.hh
-    registered = (hh.status == 1) | (hh.status == 3)
-    years = model.p["exit.support_years_after_exit"]
-    recent = (hh.status == 2) & (model.year - hh.exit_year < years)
-    return registered | recent
+    out = np.empty(hh.n, bool)
+    _supported_rows(int(model.year), float(model.p["exit.support_years_after_exit"]), hh.status, hh.exit_year, out)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _supported_rows(year, years, status, exit_year, out):
+    for i in numba.prange(status.shape[0]):
+        s = status[i]
+        out[i] = s == 1 or s == 3 or (s == 2 and year - exit_year[i] < years)
 
 
 def split_payers(model, costs: dict[str, float]) -> dict[str, float]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .sums import weighted_sum
 
-from .fields import REGISTERED_STATUSES, Cause, Labor, Location, Status
+from .fields import Cause, Labor, Location, Status
 from .streams import normal01
 
 NEVER, REGISTERED, EXITED, RETURNED = (int(s) for s in (Status.NEVER, Status.REGISTERED, Status.EXITED,
@@ -30,7 +30,15 @@ TRANSPORT_PLACES = int(Location.REMOTE_MOUNTAIN | Location.TINY_HAMLET)
 
 
 def registered(hh) -> np.ndarray:
-    return (hh.status == REGISTERED_STATUSES[0]) | (hh.status == REGISTERED_STATUSES[1])
+    out = np.empty(hh.n, bool)
+    _registered_rows(hh.status, out)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _registered_rows(status, out):
+    for i in numba.prange(status.shape[0]):
+        out[i] = status[i] == REGISTERED or status[i] == RETURNED
 
 
 @numba.njit(cache=True, parallel=True)
