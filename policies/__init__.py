@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from sim.fields import Status
+
 NATIONAL_BATCHES = ("industry_employment", "relocation", "education", "ecological", "social_security")
 GUANGYUAN_BATCHES = ("production_employment", "relocation", "dibao", "medical", "disaster_reconstruction")
 PAYERS = ("central", "province", "city", "county", "insurance_fund")
@@ -96,11 +98,14 @@ def supported(model) -> np.ndarray:
     return out
 
 
+_REGISTERED, _RETURNED, _EXITED = int(Status.REGISTERED), int(Status.RETURNED), int(Status.EXITED)
+
+
 @numba.njit(cache=True, parallel=True)
 def _supported_rows(year, years, status, exit_year, out):
     for i in numba.prange(status.shape[0]):
         s = status[i]
-        out[i] = s == 1 or s == 3 or (s == 2 and year - exit_year[i] < years)
+        out[i] = s == _REGISTERED or s == _RETURNED or (s == _EXITED and year - exit_year[i] < years)
 
 
 def split_payers(model, costs: dict[str, float]) -> dict[str, float]:
