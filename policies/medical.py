@@ -41,16 +41,10 @@ def _cover_one(key, q, i, cost, n_chronic):
     return basic + critical, rest - critical
 
 
-@numba.njit(cache=True)
-def _as_tuple(q):
-    return q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7], q[8]
-
-
 @numba.njit(cache=True, parallel=True)
 def _cover_rows(key, q, cost, n_chronic, reimbursed, left):
-    qt = _as_tuple(q)
     for i in numba.prange(cost.shape[0]):
-        reimbursed[i], left[i] = _cover_one(key, qt, i, cost[i], n_chronic[i])
+        reimbursed[i], left[i] = _cover_one(key, q, i, cost[i], n_chronic[i])
 
 
 @numba.njit(cache=True, parallel=True)
@@ -59,7 +53,6 @@ def _insure_rows(key, q, medical_cost, n_chronic, insured, weight, oop, left, re
     it was reimbursed; returns the weighted reimbursements (summed block by block, the
     blocks in order: the same total on any number of threads)."""
     compliant_share = 1.0 - q[5]
-    qt = _as_tuple(q)
     sums = np.zeros((BLOCKS, 1))
     for block in numba.prange(BLOCKS):
         total = 0.0
@@ -68,7 +61,7 @@ def _insure_rows(key, q, medical_cost, n_chronic, insured, weight, oop, left, re
             cost = np.float64(medical_cost[i])
             r, rest = 0.0, cost * compliant_share
             if insured[i]:
-                r, rest = _cover_one(key, qt, i, cost, n_chronic[i])
+                r, rest = _cover_one(key, q, i, cost, n_chronic[i])
             left[i] = rest
             oop[i] = cost - r
             reached[i] = insured[i] and r > 0
@@ -77,12 +70,14 @@ def _insure_rows(key, q, medical_cost, n_chronic, insured, weight, oop, left, re
     return block_totals(sums)[0]
 
 
-def _cover_params(model) -> np.ndarray:
+def _cover_params(model) -> tuple[float, ...]:
+    """The cover's parameters as a tuple of floats, the form `_cover_one` takes."""
     p = model.p
-    return np.array([p["medical.share_township"], p["medical.share_city"], p["medical.factor_township"],
-                     p["medical.factor_city"], p["medical.reimbursement"], p["medical.noncompliant_share"],
-                     p["health.chronic_cost"] * model.price_index, p["medical.critical_deductible"],
-                     p["medical.critical_share"]], dtype=np.float64)
+    return tuple(float(x) for x in (
+        p["medical.share_township"], p["medical.share_city"], p["medical.factor_township"],
+        p["medical.factor_city"], p["medical.reimbursement"], p["medical.noncompliant_share"],
+        p["health.chronic_cost"] * model.price_index, p["medical.critical_deductible"],
+        p["medical.critical_share"]))
 
 
 def cover(model, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -25,7 +25,6 @@ def _assist_rows(key, q, covered, premium, share, cap, supported, size, weight, 
                  insured, oop, compliant_left, reached):
     """Premiums, cover for the newly insured and assistance, row by row; returns the
     weighted (premiums, insurance reimbursements, assistance), summed block by block in order."""
-    qt = medical._as_tuple(q)
     sums = np.zeros((BLOCKS, 3))
     for block in numba.prange(BLOCKS):
         premiums, insurance, assistance = 0.0, 0.0, 0.0
@@ -40,7 +39,7 @@ def _assist_rows(key, q, covered, premium, share, cap, supported, size, weight, 
             premiums += w * (size[i] * premium)
             if newly and covered:
                 cost = np.float64(medical_cost[i])
-                r, left = medical._cover_one(key, qt, i, cost, n_chronic[i])
+                r, left = medical._cover_one(key, q, i, cost, n_chronic[i])
                 oop[i] = cost - r
                 compliant_left[i] = left
                 insurance += w * r

@@ -34,9 +34,6 @@ class Status(IntEnum):
     RETURNED = 3  # exited earlier, fell back and was registered again
 
 
-REGISTERED_STATUSES = (Status.REGISTERED, Status.RETURNED)
-
-
 class Cause(IntFlag):
     """The 12 official causes of poverty (facts.md: Causes), as a bitmask."""
 
