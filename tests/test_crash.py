@@ -25,6 +25,7 @@ import pytest
 from experiments import cli, store
 from experiments.executors import SerialExecutor, run_sweep
 from experiments.sweep import load_sweep
+from killed_sweeps import kill_when, sweep_env
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = REPO / "experiments" / "scenarios"
@@ -45,11 +46,6 @@ def tiny_sweep(tmp_path: Path, replications: int = 6, households: int = 1500) ->
                     f'households = {households}\nbaseline = "baseline"\n\n' + "\n".join(entries),
                     encoding="utf-8")
     return path
-
-
-def _env() -> dict:
-    return {**os.environ, "NUMBA_NUM_THREADS": "1",
-            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
 
 
 def _temporary_files(out: Path) -> list[Path]:
@@ -73,23 +69,10 @@ def test_sigkill_at_random_points_then_rerun_equals_an_uninterrupted_sweep(tmp_p
         # takes a tenth of a second or more: the kill lands inside a run or its writing)
         target = rng.randint(already, total - 3)
         pause = rng.uniform(0.0, 0.04)
-        proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
+        proc = subprocess.Popen(cmd, cwd=REPO, env=sweep_env(), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
-        try:
-            deadline = time.monotonic() + 120
-            while proc.poll() is None and not ((out / "manifest.json").exists()
-                                               and len(store.completed(out)) >= target):
-                assert time.monotonic() < deadline, "the sweep did not get going"
-                time.sleep(0.002)
-            time.sleep(pause)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            err = proc.stderr.read().decode()
-            proc.stderr.close()
+        err = kill_when(proc, lambda: (out / "manifest.json").exists() and len(store.completed(out)) >= target,
+                        timeout=120, what="the sweep did not get going", pause=pause)
         assert proc.returncode in (0, -signal.SIGKILL), f"seed {seed}, attempt {attempt}: {err}"
         stored = store.completed(out)
         if proc.returncode == -signal.SIGKILL and len(stored) < total:
@@ -100,9 +83,9 @@ def test_sigkill_at_random_points_then_rerun_equals_an_uninterrupted_sweep(tmp_p
             assert manifest["status"] == "running"
     assert interrupted >= 1, f"seed {seed}: no kill landed before the sweep finished"
 
-    rerun = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(cmd, cwd=REPO, env=sweep_env(), capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
-    assert re.search(rf"(\d+) done, 0 failed, (\d+) already stored", rerun.stdout)
+    assert re.search(r"(\d+) done, 0 failed, (\d+) already stored", rerun.stdout)
     assert json.loads((out / "manifest.json").read_text())["status"] == "finished"
     assert not _temporary_files(out), f"seed {seed}: temporary files left: {_temporary_files(out)}"
     files = [p for p in (out / "runs").rglob("*.parquet") if not p.name.startswith(".")]

@@ -396,6 +396,18 @@ def _check(path: Path, capsys) -> tuple[int, list[str]]:
     return code, err.strip().splitlines()
 
 
+def _assert_refused_naming(path, raw, dotted, kind, capsys):
+    """`povsim check` of the mutated file: exit 2, every line an error naming the file (no
+    traceback), and one naming the mutated dotted path when there is one."""
+    path.write_bytes(raw)
+    code, lines = _check(path, capsys)
+    assert code == 2, (kind, lines)
+    assert lines and all(line.startswith(f"povsim: error: {path}") for line in lines), (kind, lines)
+    assert not any("Traceback" in line for line in lines)
+    if dotted is not None:
+        assert any(line.startswith(f"povsim: error: {path}: {dotted}") for line in lines), (kind, lines)
+
+
 def test_the_unmutated_file_is_valid(tmp_path, capsys):
     path = tmp_path / "valid.toml"
     path.write_text(_render(VALID_SCENARIO, {"dibao": True, "microcredit": False}), encoding="utf-8")
@@ -407,14 +419,7 @@ def test_the_unmutated_file_is_valid(tmp_path, capsys):
 @given(mutation=scenario_mutations())
 def test_any_invalid_mutation_of_a_scenario_is_refused_naming_the_path(tmp_path, capsys, mutation):
     raw, dotted, kind = mutation
-    path = tmp_path / "mutated.toml"
-    path.write_bytes(raw)
-    code, lines = _check(path, capsys)
-    assert code == 2, (kind, lines)
-    assert lines and all(line.startswith(f"povsim: error: {path}") for line in lines), (kind, lines)
-    assert not any("Traceback" in line for line in lines)
-    if dotted is not None:
-        assert any(line.startswith(f"povsim: error: {path}: {dotted}") for line in lines), (kind, lines)
+    _assert_refused_naming(tmp_path / "mutated.toml", raw, dotted, kind, capsys)
 
 
 def test_the_unmutated_sweep_is_valid(tmp_path, capsys):
@@ -428,13 +433,7 @@ def test_the_unmutated_sweep_is_valid(tmp_path, capsys):
 @given(mutation=sweep_mutations())
 def test_any_invalid_mutation_of_a_sweep_is_refused_naming_the_path(tmp_path, capsys, mutation):
     raw, dotted, kind = mutation
-    path = tmp_path / "mutated_sweep.toml"
-    path.write_bytes(raw)
-    code, lines = _check(path, capsys)
-    assert code == 2, (kind, lines)
-    assert lines and all(line.startswith(f"povsim: error: {path}") for line in lines), (kind, lines)
-    if dotted is not None:
-        assert any(line.startswith(f"povsim: error: {path}: {dotted}") for line in lines), (kind, lines)
+    _assert_refused_naming(tmp_path / "mutated_sweep.toml", raw, dotted, kind, capsys)
 
 
 def _profile_leaves(node, path=""):

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +16,7 @@ from experiments import cli, runner, store
 from experiments.executors import SerialExecutor, make_executor, run_sweep
 from experiments.runner import replication_seeds
 from experiments.sweep import load_sweep
+from killed_sweeps import kill_when, sweep_env
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = REPO / "experiments" / "scenarios"
@@ -293,32 +292,19 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
     seeds = 12
     path = write_sweep(tmp_path, replications=seeds, households=3000)
     out = tmp_path / "killed"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-           "NUMBA_NUM_THREADS": "1"}  # see executors.execute_run: threads only slow small runs
     cmd = [sys.executable, "-m", "experiments.cli", "sweep", str(path), "--executor", "serial",
            "--out", str(out)]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    try:
-        while not list((out / "runs").glob("*/*/*.parquet")):
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "no run file appeared"
-            time.sleep(0.002)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
-    assert proc.returncode == -signal.SIGKILL
+    proc = subprocess.Popen(cmd, cwd=REPO, env=sweep_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = kill_when(proc, lambda: bool(list((out / "runs").glob("*/*/*.parquet"))), timeout=60,
+                    what="no run file appeared")
+    assert proc.returncode == -signal.SIGKILL, err  # killed, not ended before a run file appeared
     stored = store.completed(out)
     total = 2 * seeds
     assert 1 <= len(stored) < total, "the sweep finished before it could be killed"
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "running" and manifest["finished_utc"] is None
 
-    rerun = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    rerun = subprocess.run(cmd, cwd=REPO, env=sweep_env(), capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
     assert f"{total - len(stored)} done, 0 failed, {len(stored)} already stored" in rerun.stdout
     assert json.loads((out / "manifest.json").read_text())["status"] == "finished"
@@ -329,7 +315,7 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
     assert resumed.groupby(["scenario", "seed", "year"]).size().max() == 1
 
     whole = tmp_path / "whole"  # the same sweep, uninterrupted
-    once = subprocess.run(cmd[:-1] + [str(whole)], cwd=REPO, env=env, capture_output=True,
+    once = subprocess.run(cmd[:-1] + [str(whole)], cwd=REPO, env=sweep_env(), capture_output=True,
                           text=True, timeout=120)
     assert once.returncode == 0, once.stderr
     assert f"{total} done, 0 failed, 0 already stored" in once.stdout
