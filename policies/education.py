@@ -65,7 +65,7 @@ def support_per_pupil(model) -> np.ndarray:
 
 @numba.njit(cache=True, parallel=True)
 def _support_rows(grants, loans, supported, size, weight, n_primary, n_junior, n_senior, n_college,
-                  school_support, loan_out, reached):
+                  school_support, reached):
     """Every row's support this year; returns the weighted grants and loans (summed block
     by block, the blocks in order: the same totals on any number of threads)."""
     sums = np.zeros((BLOCKS, 2))
@@ -79,7 +79,6 @@ def _support_rows(grants, loans, supported, size, weight, n_primary, n_junior, n
                          + n_college[i] * grants[3])
                 loan = (n_primary[i] * loans[0] + n_junior[i] * loans[1] + n_senior[i] * loans[2]
                         + n_college[i] * loans[3])
-            loan_out[i] = loan
             school_support[i] = grant + loan
             reached[i] = school_support[i] > 0
             grant_sum += weight[i] * grant
@@ -96,11 +95,9 @@ def act(model, on: bool) -> dict[str, float]:
         hh.school_support = 0.0
         return {}
     grants, loans = per_pupil(model)
-    loan = np.empty(hh.n)
     reached = np.empty(hh.n, bool)
     grant_total, loan_total = _support_rows(grants, loans, f["supported"], hh.size, hh.weight, hh.n_primary,
-                                            hh.n_junior, hh.n_senior, hh.n_college, hh.school_support, loan, reached)
+                                            hh.n_junior, hh.n_senior, hh.n_college, hh.school_support, reached)
     f["reached_education"] = reached
-    f["education_loans"] = loan
     loan_share = model.p["education.support_loan_fiscal_share"]
     return {"fiscal": grant_total + loan_share * loan_total}

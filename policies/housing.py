@@ -26,11 +26,11 @@ def act(model, on: bool) -> dict[str, float]:
     eligible = f["supported"] & hh.unsafe_housing & (hh.size > 0)
     if model.measures.get("disaster_reconstruction", False) and "disaster_hit" in f:
         eligible &= ~f["disaster_hit"]
-    idx = np.flatnonzero(eligible)
-    tie = model.streams.uniform_at("housing_order", model.year, idx)  # the draws of these rows only
-    order = idx[np.lexsort((tie, hh.measured_pc[idx]))]  # poorest first
+    order = np.flatnonzero(eligible)
     share = p["housing.households_per_year_share"]
-    if share < 1.0:
+    if share < 1.0:  # a quota: the poorest first (with everyone served, the order is moot)
+        tie = model.streams.uniform_at("housing_order", model.year, order)  # the draws of these rows only
+        order = order[np.lexsort((tie, hh.measured_pc[order]))]
         cum = np.cumsum(hh.weight[order].astype(np.float64))
         quota = share * (cum[-1] if cum.size else 0.0)
         order = order[: int(np.searchsorted(cum, quota * (1 + 1e-9), side="right"))]

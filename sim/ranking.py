@@ -13,6 +13,7 @@ is the order of those elements in the stable order of the whole.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 PARTIAL_MIN = 200_000  # assumption: below this many candidates a full sort is cheap enough
@@ -21,8 +22,45 @@ MARGIN = 1.25  # the share of the limit the first threshold aims at
 
 
 def ranked(idx: np.ndarray, key: np.ndarray) -> np.ndarray:
-    """Candidate rows `idx` in ascending `key` order, ties in row order."""
-    return idx[np.argsort(key[idx], kind="stable")]
+    """Candidate rows `idx` in ascending `key` order, ties in `idx` order (row order: the
+    callers' candidates come from `np.flatnonzero`).
+
+    A float32 key and the candidate's position pack into one unique 64-bit integer whose
+    order is the stable order; numpy sorts those with its vectorized quicksort (an order
+    of magnitude faster than a stable argsort, and the same result)."""
+    if key.dtype != np.float32 or idx.size >= 1 << 32:
+        return idx[np.argsort(key[idx], kind="stable")]
+    packed = np.empty(idx.size, np.uint64)
+    _pack(idx, key, key.view(np.uint32), packed)
+    packed.sort()
+    out = np.empty_like(idx)
+    _unpack(packed, idx, out)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _pack(idx, key, bits, out):
+    """out[j] = (the order-preserving bits of key[idx[j]]) << 32 | j. As numpy sorts: -0.0
+    equals 0.0, and NaN comes last."""
+    for j in numba.prange(idx.shape[0]):
+        r = idx[j]
+        v = key[r]
+        b = np.uint64(bits[r])
+        if v == 0:
+            b = np.uint64(0)  # +0.0
+        if v != v:
+            b = np.uint64(0xFFFFFFFF)
+        elif b & np.uint64(0x80000000):
+            b = np.uint64(0xFFFFFFFF) - b  # negative: larger magnitude first
+        else:
+            b |= np.uint64(0x80000000)
+        out[j] = (b << np.uint64(32)) | np.uint64(j)
+
+
+@numba.njit(cache=True, parallel=True)
+def _unpack(packed, idx, out):
+    for j in numba.prange(packed.shape[0]):
+        out[j] = idx[packed[j] & np.uint64(0xFFFFFFFF)]
 
 
 def _prefix(order: np.ndarray, amount: np.ndarray, limit: float, dtype) -> tuple[np.ndarray, bool]:

@@ -87,7 +87,10 @@ def test_fiscal_cost_is_the_weighted_support_with_loans_at_their_fiscal_share():
     for share in (1.0, 0.15):
         m = world(rows, {"education.support_loan_fiscal_share": share})
         costs = education.act(m, True)
-        w, support, loans = m.hh.weight, m.hh.school_support.astype(float), m.flows["education_loans"]
+        grants, per_pupil_loans = education.per_pupil(m)
+        pupils = np.stack([m.hh.n_primary, m.hh.n_junior, m.hh.n_senior, m.hh.n_college], axis=1)
+        loans = np.where(m.flows["supported"], pupils @ per_pupil_loans, 0.0)
+        w, support = m.hh.weight, m.hh.school_support.astype(float)
         assert support[2] == 0 and support[3] == 0 and support[0] > 0 and support[1] > 0
         assert loans[1] > 0 and loans[0] == 0
         assert m.flows["reached_education"].tolist() == [True, True, False, False]

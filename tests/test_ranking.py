@@ -41,3 +41,18 @@ def test_small_limit_takes_the_poorest_whole_households_only():
     weight = np.array([1.0, 1.0, 1.0, 1.0], np.float32)
     got = ranking.poorest_within(np.arange(4), key, weight, 2.5)
     np.testing.assert_array_equal(got, [1, 3])
+
+
+def test_ranked_is_the_stable_order_with_signed_zeros_infinities_and_nans():
+    """The packed-integer sort must order exactly as numpy's stable argsort: negative keys
+    (incomes after losses) before positive, -0.0 tied with 0.0, NaN last, ties by position."""
+    rng = np.random.default_rng(5)
+    n = 5000
+    key = np.round(rng.normal(0, 3000, n), -3).astype(np.float32)  # many ties, both signs
+    for value, share in ((0.0, 0.1), (-0.0, 0.05), (np.inf, 0.01), (-np.inf, 0.01), (np.nan, 0.01),
+                         (-np.nan, 0.01)):
+        key[rng.random(n) < share] = value
+    idx = np.flatnonzero(rng.random(n) < 0.7)
+    for candidates in (idx, rng.permutation(idx), idx[:0]):
+        want = candidates[np.argsort(key[candidates], kind="stable")]
+        np.testing.assert_array_equal(ranking.ranked(candidates, key), want)
