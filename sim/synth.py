@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize
+from scipy.special import ndtr  # the normal CDF: what scipy.stats.norm.cdf computes, without its 0.5 s import
 
 from .fields import COUNTY, HOUSEHOLD, VILLAGE, Location, Status
 from .memory import keep_freed_memory
@@ -47,7 +48,7 @@ def income_sigma(mean: float, line: float, share_below: float) -> float:
     a = np.log(line / mean)
 
     def gap(s):
-        return stats.norm.cdf((a + s * s / 2) / s) - share_below
+        return ndtr((a + s * s / 2) / s) - share_below
 
     if gap(3.0) < 0:
         raise ValueError("the registered share is too high for the profile's mean income")
@@ -194,7 +195,7 @@ def synthesize(profile, params, households: int | None, seed) -> Population:
     share_reg = reg_people / rural
     sigma = income_sigma(mean_income, line, share_reg)
     mu = np.log(mean_income) - sigma * sigma / 2
-    near_q = float(stats.norm.cdf((np.log(profile.value("population.near_poor_upper") * line) - mu) / sigma))
+    near_q = float(ndtr((np.log(profile.value("population.near_poor_upper") * line) - mu) / sigma))
     near_q = max(near_q, share_reg)
 
     # Full-size households per stratum and the rows that stand for them.
