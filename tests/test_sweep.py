@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -223,6 +224,23 @@ def test_serial_process_and_dask_store_identical_results(tmp_path):
     mine = df[(df["scenario"] == "shangluo") & (df["seed"] == seed)].reset_index(drop=True)
     pd.testing.assert_frame_equal(mine[direct.columns].astype(direct.dtypes.to_dict()), direct,
                                   check_exact=True)
+
+
+def _worker_settings():
+    import dask
+
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), dask.config.get("distributed.worker.profile.enabled")
+
+
+def test_local_dask_workers_run_like_plain_processes():
+    """The local cluster's workers keep glibc's adaptive allocation (Dask's trim setting made
+    every run fault its temporaries afresh) and do not sample their stacks."""
+    executor = make_executor("dask", workers=1)
+    try:
+        (settings,) = executor.client.run(_worker_settings).values()
+    finally:
+        executor.shutdown(wait=True)
+    assert settings == (None, False)
 
 
 def test_names_with_brackets_and_equals_round_trip(tmp_path):
