@@ -13,10 +13,11 @@ person, 002 §13). Unfunded needs wait for next year.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from policies import MEASURES, supported
-from sim.ranking import poorest_within
+from sim.ranking import in_order, poorest_within
 from sim.register import diagnose, identify
 
 
@@ -62,16 +63,29 @@ def assign(model) -> None:
     # The served candidates of a measure, taken in the order of all served candidates,
     # are in the order a stable sort of their own would give.
     for name, module in measures:
-        order = served_ranked[candidates[name][served_ranked]]
-        unit = module.unit_cost(model)  # yuan a household: one number, or one per row
-        cost = hh.weight[order].astype(np.float64) * (unit[order] if np.ndim(unit) else float(unit))
+        order = in_order(served_ranked, candidates[name])
         limit = min(p[f"budget.{name}"] or np.inf, total_left)
-        funded = _within(order, cost, limit)
-        total_left -= float(cost[: funded.size].sum())
-        assigned = np.zeros(hh.n, bool)
-        assigned[funded] = True
+        funded = order
+        if np.isfinite(limit):  # without a budget the costs need not be known here
+            unit = module.unit_cost(model)  # yuan a household: one number, or one per row
+            cost = hh.weight[order].astype(np.float64) * (unit[order] if np.ndim(unit) else float(unit))
+            funded = _within(order, cost, limit)
+            total_left -= float(cost[: funded.size].sum())
+        assigned, waiting = np.empty(hh.n, bool), np.empty(hh.n, bool)
+        _assigned_rows(funded, candidates[name], assigned, waiting)
         f[f"assigned_{name}"] = assigned
-        f[f"waiting_{name}"] = candidates[name] & ~assigned
+        f[f"waiting_{name}"] = waiting
+
+
+@numba.njit(cache=True, parallel=True)
+def _assigned_rows(funded, candidate, assigned, waiting):
+    """assigned: the funded rows; waiting: the other candidates."""
+    for i in numba.prange(assigned.shape[0]):
+        assigned[i] = False
+    for j in numba.prange(funded.shape[0]):
+        assigned[funded[j]] = True
+    for i in numba.prange(assigned.shape[0]):
+        waiting[i] = candidate[i] and not assigned[i]
 
 
 def govern(model) -> None:

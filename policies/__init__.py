@@ -135,7 +135,7 @@ def apply_measures(model, entitlements_only: bool = False) -> dict[str, dict[str
         costs[name] = split_payers(model, spec.module.act(model, on))
     # This year's measures by household (bit k: the k-th of MEASURES), for the metrics; and
     # who has been reached over the run (plans count people, not person-years).
-    none = np.zeros(model.hh.n, bool)
+    none = np.zeros(model.hh.n, bool) if any(f"reached_{name}" not in model.flows for name in MEASURES) else None
     bits = np.empty(model.hh.n, np.uint16)
     _reached_bits(tuple(model.flows.get(f"reached_{name}", none) for name in MEASURES), bits)
     model.flows["reached_bits"] = bits

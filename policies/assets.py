@@ -50,7 +50,7 @@ def _dividend_rows(per_household_return, min_dividend, new, supported, county, p
 
 def act(model, on: bool) -> dict[str, float]:
     hh, f, p = model.hh, model.flows, model.p
-    new = f.get("assigned_assets", np.zeros(hh.n, bool)) if on else np.zeros(hh.n, bool)
+    new = f["assigned_assets"] if on and "assigned_assets" in f else np.zeros(hh.n, bool)
     if not (hh.asset_shares.any() or new.any()):
         return {}
     reached = np.empty(hh.n, bool)

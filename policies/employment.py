@@ -68,7 +68,7 @@ def act(model, on: bool) -> dict[str, float]:
     hh, f, p = model.hh, model.flows, model.p
     placed = np.empty(hh.n, bool)
     _place_rows(float(model.growth_index), float(p["economy.migrant_wage_ratio"]),
-                float(p["employment.workshop_wage_ratio"]), f.get("assigned_employment", np.zeros(hh.n, bool)),
+                float(p["employment.workshop_wage_ratio"]), f["assigned_employment"] if "assigned_employment" in f else np.zeros(hh.n, bool),
                 f["supported"], hh.labor, hh.size, hh.n_working, hh.n_college, hh.n_migrants, hh.n_local,
                 hh.public_job, hh.willingness_to_move, hh.ability, hh.income_farm, hh.income_migrant,
                 hh.income_local_wage, placed)

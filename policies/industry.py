@@ -52,7 +52,7 @@ def _member_rows(gain, dividend, joined, supported, cooperative, income_farm, in
 
 def act(model, on: bool) -> dict[str, float]:
     hh, f, p = model.hh, model.flows, model.p
-    joined = f.get("assigned_industry", np.zeros(hh.n, bool)) if on else np.zeros(hh.n, bool)
+    joined = f["assigned_industry"] if on and "assigned_industry" in f else np.zeros(hh.n, bool)
     if not (hh.cooperative.any() or joined.any()):
         return {}
     reached = np.empty(hh.n, bool)

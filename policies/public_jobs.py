@@ -43,11 +43,11 @@ def act(model, on: bool) -> dict[str, float]:
     if not on:
         hh.public_job = False
         return {}
-    assigned = f.get("assigned_public_jobs", np.zeros(hh.n, bool))
+    assigned = f["assigned_public_jobs"] if "assigned_public_jobs" in f else np.zeros(hh.n, bool)
     jobs = p["public_jobs.jobs_per_registered_household"] * model.initial["registered_poor_households"]
     holders = poorest_within(np.flatnonzero(assigned), hh.measured_pc, hh.weight, jobs)
     hh.public_job = False
     hh.public_job[holders] = True
-    hh.income_local_wage[hh.public_job] += np.float32(p["public_jobs.wage"])
+    hh.income_local_wage[holders] += np.float32(p["public_jobs.wage"])  # holders: distinct rows
     f["reached_public_jobs"] = hh.public_job.copy()
     return {"fiscal": float(weighted_sum(hh.weight, hh.public_job)) * p["public_jobs.wage"]}

@@ -39,7 +39,7 @@ def act(model, on: bool) -> dict[str, float]:
     if not on:
         return {}
     hh, f = model.hh, model.flows
-    trained = f.get("assigned_training", np.zeros(hh.n, bool))
+    trained = f["assigned_training"] if "assigned_training" in f else np.zeros(hh.n, bool)
     hh.n_skilled += trained.astype(np.int8)
     f["reached_training"] = trained
     return {"fiscal": float(weighted_sum(hh.weight, trained)) * model.p["training.cost_per_trainee"]}

@@ -333,8 +333,8 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
         "counties_exited": float(f["counties_exited"].sum()),
     })
     # flags: the measures' reached households, exit practice, microcredit (absent = none)
-    none = np.zeros(hh.n, bool)
-    year_bits = f.get("reached_bits", np.zeros(hh.n, np.uint16))  # set by the measures' step
+    none = np.zeros(hh.n, bool) if any(k not in f for k in PEOPLE_FLAGS + HOUSEHOLD_FLAGS) else None
+    year_bits = f["reached_bits"] if "reached_bits" in f else np.zeros(hh.n, np.uint16)  # set by the measures' step
     flags = _sum_flags(hh.weight, hh.size, year_bits, hh.measures_reached, _BATCHES_LOW, _BATCHES_HIGH,
                        len(MEASURES), len(BATCH_NAMES),
                        tuple(f.get(k, none) for k in PEOPLE_FLAGS), tuple(f.get(k, none) for k in HOUSEHOLD_FLAGS),

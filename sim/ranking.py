@@ -16,9 +16,15 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .sums import BLOCKS, block_rows, block_totals
+
 PARTIAL_MIN = 200_000  # assumption: below this many candidates a full sort is cheap enough
 SAMPLE = 20_000  # candidates the threshold is estimated from
 MARGIN = 1.25  # the share of the limit the first threshold aims at
+
+
+def _packable(idx: np.ndarray, key: np.ndarray) -> bool:
+    return key.dtype == np.float32 and idx.size < 1 << 32
 
 
 def ranked(idx: np.ndarray, key: np.ndarray) -> np.ndarray:
@@ -28,33 +34,75 @@ def ranked(idx: np.ndarray, key: np.ndarray) -> np.ndarray:
     A float32 key and the candidate's position pack into one unique 64-bit integer whose
     order is the stable order; numpy sorts those with its vectorized quicksort (an order
     of magnitude faster than a stable argsort, and the same result)."""
-    if key.dtype != np.float32 or idx.size >= 1 << 32:
+    if not _packable(idx, key):
         return idx[np.argsort(key[idx], kind="stable")]
     packed = np.empty(idx.size, np.uint64)
     _pack(idx, key, key.view(np.uint32), packed)
-    packed.sort()
-    out = np.empty_like(idx)
+    return _sorted_rows(packed, idx)
+
+
+def _ranked_below(idx: np.ndarray, key: np.ndarray, threshold) -> np.ndarray:
+    """`ranked(idx[key[idx] <= threshold], key)`, packing only the candidates below."""
+    if not _packable(idx, key):
+        below = idx[key[idx] <= threshold]
+        return below[np.argsort(key[below], kind="stable")]
+    packed = np.empty(idx.size, np.uint64)
+    k = _pack_below(idx, key, key.view(np.uint32), np.float32(threshold), packed)
+    return _sorted_rows(packed[:k], idx)
+
+
+def _sorted_rows(packed: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    packed.sort()  # unique values: any sort gives the one order
+    out = np.empty(packed.size, idx.dtype)
     _unpack(packed, idx, out)
     return out
 
 
+@numba.njit(cache=True, inline="always")
+def _packed(v, b, j):
+    """(the order-preserving bits of a float32 v whose bits are b) << 32 | j. As numpy
+    sorts: -0.0 equals 0.0, and NaN comes last."""
+    b = np.uint64(b)
+    if v == 0:
+        b = np.uint64(0)  # +0.0
+    if v != v:
+        b = np.uint64(0xFFFFFFFF)
+    elif b & np.uint64(0x80000000):
+        b = np.uint64(0xFFFFFFFF) - b  # negative: larger magnitude first
+    else:
+        b |= np.uint64(0x80000000)
+    return (b << np.uint64(32)) | np.uint64(j)
+
+
 @numba.njit(cache=True, parallel=True)
 def _pack(idx, key, bits, out):
-    """out[j] = (the order-preserving bits of key[idx[j]]) << 32 | j. As numpy sorts: -0.0
-    equals 0.0, and NaN comes last."""
     for j in numba.prange(idx.shape[0]):
-        r = idx[j]
-        v = key[r]
-        b = np.uint64(bits[r])
-        if v == 0:
-            b = np.uint64(0)  # +0.0
-        if v != v:
-            b = np.uint64(0xFFFFFFFF)
-        elif b & np.uint64(0x80000000):
-            b = np.uint64(0xFFFFFFFF) - b  # negative: larger magnitude first
-        else:
-            b |= np.uint64(0x80000000)
-        out[j] = (b << np.uint64(32)) | np.uint64(j)
+        out[j] = _packed(key[idx[j]], bits[idx[j]], j)
+
+
+@numba.njit(cache=True, parallel=True)
+def _pack_below(idx, key, bits, threshold, out):
+    """Pack the candidates whose key is at or below `threshold` (their positions in `idx`
+    kept in the low bits) into the front of `out`, block by block; returns how many."""
+    n = idx.shape[0]
+    counts = np.zeros(BLOCKS + 1, np.int64)
+    for block in numba.prange(BLOCKS):
+        first, last = block_rows(block, n)
+        c = 0
+        for j in range(first, last):
+            c += key[idx[j]] <= threshold
+        counts[block + 1] = c
+    for block in range(BLOCKS):
+        counts[block + 1] += counts[block]
+    for block in numba.prange(BLOCKS):
+        first, last = block_rows(block, n)
+        k = counts[block]
+        for j in range(first, last):
+            v = key[idx[j]]
+            if v <= threshold:
+                out[k] = _packed(v, bits[idx[j]], j)
+                k += 1
+    return counts[BLOCKS]
 
 
 @numba.njit(cache=True, parallel=True)
@@ -63,10 +111,37 @@ def _unpack(packed, idx, out):
         out[j] = idx[packed[j] & np.uint64(0xFFFFFFFF)]
 
 
+@numba.njit(cache=True, parallel=True)
+def _gathered_total(idx, amount):
+    """sum(amount[idx]) in float64, block by block in order (the same on any thread count)."""
+    sums = np.zeros((BLOCKS, 1))
+    for block in numba.prange(BLOCKS):
+        first, last = block_rows(block, idx.shape[0])
+        t = 0.0
+        for j in range(first, last):
+            t += amount[idx[j]]
+        sums[block, 0] = t
+    return block_totals(sums)[0]
+
+
+@numba.njit(cache=True)
+def _leading_within(order, amount, limit, acc):
+    """How many leading rows of `order` keep the running sum of `amount` (added in the
+    type of `acc`, one row after another, as numpy's cumsum) within `limit`."""
+    for i in range(order.shape[0]):
+        acc += amount[order[i]]
+        if acc > limit:
+            return i
+    return order.shape[0]
+
+
 def _prefix(order: np.ndarray, amount: np.ndarray, limit: float, dtype) -> tuple[np.ndarray, bool]:
     """The leading rows of `order` within `limit`, and whether the limit was reached."""
-    cum = np.cumsum(amount[order], dtype=dtype)
-    k = int(np.searchsorted(cum, limit, side="right"))
+    dtype = np.dtype(dtype or amount.dtype)
+    if dtype in (np.float32, np.float64) and amount.dtype in (np.float32, np.float64):
+        k = int(_leading_within(order, amount, float(limit), dtype.type(0.0)))
+    else:
+        k = int(np.searchsorted(np.cumsum(amount[order], dtype=dtype), limit, side="right"))
     return order[:k], k < order.size
 
 
@@ -82,16 +157,43 @@ def poorest_within(idx: np.ndarray, key: np.ndarray, amount: np.ndarray, limit: 
         return ranked(idx, key)
     if idx.size < PARTIAL_MIN:
         return _prefix(ranked(idx, key), amount, limit, dtype)[0]
-    keys = key[idx]
-    total = float(amount[idx].sum(dtype=np.float64))
+    total = float(_gathered_total(idx, amount))
     if total <= limit:
         return ranked(idx, key)
-    sample = np.sort(keys[:: max(idx.size // SAMPLE, 1)])
+    sample = np.sort(key[idx[:: max(idx.size // SAMPLE, 1)]])
     share = limit / total * MARGIN
     while share < 1.0:
         threshold = sample[min(int(share * sample.size) + 1, sample.size - 1)]
-        chosen, reached = _prefix(ranked(idx[keys <= threshold], key), amount, limit, dtype)
+        chosen, reached = _prefix(_ranked_below(idx, key, threshold), amount, limit, dtype)
         if reached:
             return chosen
         share *= 2.0
     return _prefix(ranked(idx, key), amount, limit, dtype)[0]
+
+
+def in_order(order: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`order[mask[order]]`: the rows of `order` that `mask` marks, in `order`'s order."""
+    out = np.empty(order.size, order.dtype)
+    return out[: _select_in_order(order, mask, out)]
+
+
+@numba.njit(cache=True, parallel=True)
+def _select_in_order(order, mask, out):
+    n = order.shape[0]
+    counts = np.zeros(BLOCKS + 1, np.int64)
+    for block in numba.prange(BLOCKS):
+        first, last = block_rows(block, n)
+        c = 0
+        for j in range(first, last):
+            c += mask[order[j]]
+        counts[block + 1] = c
+    for block in range(BLOCKS):
+        counts[block + 1] += counts[block]
+    for block in numba.prange(BLOCKS):
+        first, last = block_rows(block, n)
+        k = counts[block]
+        for j in range(first, last):
+            if mask[order[j]]:
+                out[k] = order[j]
+                k += 1
+    return counts[BLOCKS]

@@ -60,11 +60,12 @@ def _identify_rows(measured_pc, last_line, size, status, reg_year, return_year, 
 def identify(model) -> None:
     """Register households below the line at the last assessment (step 3)."""
     hh = model.hh
-    new = np.zeros(hh.n, bool)
-    back = np.zeros(hh.n, bool)
     if model.p["register.identify_new"]:
+        new, back = np.empty(hh.n, bool), np.empty(hh.n, bool)  # every row written
         _identify_rows(hh.measured_pc, float(model.last_line), hh.size, hh.status, hh.reg_year,
                        hh.return_year, hh.n_returns, model.year, new, back)
+    else:
+        new, back = np.zeros(hh.n, bool), np.zeros(hh.n, bool)
     model.flows["new_poor"] = new
     model.flows["returned"] = back
 
