@@ -80,6 +80,14 @@ def _pack(idx, key, bits, out):
         out[j] = _packed(key[idx[j]], bits[idx[j]], j)
 
 
+@numba.njit(cache=True, inline="always")
+def _starts(counts):
+    """Block counts (from index 1) to the blocks' first output positions, in place: the
+    compressing passes below write each block's kept entries from there, in order."""
+    for block in range(counts.shape[0] - 1):
+        counts[block + 1] += counts[block]
+
+
 @numba.njit(cache=True, parallel=True)
 def _pack_below(idx, key, bits, threshold, out):
     """Pack the candidates whose key is at or below `threshold` (their positions in `idx`
@@ -92,8 +100,7 @@ def _pack_below(idx, key, bits, threshold, out):
         for j in range(first, last):
             c += key[idx[j]] <= threshold
         counts[block + 1] = c
-    for block in range(BLOCKS):
-        counts[block + 1] += counts[block]
+    _starts(counts)
     for block in numba.prange(BLOCKS):
         first, last = block_rows(block, n)
         k = counts[block]
@@ -187,8 +194,7 @@ def _select_in_order(order, mask, out):
         for j in range(first, last):
             c += mask[order[j]]
         counts[block + 1] = c
-    for block in range(BLOCKS):
-        counts[block + 1] += counts[block]
+    _starts(counts)
     for block in numba.prange(BLOCKS):
         first, last = block_rows(block, n)
         k = counts[block]
