@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import gc
 import multiprocessing
 import os
 import shutil
@@ -165,7 +166,8 @@ def execute_run(scenario, seed: int, out_dir: str, config_hash: str,
     t0 = time.perf_counter()
     name = scenario.name
     try:
-        frame = run_one(scenario, seed)
+        with _collection_paused():
+            frame = run_one(scenario, seed)
         store.write_run(out_dir, name, seed, config_hash, frame)
     except Exception as exc:  # noqa: BLE001 - every failure of a run is recorded
         error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
@@ -174,6 +176,27 @@ def execute_run(scenario, seed: int, out_dir: str, config_hash: str,
                 "seconds": time.perf_counter() - t0}
     return {"scenario": name, "seed": int(seed), "status": "done",
             "seconds": time.perf_counter() - t0}
+
+
+@contextlib.contextmanager
+def _collection_paused():
+    """No automatic garbage collection while a run builds and steps its model; the run's
+    own garbage (all in the youngest generation then) is collected after it.
+
+    A run allocates enough Python objects (villages, counties, per-year dicts) to trigger
+    the collector's full passes, and a full pass walks every object in the process: in a
+    Dask worker, whose heap holds the whole distributed runtime, that took ~10% of each
+    run (a run of 50,000 households: 131-136 ms, 117-118 ms without; a pool worker 118).
+    """
+    if not gc.isenabled():  # the caller manages collection
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect(0)
 
 
 def _set_numba_threads(n: int) -> None:
