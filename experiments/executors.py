@@ -88,17 +88,61 @@ class DaskExecutor(cf.Executor):
                                             dashboard_address=None)
             self.client = Client(self.cluster)
         self._executor = self.client.get_executor(pure=False)
+        self._mapped: list = []
 
     def submit(self, fn, /, *args, **kwargs):
         return self._executor.submit(fn, *args, **kwargs)
 
+    def submit_all(self, fn, calls: list[tuple]) -> list[cf.Future]:
+        """`[submit(fn, *args) for args in calls]` in one `client.map` call (pure=False),
+        with arguments that several calls share (by identity: a sweep's scenarios) sent
+        to the workers once. One submission per call cost the scheduler, which shares the
+        driver's cores with the workers, ~9 ms of CPU a task against ~5 ms this way (a
+        200-run sweep finished ~5% sooner)."""
+        if not calls:
+            return []
+        columns = [list(column) for column in zip(*calls)]
+        seen: dict[int, int] = {}
+        for column in columns:
+            for value in column:
+                seen[id(value)] = seen.get(id(value), 0) + 1
+            shared = {id(v): v for v in column if seen[id(v)] > 1 and not isinstance(v, (str, int, float, type(None)))}
+            sent = {key: self.client.scatter(v, broadcast=True, hash=False) for key, v in shared.items()}
+            column[:] = [sent.get(id(v), v) for v in column]
+        futures = self.client.map(fn, *columns, pure=False)
+        self._mapped += futures
+        return [_as_concurrent(f) for f in futures]
+
     def shutdown(self, wait=True, *, cancel_futures=False):
         try:
+            if not wait or cancel_futures:
+                for f in self._mapped:
+                    f.cancel()
             self._executor.shutdown(wait=wait)
         finally:
             self.client.close()
             if self.cluster is not None:
                 self.cluster.close()
+
+
+def _as_concurrent(future) -> cf.Future:
+    """A `concurrent.futures.Future` that follows a Dask future (cancelling it cancels the task)."""
+    out: cf.Future = cf.Future()
+
+    def follow(f):
+        if out.done():
+            return
+        if f.status == "finished":
+            out.set_result(f.result())
+        elif f.status == "cancelled":
+            out.cancel()
+            out.set_running_or_notify_cancel()
+        else:
+            out.set_exception(f.exception())
+
+    out.add_done_callback(lambda o: o.cancelled() and future.cancel())
+    future.add_done_callback(follow)
+    return out
 
 
 # Imported once in the fork server, then inherited by every worker it forks: a worker
@@ -270,9 +314,12 @@ def run_sweep(sweep, out_dir, executor: cf.Executor, fresh: bool = False,
 
     futures: dict[cf.Future, tuple] = {}
     seen: set[cf.Future] = set()
+    calls = [(scenario, seed, str(out_dir), h, numba_threads) for _, scenario, seed, h in todo]
+    submit_all = getattr(executor, "submit_all", None)  # Dask: one submission for all
     try:
-        for name, scenario, seed, h in todo:
-            fut = executor.submit(execute_run, scenario, seed, str(out_dir), h, numba_threads)
+        submitted = (submit_all(execute_run, calls) if submit_all is not None
+                     else (executor.submit(execute_run, *call) for call in calls))  # one by one, as they run
+        for (name, scenario, seed, h), fut in zip(todo, submitted):
             futures[fut] = (name, seed, h)
             if fut.done():  # the serial executor: show progress as we go
                 seen.add(fut)

@@ -262,6 +262,30 @@ def test_local_dask_workers_run_like_plain_processes():
     assert settings == (None, False)
 
 
+def _share_and_seed(shared, seed):
+    return len(shared["rows"]), seed
+
+
+def _refuse(seed):
+    raise ValueError(f"refused {seed}")
+
+
+def test_dask_submits_a_sweep_at_once_and_follows_every_task():
+    """`submit_all` (one `client.map`, shared arguments sent once) gives one future per
+    call, in order, carrying its result or its task's own exception."""
+    executor = make_executor("dask", workers=1)
+    try:
+        shared = {"rows": list(range(1000))}
+        futures = executor.submit_all(_share_and_seed, [(shared, 1), (shared, 2), (shared, 3)])
+        assert [f.result(timeout=60) for f in futures] == [(1000, 1), (1000, 2), (1000, 3)]
+        (failed,) = executor.submit_all(_refuse, [(4,)])
+        with pytest.raises(ValueError, match="refused 4"):
+            failed.result(timeout=60)
+        assert executor.submit_all(_refuse, []) == []
+    finally:
+        executor.shutdown(wait=True)
+
+
 def test_names_with_brackets_and_equals_round_trip(tmp_path):
     sweep = load_sweep(write_sweep(tmp_path, '[grid]\n"medical.assistance_share" = [0.9]\n',
                                    scenarios=("shangluo",), replications=1))
