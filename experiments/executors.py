@@ -10,7 +10,8 @@
   a `LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)`; the cluster and
   client are closed with the executor.
 
-`run_sweep` submits one task per (scenario, seed) not yet stored. Each task builds the model,
+`run_sweep` submits one task per (scenario, seed) not yet stored (to Dask all at once, see
+`DaskExecutor.submit_all`). Each task builds the model,
 runs it and writes its own Parquet file into the store (see `experiments/store.py`); only a
 small status dict travels back. A run that raises is recorded in `failures/` and does not
 stop the sweep.
