@@ -4,16 +4,16 @@
 
 - ``serial``: `SerialExecutor`, which runs each task in the calling process when it is
   submitted (for debugging and for tests);
-- ``process``: `ProcessPoolExecutor(max_workers=workers)` with the ``spawn`` start method
-  (a fresh interpreter per worker: no forked numba or thread state);
+- ``process``: `ProcessPoolExecutor(max_workers=workers)` whose workers are forked from a
+  fork server that has imported the engine but never run it (``spawn`` where there is no
+  fork server): no numba or thread state is inherited;
 - ``dask``: `distributed.Client(scheduler).get_executor(pure=False)`, or without an address
   a `LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)`; the cluster and
   client are closed with the executor.
 
 `run_sweep` submits one task per (scenario, seed) not yet stored (to Dask all at once, see
-`DaskExecutor.submit_all`). Each task builds the model,
-runs it and writes its own Parquet file into the store (see `experiments/store.py`); only a
-small status dict travels back. A run that raises is recorded in `failures/` and does not
+`DaskExecutor.submit_all`). Each task builds the model, runs it and writes its own Parquet
+file into the store (see `experiments/store.py`); only a small status dict travels back. A run that raises is recorded in `failures/` and does not
 stop the sweep.
 """
 
