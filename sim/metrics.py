@@ -125,51 +125,47 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
         exit_hh = exit_people = ret_hh = ret_people = new_hh = new_people = 0.0
         dibao_people = relocated_people = income_relocated = 0.0
         # unsigned: no check for negative indices on every access (1.4x faster metrics)
+        # Membership is multiplied in (x * 1.0 is x, and adding x * 0.0 changes no sum)
+        # rather than branched on: who is registered, exited or on dibao is unpredictable
+        # row to row, and the mispredicted branches were most of this pass's time.
         for i in range(np.uint64(c * step), np.uint64(min(n, (c + 1) * step))):
             w = float(weight[i])
             ws = w * size[i]
             inc = w * income[i]
             if size[i] > 0:
                 households += w
-                if resources[i] / size[i] < line:
-                    income_poor += ws
+                income_poor += ws * (resources[i] / size[i] < line)
             people += ws
             n_births += w * births[i]
             n_deaths += w * deaths[i]
             total_income += inc
             total_oop += w * oop[i]
             st = status[i]
-            if st == REGISTERED or st == RETURNED:
-                reg_hh += w
-                reg_people += ws
-                reg_net_births += w * (births[i] - deaths[i])
-                income_reg += inc
-                if labor[i] != FULL:
-                    no_labor_reg += ws
-                hist[causes[i]] += ws
-            if st != NEVER:
-                ever_people += ws
-                income_ever += inc
-            if loan_year[i] > 0:
-                mc_people += ws
-                mc_hh += w
-                income_mc += inc
-            if st == EXITED:
-                exited_people += ws
-            if exited[i]:
-                exit_hh += w
-                exit_people += ws
-            if returned[i]:
-                ret_hh += w
-                ret_people += ws
-            if new_poor[i]:
-                new_hh += w
-                new_people += ws
-            if dibao[i]:
-                dibao_people += ws
-            if relocated[i]:
-                relocated_people += ws
-                income_relocated += inc
+            reg = ((st == REGISTERED) | (st == RETURNED)) * 1.0
+            reg_hh += w * reg
+            reg_people += ws * reg
+            reg_net_births += (w * (births[i] - deaths[i])) * reg
+            income_reg += inc * reg
+            no_labor_reg += ws * (reg * (labor[i] != FULL))
+            hist[causes[i]] += ws * reg  # a row not registered adds 0 to its combination
+            ever = (st != NEVER) * 1.0
+            ever_people += ws * ever
+            income_ever += inc * ever
+            mc = (loan_year[i] > 0) * 1.0
+            mc_people += ws * mc
+            mc_hh += w * mc
+            income_mc += inc * mc
+            exited_people += ws * (st == EXITED)
+            exit_hh += w * exited[i]
+            exit_people += ws * exited[i]
+            ret_hh += w * returned[i]
+            ret_people += ws * returned[i]
+            new_hh += w * new_poor[i]
+            new_people += ws * new_poor[i]
+            dibao_people += ws * dibao[i]
+            moved = relocated[i] * 1.0
+            relocated_people += ws * moved
+            income_relocated += inc * moved
         a = acc[c]
         a[S_HH], a[S_INCOME_POOR], a[S_PEOPLE], a[S_BIRTHS], a[S_DEATHS] = households, income_poor, people, n_births, n_deaths
         a[S_INCOME], a[S_OOP], a[S_REG_HH], a[S_REG_PEOPLE] = total_income, total_oop, reg_hh, reg_people
