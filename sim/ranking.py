@@ -23,10 +23,6 @@ SAMPLE = 20_000  # candidates the threshold is estimated from
 MARGIN = 1.25  # the share of the limit the first threshold aims at
 
 
-def _packable(idx: np.ndarray, key: np.ndarray) -> bool:
-    return key.dtype == np.float32 and idx.size < 1 << 32
-
-
 def ranked(idx: np.ndarray, key: np.ndarray) -> np.ndarray:
     """Candidate rows `idx` in ascending `key` order, ties in `idx` order (row order: the
     callers' candidates come from `np.flatnonzero`).
@@ -34,7 +30,7 @@ def ranked(idx: np.ndarray, key: np.ndarray) -> np.ndarray:
     A float32 key and the candidate's position pack into one unique 64-bit integer whose
     order is the stable order; numpy sorts those with its vectorized quicksort (an order
     of magnitude faster than a stable argsort, and the same result)."""
-    if not _packable(idx, key):
+    if key.dtype != np.float32 or idx.size >= 1 << 32:
         return idx[np.argsort(key[idx], kind="stable")]
     packed = np.empty(idx.size, np.uint64)
     _pack(idx, key, key.view(np.uint32), packed)
@@ -42,13 +38,9 @@ def ranked(idx: np.ndarray, key: np.ndarray) -> np.ndarray:
 
 
 def _ranked_below(idx: np.ndarray, key: np.ndarray, threshold) -> np.ndarray:
-    """`ranked(idx[key[idx] <= threshold], key)`, packing only the candidates below."""
-    if not _packable(idx, key):
-        below = idx[key[idx] <= threshold]
-        return below[np.argsort(key[below], kind="stable")]
-    packed = np.empty(idx.size, np.uint64)
-    k = _pack_below(idx, key, key.view(np.uint32), np.float32(threshold), packed)
-    return _sorted_rows(packed[:k], idx)
+    """`ranked(idx[key[idx] <= threshold], key)`: `in_order` keeps `idx`'s order, so ties
+    still fall in row order."""
+    return ranked(in_order(idx, key <= threshold), key)
 
 
 def _sorted_rows(packed: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -78,38 +70,6 @@ def _packed(v, b, j):
 def _pack(idx, key, bits, out):
     for j in numba.prange(idx.shape[0]):
         out[j] = _packed(key[idx[j]], bits[idx[j]], j)
-
-
-@numba.njit(cache=True, inline="always")
-def _starts(counts):
-    """Block counts (from index 1) to the blocks' first output positions, in place: the
-    compressing passes below write each block's kept entries from there, in order."""
-    for block in range(counts.shape[0] - 1):
-        counts[block + 1] += counts[block]
-
-
-@numba.njit(cache=True, parallel=True)
-def _pack_below(idx, key, bits, threshold, out):
-    """Pack the candidates whose key is at or below `threshold` (their positions in `idx`
-    kept in the low bits) into the front of `out`, block by block; returns how many."""
-    n = idx.shape[0]
-    counts = np.zeros(BLOCKS + 1, np.int64)
-    for block in numba.prange(BLOCKS):
-        first, last = block_rows(block, n)
-        c = 0
-        for j in range(first, last):
-            c += key[idx[j]] <= threshold
-        counts[block + 1] = c
-    _starts(counts)
-    for block in numba.prange(BLOCKS):
-        first, last = block_rows(block, n)
-        k = counts[block]
-        for j in range(first, last):
-            v = key[idx[j]]
-            if v <= threshold:
-                out[k] = _packed(v, bits[idx[j]], j)
-                k += 1
-    return counts[BLOCKS]
 
 
 @numba.njit(cache=True, parallel=True)
@@ -194,7 +154,8 @@ def _select_in_order(order, mask, out):
         for j in range(first, last):
             c += mask[order[j]]
         counts[block + 1] = c
-    _starts(counts)
+    for block in range(BLOCKS):  # each block's first output position
+        counts[block + 1] += counts[block]
     for block in numba.prange(BLOCKS):
         first, last = block_rows(block, n)
         k = counts[block]
