@@ -69,7 +69,7 @@ from policies import MEASURES
 from policies.dibao import dibao_line
 from sim.fields import Illness, Labor, Location, Status
 from sim.model import PovertyModel
-from sim.register import PLACE_PARTS
+from sim.sums import PLACE_PARTS
 from sim.streams import STREAM_INDEX, binomial_members, normal01, u01
 
 CORE = ("medical_insurance", "medical_assistance", "microcredit", "dibao")

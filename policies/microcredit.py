@@ -22,8 +22,7 @@ import numba
 import numpy as np
 
 from sim.streams import normal01, u01
-from sim.register import PLACE_PARTS
-from sim.sums import BLOCKS, block_rows, block_totals
+from sim.sums import BLOCKS, PLACE_PARTS, block_rows, block_totals, part_rows
 
 NAME = "microcredit"
 
@@ -140,7 +139,8 @@ def _village_loans(village, weight, principal, arrears, defaults, open_out, loan
     loans_parts, bad_parts = np.zeros((PLACE_PARTS, loans_v.shape[0])), np.zeros((PLACE_PARTS, bad_v.shape[0]))
     for part in numba.prange(PLACE_PARTS):
         loans, bad = loans_parts[part], bad_parts[part]
-        for i in range(np.uint64(part * n // PLACE_PARTS), np.uint64((part + 1) * n // PLACE_PARTS)):
+        first, last = part_rows(part, n)
+        for i in range(first, last):
             open_out[i] = principal[i] > 0 or arrears[i] > 0
             if open_out[i] or defaults[i]:
                 w = np.float64(weight[i])

@@ -36,8 +36,7 @@ import numba
 import numpy as np
 
 from sim.streams import u01
-from sim.register import PLACE_PARTS
-from sim.sums import BLOCKS, block_rows, block_totals, weighted_people
+from sim.sums import BLOCKS, PLACE_PARTS, block_rows, block_totals, part_rows, weighted_people
 
 NAME = "relocation"
 
@@ -65,7 +64,8 @@ def _village_movers(key, base, effect, can_move, willingness, size, weight, vill
     open_parts = np.zeros((PLACE_PARTS, open_v.shape[0]), np.bool_)
     for part in numba.prange(PLACE_PARTS):
         movers, open_here = movers_parts[part], open_parts[part]
-        for i in range(np.uint64(part * n // PLACE_PARTS), np.uint64((part + 1) * n // PLACE_PARTS)):
+        first, last = part_rows(part, n)
+        for i in range(first, last):
             accepts[i] = False
             if not can_move[i]:
                 continue

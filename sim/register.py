@@ -15,7 +15,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .sums import weighted_sum
+from .sums import PLACE_PARTS, part_rows, weighted_sum
 
 from .fields import Cause, Labor, Location, Status
 from .streams import normal01
@@ -257,9 +257,6 @@ def _verify(model, exits, row_threshold) -> np.ndarray:
     return reversed_
 
 
-PLACE_PARTS = 2  # row ranges summed into villages separately, then added: the same on any number of threads
-
-
 @numba.njit(cache=True, parallel=True)
 def _village_sums(village, weight, size, status, income, n_working, n_college, n_migrants, out):
     """Per village: people, registered people, income, working-age people, migrants.
@@ -270,7 +267,8 @@ def _village_sums(village, weight, size, status, income, n_working, n_college, n
     parts = np.zeros((PLACE_PARTS,) + out.shape)
     for part in numba.prange(PLACE_PARTS):
         acc = parts[part]
-        for i in range(np.uint64(part * n // PLACE_PARTS), np.uint64((part + 1) * n // PLACE_PARTS)):
+        first, last = part_rows(part, n)
+        for i in range(first, last):
             v = village[i]
             people = weight[i] * size[i]
             acc[v, 0] += people

@@ -23,6 +23,17 @@ def block_rows(block, n):
     return np.uint64(min(block * step, n)), np.uint64(min((block + 1) * step, n))
 
 
+# Row ranges that passes scattering into villages sum into separate copies, then add in
+# order (a pass scattering into 580,000 villages waits on memory; two run side by side).
+PLACE_PARTS = 2
+
+
+@numba.njit(cache=True, inline="always")
+def part_rows(part, n):
+    """(first, past-last) row of one of the `PLACE_PARTS` row ranges of n rows, unsigned."""
+    return np.uint64(part * n // PLACE_PARTS), np.uint64((part + 1) * n // PLACE_PARTS)
+
+
 @numba.njit(cache=True)
 def block_totals(sums):
     """Column totals of per-block sums (BLOCKS x k), added in block order."""
