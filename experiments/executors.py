@@ -13,8 +13,8 @@
 
 `run_sweep` submits one task per (scenario, seed) not yet stored (to Dask all at once, see
 `DaskExecutor.submit_all`). Each task builds the model, runs it and writes its own Parquet
-file into the store (see `experiments/store.py`); only a small status dict travels back. A run that raises is recorded in `failures/` and does not
-stop the sweep.
+file into the store (see `experiments/store.py`); only a small status dict travels back. A
+run that raises is recorded in `failures/` and does not stop the sweep.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import Counter
 from pathlib import Path
 
 from . import store
@@ -103,12 +104,12 @@ class DaskExecutor(cf.Executor):
         if not calls:
             return []
         columns = [list(column) for column in zip(*calls)]
-        seen: dict[int, int] = {}
         for column in columns:
-            for value in column:
-                seen[id(value)] = seen.get(id(value), 0) + 1
-            shared = {id(v): v for v in column if seen[id(v)] > 1 and not isinstance(v, (str, int, float, type(None)))}
-            sent = {key: self.client.scatter(v, broadcast=True, hash=False) for key, v in shared.items()}
+            uses = Counter(map(id, column))
+            sent = {}
+            for v in column:
+                if uses[id(v)] > 1 and id(v) not in sent and not isinstance(v, (str, int, float, type(None))):
+                    sent[id(v)] = self.client.scatter(v, broadcast=True, hash=False)
             column[:] = [sent.get(id(v), v) for v in column]
         futures = self.client.map(fn, *columns, pure=False)
         self._mapped += futures
