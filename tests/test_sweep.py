@@ -251,14 +251,18 @@ def _worker_settings():
     return os.environ.get("MALLOC_TRIM_THRESHOLD_"), dask.config.get("distributed.worker.profile.enabled")
 
 
-def test_local_dask_workers_run_like_plain_processes():
+@pytest.fixture(scope="module")
+def local_dask():
+    """A local Dask cluster of one worker, shared by the tests of this module that need one."""
+    executor = make_executor("dask", workers=1)
+    yield executor
+    executor.shutdown(wait=True)
+
+
+def test_local_dask_workers_run_like_plain_processes(local_dask):
     """The local cluster's workers keep glibc's adaptive allocation (Dask's trim setting made
     every run fault its temporaries afresh) and do not sample their stacks."""
-    executor = make_executor("dask", workers=1)
-    try:
-        (settings,) = executor.client.run(_worker_settings).values()
-    finally:
-        executor.shutdown(wait=True)
+    (settings,) = local_dask.client.run(_worker_settings).values()
     assert settings == (None, False)
 
 
@@ -270,20 +274,16 @@ def _refuse(seed):
     raise ValueError(f"refused {seed}")
 
 
-def test_dask_submits_a_sweep_at_once_and_follows_every_task():
+def test_dask_submits_a_sweep_at_once_and_follows_every_task(local_dask):
     """`submit_all` (one `client.map`, shared arguments sent once) gives one future per
     call, in order, carrying its result or its task's own exception."""
-    executor = make_executor("dask", workers=1)
-    try:
-        shared = {"rows": list(range(1000))}
-        futures = executor.submit_all(_share_and_seed, [(shared, 1), (shared, 2), (shared, 3)])
-        assert [f.result(timeout=60) for f in futures] == [(1000, 1), (1000, 2), (1000, 3)]
-        (failed,) = executor.submit_all(_refuse, [(4,)])
-        with pytest.raises(ValueError, match="refused 4"):
-            failed.result(timeout=60)
-        assert executor.submit_all(_refuse, []) == []
-    finally:
-        executor.shutdown(wait=True)
+    shared = {"rows": list(range(1000))}
+    futures = local_dask.submit_all(_share_and_seed, [(shared, 1), (shared, 2), (shared, 3)])
+    assert [f.result(timeout=60) for f in futures] == [(1000, 1), (1000, 2), (1000, 3)]
+    (failed,) = local_dask.submit_all(_refuse, [(4,)])
+    with pytest.raises(ValueError, match="refused 4"):
+        failed.result(timeout=60)
+    assert local_dask.submit_all(_refuse, []) == []
 
 
 def test_names_with_brackets_and_equals_round_trip(tmp_path):
