@@ -69,7 +69,7 @@ from policies import MEASURES
 from policies.dibao import dibao_line
 from sim.fields import Illness, Labor, Location, Status
 from sim.model import PovertyModel
-from sim.sums import PLACE_PARTS
+from sim.sums import PLACE_PARTS, part_rows
 from sim.streams import STREAM_INDEX, binomial_members, normal01, u01
 
 CORE = ("medical_insurance", "medical_assistance", "microcredit", "dibao")
@@ -740,7 +740,8 @@ class ReferenceModel(mesa.Model):
         for part in range(PLACE_PARTS):  # as the engine: row ranges summed apart, in row order, then added
             sums = [[0.0] * nv for _ in range(7)]
             p_people, p_poor, p_income, p_workers, p_migrants, p_loans, p_bad = sums
-            for h in rows[part * len(rows) // PLACE_PARTS:(part + 1) * len(rows) // PLACE_PARTS]:
+            first, last = part_rows(part, len(rows))  # the engine's own row ranges
+            for h in rows[int(first):int(last)]:
                 v = h.village.row
                 w = h.weight
                 hp = f32(w * h.size)
