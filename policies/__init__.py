@@ -144,7 +144,8 @@ def apply_measures(model, entitlements_only: bool = False) -> dict[str, dict[str
     return costs
 
 
-BITS_BLOCK = 4096  # rows whose bits are gathered measure by measure while they stay in cache
+# assumption: rows whose bits are gathered measure by measure while they stay in cache (16 flags x 4 KB)
+BITS_BLOCK = 4096
 
 
 @numba.njit(cache=True, parallel=True)

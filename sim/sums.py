@@ -12,6 +12,7 @@ import numpy as np
 
 # Row blocks that parallel passes sum separately, then add up in block order: the same
 # totals on any number of threads.
+# assumption: enough blocks to keep a few dozen threads busy, few enough that their sums cost nothing
 BLOCKS = 64
 
 
@@ -25,6 +26,7 @@ def block_rows(block, n):
 
 # Row ranges that passes scattering into villages sum into separate copies, then add in
 # order (a pass scattering into 580,000 villages waits on memory; two run side by side).
+# assumption: one part per core of the two-core machine measured; each part costs a copy of the sums
 PLACE_PARTS = 2
 
 
