@@ -18,7 +18,9 @@ import numba
 import numpy as np
 
 from sim.fields import Illness, Labor
-from sim.streams import u01, normal01
+from sim.exp import exp
+from sim.streams import fill_normals, u01
+from sim.sums import BLOCKS, block_rows
 
 WORK_PARAMS = (
     "economy.partial_labor_units", "economy.elderly_farm_units", "health.major_labor_loss",
@@ -43,61 +45,66 @@ def _work_rows(p, growth_index, key_migrate, key_local, key_shock, key_enrol, sh
                labor, labor_units, n_migrants, n_local,
                income_farm, income_local_wage, income_migrant, income_transfers, income_property,
                transfer_dibao, dibao):
-    for i in numba.prange(n_working.shape[0]):
-        # --- labor capacity from age, disability, chronic and major illness
-        avail = float(n_working[i] - n_college[i])
-        adults = avail + n_elderly[i]
-        impaired = min(1.0, (n_disabled[i] + n_chronic[i]) / adults) if adults > 0 else 0.0
-        able = avail * (1.0 - impaired)
-        units = able + avail * impaired * p[P_PARTIAL] + n_elderly[i] * (1.0 - impaired) * p[P_ELDERLY_FARM]
-        if illness[i] == MAJOR:
-            units -= p[P_MAJOR_LOSS]
-        units = max(units, 0.0)
-        labor_units[i] = units
-        labor[i] = FULL if able >= 1.0 - 1e-6 else (PARTIAL if units > 0 else NONE)
-
-        # --- migration and local work (stochastic rounding of expected counts)
-        dependants = n_child[i] + n_elderly[i] + n_chronic[i] + n_disabled[i]
-        share = (p[P_MIG_BASE] + p[P_MIG_NET] * network_v[village[i]]
-                 + p[P_MIG_SKILL] * (1.0 if n_skilled[i] > 0 else 0.0)
-                 - p[P_MIG_CARE] * dependants + p[P_MIG_WILL] * (willingness[i] - 0.5))
-        local_share = p[P_LOCAL]
-        if relocated[i]:  # near towns and parks: more work away and nearby
-            share += p[P_RELOC_MIG]
-            local_share = min(local_share + p[P_RELOC_LOCAL], 1.0)
-        share = min(max(share, 0.0), 0.9)
-        whole = np.floor(able)
-        expect = able * share
-        migrants = np.floor(expect) + (1.0 if u01(key_migrate, i, 0) < expect - np.floor(expect) else 0.0)
-        migrants = min(migrants, whole)
-        stay = max(whole - migrants, 0.0) * local_share
-        local = np.floor(stay) + (1.0 if u01(key_local, i, 0) < stay - np.floor(stay) else 0.0)
-        n_migrants[i] = int(migrants)
-        n_local[i] = int(local)
-
-        # --- earnings by source
-        workers = max(n_working[i] - n_college[i], 1)
-        skill_mult = 1.0 + (p[P_SKILL] - 1.0) * min(n_skilled[i] / workers, 1.0)
-        level = ability[i] * growth_index
-        if relocated[i]:  # farms less; the land is leased out (its rent is property income)
-            farm = level * max(units - migrants - local, 0.0) * (1.0 - p[P_RELOC_FARM])
-        else:
-            farm = level * (max(units - migrants - local, 0.0) + p[P_LAND])
-        wage = level * p[P_LOCAL_RATIO] * skill_mult * local
+    for block in numba.prange(BLOCKS):
+        first, last = block_rows(block, n_working.shape[0])
+        z = np.empty(last - first)  # the income shocks' normal draws
         if shocks:
-            s = p[P_SHOCK]
-            farm *= (price_c[county[i]] * (1.0 - disaster_v[village[i]])
-                     * np.exp(s * normal01(key_shock, i, 0) - s * s / 2))
-            wage *= wage_c[county[i]]
-        income_farm[i] = farm
-        income_local_wage[i] = wage
-        income_migrant[i] = level * p[P_MIG_RATIO] * skill_mult * migrants
-        income_transfers[i] = n_elderly[i] * p[P_PENSION]
-        income_property[i] = 0.0
-        transfer_dibao[i] = 0.0
-        dibao[i] = False
-        if enrol and not insured[i] and u01(key_enrol, i, 0) < p[P_ENROL]:
-            insured[i] = True
+            fill_normals(key_shock, first, z)
+        for j in range(last - first):
+            i = first + j
+            # --- labor capacity from age, disability, chronic and major illness
+            avail = float(n_working[i] - n_college[i])
+            adults = avail + n_elderly[i]
+            impaired = min(1.0, (n_disabled[i] + n_chronic[i]) / adults) if adults > 0 else 0.0
+            able = avail * (1.0 - impaired)
+            units = able + avail * impaired * p[P_PARTIAL] + n_elderly[i] * (1.0 - impaired) * p[P_ELDERLY_FARM]
+            if illness[i] == MAJOR:
+                units -= p[P_MAJOR_LOSS]
+            units = max(units, 0.0)
+            labor_units[i] = units
+            labor[i] = FULL if able >= 1.0 - 1e-6 else (PARTIAL if units > 0 else NONE)
+
+            # --- migration and local work (stochastic rounding of expected counts)
+            dependants = n_child[i] + n_elderly[i] + n_chronic[i] + n_disabled[i]
+            share = (p[P_MIG_BASE] + p[P_MIG_NET] * network_v[village[i]]
+                     + p[P_MIG_SKILL] * (1.0 if n_skilled[i] > 0 else 0.0)
+                     - p[P_MIG_CARE] * dependants + p[P_MIG_WILL] * (willingness[i] - 0.5))
+            local_share = p[P_LOCAL]
+            if relocated[i]:  # near towns and parks: more work away and nearby
+                share += p[P_RELOC_MIG]
+                local_share = min(local_share + p[P_RELOC_LOCAL], 1.0)
+            share = min(max(share, 0.0), 0.9)
+            whole = np.floor(able)
+            expect = able * share
+            migrants = np.floor(expect) + (1.0 if u01(key_migrate, i, 0) < expect - np.floor(expect) else 0.0)
+            migrants = min(migrants, whole)
+            stay = max(whole - migrants, 0.0) * local_share
+            local = np.floor(stay) + (1.0 if u01(key_local, i, 0) < stay - np.floor(stay) else 0.0)
+            n_migrants[i] = int(migrants)
+            n_local[i] = int(local)
+
+            # --- earnings by source
+            workers = max(n_working[i] - n_college[i], 1)
+            skill_mult = 1.0 + (p[P_SKILL] - 1.0) * min(n_skilled[i] / workers, 1.0)
+            level = ability[i] * growth_index
+            if relocated[i]:  # farms less; the land is leased out (its rent is property income)
+                farm = level * max(units - migrants - local, 0.0) * (1.0 - p[P_RELOC_FARM])
+            else:
+                farm = level * (max(units - migrants - local, 0.0) + p[P_LAND])
+            wage = level * p[P_LOCAL_RATIO] * skill_mult * local
+            if shocks:
+                s = p[P_SHOCK]
+                farm *= (price_c[county[i]] * (1.0 - disaster_v[village[i]]) * exp(s * z[j] - s * s / 2))
+                wage *= wage_c[county[i]]
+            income_farm[i] = farm
+            income_local_wage[i] = wage
+            income_migrant[i] = level * p[P_MIG_RATIO] * skill_mult * migrants
+            income_transfers[i] = n_elderly[i] * p[P_PENSION]
+            income_property[i] = 0.0
+            transfer_dibao[i] = 0.0
+            dibao[i] = False
+            if enrol and not insured[i] and u01(key_enrol, i, 0) < p[P_ENROL]:
+                insured[i] = True
 
 
 def work(model, key_migrate, key_local, shocks: bool, enrol: bool) -> None:

@@ -20,7 +20,9 @@ import numpy as np
 from policies import education, supported
 from sim.fields import Illness
 from sim.register import registered
-from sim.streams import STREAM_INDEX as S, binomial_members, normal01, u01
+from sim.exp import exp
+from sim.streams import STREAM_INDEX as S, binomial_members, fill_normals, normal01, u01
+from sim.sums import BLOCKS, block_rows
 
 # Years spent in each band or stage (ageing rates are their inverses).
 YEARS_CHILD, YEARS_PRIMARY, YEARS_JUNIOR, YEARS_SENIOR = 6, 6, 3, 3
@@ -70,89 +72,94 @@ def _live_rows(keys, p, x, is_registered, edu_supported, village_hit,
                n_working, n_college, n_elderly, n_skilled, n_disabled, n_chronic, size,
                illness, medical_cost, ability, income, resources, unsafe_housing, village,
                births_out, deaths_out):
-    for i in numba.prange(size.shape[0]):
-        avail = n_working[i] - n_college[i]
-        inc = max(float(income[i]), 1.0)
-        # schooling costs as the household weighs them: net of education support if it gets it
-        cost_junior, cost_senior, cost_college = x[X_COST_JUNIOR], x[X_COST_SENIOR], x[X_COST_COLLEGE]
-        if edu_supported[i]:
-            cost_junior -= x[X_SUPPORT_JUNIOR]
-            cost_senior -= x[X_SUPPORT_SENIOR]
-            cost_college -= x[X_SUPPORT_COLLEGE]
-        # --- ageing and schooling, all from the state at the start of the year
-        births = binomial_members(keys[K_BIRTH], i, avail, p[P_BIRTH])
-        to_primary = binomial_members(keys[K_TO_PRIMARY], i, n_child[i], 1.0 / YEARS_CHILD)
-        to_junior = binomial_members(keys[K_TO_JUNIOR], i, n_primary[i], 1.0 / YEARS_PRIMARY)
-        junior_done = binomial_members(keys[K_JUNIOR_DONE], i, n_junior[i], 1.0 / YEARS_JUNIOR)
-        cont_p = _clip01(p[P_SEN_BASE] - p[P_SEN_SLOPE] * cost_senior / inc)
-        to_senior = binomial_members(keys[K_SEN_CONT], i, junior_done, cont_p)
-        drop_p = _clip01(p[P_DROP_BASE] + p[P_DROP_SLOPE] * cost_junior / inc)
-        dropped = binomial_members(keys[K_DROP], i, n_junior[i] - junior_done, drop_p)
-        back = binomial_members(keys[K_DROP_RETURN], i, n_dropout_compulsory[i], p[P_DROP_RETURN])
-        aged_out_c = binomial_members(keys[K_DROP_AGE], i, n_dropout_compulsory[i] - back,
-                                      1.0 / YEARS_COMPULSORY_OUT)
-        senior_done = binomial_members(keys[K_SEN_DONE], i, n_senior[i], 1.0 / YEARS_SENIOR)
-        col_p = _clip01(p[P_COL_BASE] - p[P_COL_SLOPE] * cost_college / inc)
-        to_college = binomial_members(keys[K_COL_CONT], i, senior_done, col_p)
-        vocational = binomial_members(keys[K_VOC], i, senior_done - to_college, p[P_VOC])
-        dropout_adult = binomial_members(keys[K_DROP_ADULT], i, n_dropout[i], 1.0 / YEARS_SENIOR)
-        graduates = binomial_members(keys[K_COL_DONE], i, n_college[i], 1.0 / YEARS_COLLEGE)
-        to_elderly = binomial_members(keys[K_TO_ELDERLY], i, avail, 1.0 / YEARS_WORKING)
-        deaths_w = binomial_members(keys[K_DEATH_W], i, avail - to_elderly, p[P_DEATH_W])
-        d_e = p[P_DEATH_E] * (p[P_DEATH_MAJOR] if illness[i] == MAJOR else 1.0)
-        deaths_e = binomial_members(keys[K_DEATH_E], i, n_elderly[i], d_e)
+    for block in numba.prange(BLOCKS):
+        first, last = block_rows(block, size.shape[0])
+        z = np.empty(last - first)  # the ability drifts' normal draws
+        fill_normals(keys[K_DRIFT], first, z)
+        for j in range(last - first):
+            i = first + j
+            avail = n_working[i] - n_college[i]
+            inc = max(float(income[i]), 1.0)
+            # schooling costs as the household weighs them: net of education support if it gets it
+            cost_junior, cost_senior, cost_college = x[X_COST_JUNIOR], x[X_COST_SENIOR], x[X_COST_COLLEGE]
+            if edu_supported[i]:
+                cost_junior -= x[X_SUPPORT_JUNIOR]
+                cost_senior -= x[X_SUPPORT_SENIOR]
+                cost_college -= x[X_SUPPORT_COLLEGE]
+            # --- ageing and schooling, all from the state at the start of the year
+            births = binomial_members(keys[K_BIRTH], i, avail, p[P_BIRTH])
+            to_primary = binomial_members(keys[K_TO_PRIMARY], i, n_child[i], 1.0 / YEARS_CHILD)
+            to_junior = binomial_members(keys[K_TO_JUNIOR], i, n_primary[i], 1.0 / YEARS_PRIMARY)
+            junior_done = binomial_members(keys[K_JUNIOR_DONE], i, n_junior[i], 1.0 / YEARS_JUNIOR)
+            cont_p = _clip01(p[P_SEN_BASE] - p[P_SEN_SLOPE] * cost_senior / inc)
+            to_senior = binomial_members(keys[K_SEN_CONT], i, junior_done, cont_p)
+            drop_p = _clip01(p[P_DROP_BASE] + p[P_DROP_SLOPE] * cost_junior / inc)
+            dropped = binomial_members(keys[K_DROP], i, n_junior[i] - junior_done, drop_p)
+            back = binomial_members(keys[K_DROP_RETURN], i, n_dropout_compulsory[i], p[P_DROP_RETURN])
+            aged_out_c = binomial_members(keys[K_DROP_AGE], i, n_dropout_compulsory[i] - back,
+                                          1.0 / YEARS_COMPULSORY_OUT)
+            senior_done = binomial_members(keys[K_SEN_DONE], i, n_senior[i], 1.0 / YEARS_SENIOR)
+            col_p = _clip01(p[P_COL_BASE] - p[P_COL_SLOPE] * cost_college / inc)
+            to_college = binomial_members(keys[K_COL_CONT], i, senior_done, col_p)
+            vocational = binomial_members(keys[K_VOC], i, senior_done - to_college, p[P_VOC])
+            dropout_adult = binomial_members(keys[K_DROP_ADULT], i, n_dropout[i], 1.0 / YEARS_SENIOR)
+            graduates = binomial_members(keys[K_COL_DONE], i, n_college[i], 1.0 / YEARS_COLLEGE)
+            to_elderly = binomial_members(keys[K_TO_ELDERLY], i, avail, 1.0 / YEARS_WORKING)
+            deaths_w = binomial_members(keys[K_DEATH_W], i, avail - to_elderly, p[P_DEATH_W])
+            d_e = p[P_DEATH_E] * (p[P_DEATH_MAJOR] if illness[i] == MAJOR else 1.0)
+            deaths_e = binomial_members(keys[K_DEATH_E], i, n_elderly[i], d_e)
 
-        n_child[i] += births - to_primary
-        n_primary[i] += to_primary - to_junior
-        n_junior[i] += to_junior - junior_done - dropped + back
-        n_senior[i] += to_senior - senior_done
-        n_dropout_compulsory[i] += dropped - back - aged_out_c
-        n_dropout[i] += junior_done - to_senior + aged_out_c - dropout_adult
-        n_working[i] += senior_done + dropout_adult - to_elderly - deaths_w
-        n_college[i] += to_college - graduates
-        n_elderly[i] += to_elderly - deaths_e
-        n_skilled[i] += vocational + graduates
-        if graduates > 0:  # a graduate's earnings raise the household's ability (share of its labor)
-            workers = max(n_working[i] - n_college[i], 1)
-            ability[i] *= 1.0 + (p[P_COL_PREMIUM] - 1.0) * graduates / workers
-        adults = n_working[i] + n_elderly[i]
-        n_disabled[i] = min(n_disabled[i], adults)
-        n_chronic[i] = min(n_chronic[i], adults)
-        n_skilled[i] = min(n_skilled[i], n_working[i])
-        size[i] = (n_child[i] + n_primary[i] + n_junior[i] + n_senior[i] + n_dropout[i]
-                   + n_dropout_compulsory[i] + n_working[i] + n_elderly[i])
-        births_out[i] = births
-        deaths_out[i] = deaths_w + deaths_e
+            n_child[i] += births - to_primary
+            n_primary[i] += to_primary - to_junior
+            n_junior[i] += to_junior - junior_done - dropped + back
+            n_senior[i] += to_senior - senior_done
+            n_dropout_compulsory[i] += dropped - back - aged_out_c
+            n_dropout[i] += junior_done - to_senior + aged_out_c - dropout_adult
+            n_working[i] += senior_done + dropout_adult - to_elderly - deaths_w
+            n_college[i] += to_college - graduates
+            n_elderly[i] += to_elderly - deaths_e
+            n_skilled[i] += vocational + graduates
+            if graduates > 0:  # a graduate's earnings raise the household's ability (share of its labor)
+                workers = max(n_working[i] - n_college[i], 1)
+                ability[i] *= 1.0 + (p[P_COL_PREMIUM] - 1.0) * graduates / workers
+            adults = n_working[i] + n_elderly[i]
+            n_disabled[i] = min(n_disabled[i], adults)
+            n_chronic[i] = min(n_chronic[i], adults)
+            n_skilled[i] = min(n_skilled[i], n_working[i])
+            size[i] = (n_child[i] + n_primary[i] + n_junior[i] + n_senior[i] + n_dropout[i]
+                       + n_dropout_compulsory[i] + n_working[i] + n_elderly[i])
+            births_out[i] = births
+            deaths_out[i] = deaths_w + deaths_e
 
-        # --- disability and chronic illness, by age
-        if adults > 0:
-            rate = (n_working[i] * p[P_DIS_W] + n_elderly[i] * p[P_DIS_E]) / adults
-            n_disabled[i] += binomial_members(keys[K_DIS], i, max(adults - n_disabled[i], 0), rate)
-            rate = (n_working[i] * p[P_CHR_W] + n_elderly[i] * p[P_CHR_E]) / adults
-            onset = binomial_members(keys[K_CHR], i, max(adults - n_chronic[i], 0), rate)
-            recover = binomial_members(keys[K_CHR_REC], i, n_chronic[i], p[P_CHR_REC])
-            n_chronic[i] += onset - recover
+            # --- disability and chronic illness, by age
+            if adults > 0:
+                rate = (n_working[i] * p[P_DIS_W] + n_elderly[i] * p[P_DIS_E]) / adults
+                n_disabled[i] += binomial_members(keys[K_DIS], i, max(adults - n_disabled[i], 0), rate)
+                rate = (n_working[i] * p[P_CHR_W] + n_elderly[i] * p[P_CHR_E]) / adults
+                onset = binomial_members(keys[K_CHR], i, max(adults - n_chronic[i], 0), rate)
+                recover = binomial_members(keys[K_CHR_REC], i, n_chronic[i], p[P_CHR_REC])
+                n_chronic[i] += onset - recover
 
-        # --- a major episode this year, by poverty status and age; its cost
-        at_risk = (n_working[i] + p[P_ADM_ELDERLY] * n_elderly[i]
-                   + 0.5 * (size[i] - n_working[i] - n_elderly[i]))
-        log_q = x[X_LOG_NO_ADM_POOR] if is_registered[i] else x[X_LOG_NO_ADM_OTHER]
-        major = u01(keys[K_MAJOR], i, 0) < 1.0 - np.exp(log_q * at_risk)
-        cost = n_chronic[i] * p[P_CHRONIC_COST]
-        if major:
-            cost += p[P_COST_MEDIAN] * np.exp(p[P_COST_SIGMA] * normal01(keys[K_COST], i, 0))
-        medical_cost[i] = cost * x[X_PRICE_INDEX]
-        illness[i] = MAJOR if major else (CHRONIC if n_chronic[i] > 0 else NONE)
+            # --- a major episode this year, by poverty status and age; its cost
+            at_risk = (n_working[i] + p[P_ADM_ELDERLY] * n_elderly[i]
+                       + 0.5 * (size[i] - n_working[i] - n_elderly[i]))
+            log_q = x[X_LOG_NO_ADM_POOR] if is_registered[i] else x[X_LOG_NO_ADM_OTHER]
+            major = u01(keys[K_MAJOR], i, 0) < 1.0 - exp(log_q * at_risk)
+            cost = n_chronic[i] * p[P_CHRONIC_COST]
+            if major:
+                cost += p[P_COST_MEDIAN] * exp(p[P_COST_SIGMA] * normal01(keys[K_COST], i, 0))
+            medical_cost[i] = cost * x[X_PRICE_INDEX]
+            illness[i] = MAJOR if major else (CHRONIC if n_chronic[i] > 0 else NONE)
 
-        # --- earning ability drifts; disasters damage houses; those who can, repair
-        s = p[P_DRIFT]
-        ability[i] *= np.exp(s * normal01(keys[K_DRIFT], i, 0) - s * s / 2)
-        damaged = village_hit[village[i]] and u01(keys[K_DAMAGE], i, 0) < p[P_DAMAGE]
-        if unsafe_housing[i] and resources[i] > 2.0 * x[X_LINE] * max(size[i], 1):
-            if u01(keys[K_REPAIR], i, 0) < p[P_REPAIR]:
-                unsafe_housing[i] = False
-        if damaged:
-            unsafe_housing[i] = True
+            # --- earning ability drifts; disasters damage houses; those who can, repair
+            s = p[P_DRIFT]
+            ability[i] *= exp(s * z[j] - s * s / 2)
+            damaged = village_hit[village[i]] and u01(keys[K_DAMAGE], i, 0) < p[P_DAMAGE]
+            if unsafe_housing[i] and resources[i] > 2.0 * x[X_LINE] * max(size[i], 1):
+                if u01(keys[K_REPAIR], i, 0) < p[P_REPAIR]:
+                    unsafe_housing[i] = False
+            if damaged:
+                unsafe_housing[i] = True
 
 
 @numba.njit(cache=True, parallel=True)

@@ -15,10 +15,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .sums import PLACE_PARTS, part_rows, weighted_sum
-
 from .fields import Cause, Labor, Location, Status
-from .streams import normal01
+from .exp import exp
+from .streams import fill_normals
+from .sums import BLOCKS, PLACE_PARTS, block_rows, part_rows, weighted_sum
 
 NEVER, REGISTERED, EXITED, RETURNED = (int(s) for s in (Status.NEVER, Status.REGISTERED, Status.EXITED,
                                                         Status.RETURNED))
@@ -129,13 +129,18 @@ def diagnose(model) -> None:
                    hh.location_risk, hh.motivation, hh.causes)
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, error_model="numpy")
 def _measure_rows(key, sd, resources, size, measured_pc):
-    for i in numba.prange(size.shape[0]):
-        if size[i] <= 0:
-            measured_pc[i] = np.inf
-            continue
-        measured_pc[i] = resources[i] / size[i] * np.exp(sd * normal01(key, i, 0) - sd * sd / 2)
+    for block in numba.prange(BLOCKS):
+        first, last = block_rows(block, size.shape[0])
+        z = np.empty(last - first)
+        fill_normals(key, first, z)
+        for j in range(last - first):
+            i = first + j
+            if size[i] <= 0:
+                measured_pc[i] = np.inf
+                continue
+            measured_pc[i] = resources[i] / size[i] * exp(sd * z[j] - sd * sd / 2)
 
 
 def measure_income(model) -> None:

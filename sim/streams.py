@@ -89,13 +89,9 @@ def _tail(q):
             / ((((_D[0] * q + _D[1]) * q + _D[2]) * q + _D[3]) * q + 1.0))
 
 
-@numba.njit(cache=True)
-def inverse_normal(u):
-    """Standard-normal quantile of u in (0, 1)."""
-    if u < _P_LOW:
-        return _tail(np.sqrt(-2.0 * np.log(u)))
-    if u > 1.0 - _P_LOW:
-        return -_tail(np.sqrt(-2.0 * np.log(1.0 - u)))
+@numba.njit(cache=True, inline="always")
+def _central(u):
+    """The quantile for u in [_P_LOW, 1 - _P_LOW]: a rational function, no branch."""
     q = u - 0.5
     r = q * q
     return (((((_A[0] * r + _A[1]) * r + _A[2]) * r + _A[3]) * r + _A[4]) * r + _A[5]) * q \
@@ -103,9 +99,32 @@ def inverse_normal(u):
 
 
 @numba.njit(cache=True)
+def inverse_normal(u):
+    """Standard-normal quantile of u in (0, 1)."""
+    if u < _P_LOW:
+        return _tail(np.sqrt(-2.0 * np.log(u)))
+    if u > 1.0 - _P_LOW:
+        return -_tail(np.sqrt(-2.0 * np.log(1.0 - u)))
+    return _central(u)
+
+
+@numba.njit(cache=True)
 def normal01(key, row, slot):
     """Standard normal for (stream key, row, slot): the inverse CDF of one draw."""
     return inverse_normal(u01(key, row, slot) + 0.5 * _TO_UNIT)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def fill_normals(key, first, out):
+    """out[j] = `normal01(key, first + j, 0)`, the same numbers, for a block of rows: the
+    central 95% in one branch-free loop the compiler runs in vector registers (a third of
+    the cost of a draw at a time), then the tails one by one."""
+    for j in range(out.shape[0]):
+        out[j] = _central(u01(key, first + j, 0) + 0.5 * _TO_UNIT)
+    for j in range(out.shape[0]):
+        u = u01(key, first + j, 0) + 0.5 * _TO_UNIT
+        if u < _P_LOW or u > 1.0 - _P_LOW:
+            out[j] = inverse_normal(u)
 
 
 @numba.njit(cache=True)
