@@ -1,11 +1,13 @@
 """Memory settings for very large runs.
 
-A year of a national run allocates and frees full-length temporary arrays (hundreds of
-megabytes each at 36 M rows). glibc hands allocations above 32 MB straight to the kernel
-(mmap) and gives them back on free (munmap), so each new temporary is fresh memory whose
-every page faults on first touch: in a full national run a third of the CPU time went to
-the kernel. Told to serve every allocation from its heap and to keep what is freed
-(`mallopt`), the allocator reuses the same memory year after year.
+A year allocates and frees full-length temporary arrays (megabytes each at full
+Shangluo size, hundreds of megabytes at 36 M rows). glibc hands large allocations
+straight to the kernel (mmap) and gives them back on free (munmap), and trims the top of
+its heap when much is free, so new temporaries are fresh memory whose every page faults
+on first touch: in a full national run a third of the CPU time went to the kernel; at
+full Shangluo size (588,000 rows) 3,000 pages faulted a year, a tenth of a year's time.
+Told to serve every allocation from its heap and to keep what is freed (`mallopt`), the
+allocator reuses the same memory year after year (no faults after the first year).
 
 numpy also asks the kernel for transparent huge pages for every large array; where the
 kernel then compacts memory to find them (THP "madvise" with defrag), a fresh 300 MB
@@ -22,7 +24,7 @@ import ctypes
 import ctypes.util
 import sys
 
-LARGE_ROWS = 2_000_000  # assumption: below this the temporaries are small and the default is fine
+LARGE_ROWS = 200_000  # assumption: below this a temporary is under 1.6 MB and faulting it costs little
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc malloc.h
 _applied = False
