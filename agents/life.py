@@ -71,7 +71,7 @@ def _live_rows(keys, p, x, is_registered, edu_supported, village_hit,
                n_child, n_primary, n_junior, n_senior, n_dropout, n_dropout_compulsory,
                n_working, n_college, n_elderly, n_skilled, n_disabled, n_chronic, size,
                illness, medical_cost, ability, income, resources, unsafe_housing, village,
-               births_out, deaths_out):
+               births_out, deaths_out, hit_out):
     for block in numba.prange(BLOCKS):
         first, last = block_rows(block, size.shape[0])
         z = np.empty(last - first)  # the ability drifts' normal draws
@@ -91,16 +91,21 @@ def _live_rows(keys, p, x, is_registered, edu_supported, village_hit,
             to_primary = binomial_members(keys[K_TO_PRIMARY], i, n_child[i], 1.0 / YEARS_CHILD)
             to_junior = binomial_members(keys[K_TO_JUNIOR], i, n_primary[i], 1.0 / YEARS_PRIMARY)
             junior_done = binomial_members(keys[K_JUNIOR_DONE], i, n_junior[i], 1.0 / YEARS_JUNIOR)
-            cont_p = _clip01(p[P_SEN_BASE] - p[P_SEN_SLOPE] * cost_senior / inc)
-            to_senior = binomial_members(keys[K_SEN_CONT], i, junior_done, cont_p)
-            drop_p = _clip01(p[P_DROP_BASE] + p[P_DROP_SLOPE] * cost_junior / inc)
-            dropped = binomial_members(keys[K_DROP], i, n_junior[i] - junior_done, drop_p)
+            # (the chances that depend on costs are worked out only where someone faces them)
+            to_senior = dropped = to_college = 0
+            if junior_done > 0:
+                cont_p = _clip01(p[P_SEN_BASE] - p[P_SEN_SLOPE] * cost_senior / inc)
+                to_senior = binomial_members(keys[K_SEN_CONT], i, junior_done, cont_p)
+            if n_junior[i] - junior_done > 0:
+                drop_p = _clip01(p[P_DROP_BASE] + p[P_DROP_SLOPE] * cost_junior / inc)
+                dropped = binomial_members(keys[K_DROP], i, n_junior[i] - junior_done, drop_p)
             back = binomial_members(keys[K_DROP_RETURN], i, n_dropout_compulsory[i], p[P_DROP_RETURN])
             aged_out_c = binomial_members(keys[K_DROP_AGE], i, n_dropout_compulsory[i] - back,
                                           1.0 / YEARS_COMPULSORY_OUT)
             senior_done = binomial_members(keys[K_SEN_DONE], i, n_senior[i], 1.0 / YEARS_SENIOR)
-            col_p = _clip01(p[P_COL_BASE] - p[P_COL_SLOPE] * cost_college / inc)
-            to_college = binomial_members(keys[K_COL_CONT], i, senior_done, col_p)
+            if senior_done > 0:
+                col_p = _clip01(p[P_COL_BASE] - p[P_COL_SLOPE] * cost_college / inc)
+                to_college = binomial_members(keys[K_COL_CONT], i, senior_done, col_p)
             vocational = binomial_members(keys[K_VOC], i, senior_done - to_college, p[P_VOC])
             dropout_adult = binomial_members(keys[K_DROP_ADULT], i, n_dropout[i], 1.0 / YEARS_SENIOR)
             graduates = binomial_members(keys[K_COL_DONE], i, n_college[i], 1.0 / YEARS_COLLEGE)
@@ -154,7 +159,9 @@ def _live_rows(keys, p, x, is_registered, edu_supported, village_hit,
             # --- earning ability drifts; disasters damage houses; those who can, repair
             s = p[P_DRIFT]
             ability[i] *= exp(s * z[j] - s * s / 2)
-            damaged = village_hit[village[i]] and u01(keys[K_DAMAGE], i, 0) < p[P_DAMAGE]
+            hit = village_hit[village[i]]
+            hit_out[i] = hit
+            damaged = hit and u01(keys[K_DAMAGE], i, 0) < p[P_DAMAGE]
             if unsafe_housing[i] and resources[i] > 2.0 * x[X_LINE] * max(size[i], 1):
                 if u01(keys[K_REPAIR], i, 0) < p[P_REPAIR]:
                     unsafe_housing[i] = False
@@ -221,11 +228,12 @@ def live_year(model) -> None:
                      dtype=np.float64)
     births = np.zeros(hh.n, np.int8)
     deaths = np.zeros(hh.n, np.int8)
+    hit_rows = np.empty(hh.n, bool)
     _live_rows(model.streams.keys(model.year), params, extra, registered(hh), edu_supported, hit,
                hh.n_child, hh.n_primary, hh.n_junior, hh.n_senior, hh.n_dropout, hh.n_dropout_compulsory,
                hh.n_working, hh.n_college, hh.n_elderly, hh.n_skilled, hh.n_disabled, hh.n_chronic, hh.size,
                hh.illness, hh.medical_cost, hh.ability, hh.income, hh.resources, hh.unsafe_housing, hh.village,
-               births, deaths)
+               births, deaths, hit_rows)
     model.flows["births"] = births
     model.flows["deaths"] = deaths
-    model.flows["disaster_hit"] = hit[hh.village]
+    model.flows["disaster_hit"] = hit_rows
