@@ -48,7 +48,7 @@ class Registry:
         return [(f.name, f.dtype, f.unit, f.meaning) for f in self]
 
 
-PREFAULT_BYTES = 4 << 20  # assumption: below about a thousand pages the faults cost too little to matter
+PREFAULT_BYTES = 256 << 10  # assumption: below 64 pages the faults cost too little to matter
 
 
 def _allocate(n: int, dtype: str, default) -> np.ndarray:
