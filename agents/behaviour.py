@@ -18,8 +18,7 @@ import numba
 import numpy as np
 
 from sim.fields import Illness, Labor
-from sim.exp import exp
-from sim.streams import fill_normals, u01
+from sim.streams import fill_normals, mean_one_lognormal, u01
 from sim.sums import BLOCKS, block_rows
 
 WORK_PARAMS = (
@@ -93,8 +92,7 @@ def _work_rows(p, growth_index, key_migrate, key_local, key_shock, key_enrol, sh
                 farm = level * (max(units - migrants - local, 0.0) + p[P_LAND])
             wage = level * p[P_LOCAL_RATIO] * skill_mult * local
             if shocks:
-                s = p[P_SHOCK]
-                farm *= (price_c[county[i]] * (1.0 - disaster_v[village[i]]) * exp(s * z[j] - s * s / 2))
+                farm *= price_c[county[i]] * (1.0 - disaster_v[village[i]]) * mean_one_lognormal(p[P_SHOCK], z[j])
                 wage *= wage_c[county[i]]
             income_farm[i] = farm
             income_local_wage[i] = wage

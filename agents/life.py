@@ -21,7 +21,7 @@ from policies import education, supported
 from sim.fields import Illness
 from sim.register import registered
 from sim.exp import exp
-from sim.streams import STREAM_INDEX as S, binomial_members, fill_normals, normal01, u01
+from sim.streams import STREAM_INDEX as S, binomial_members, fill_normals, mean_one_lognormal, normal01, u01
 from sim.sums import BLOCKS, block_rows
 
 # Years spent in each band or stage (ageing rates are their inverses).
@@ -157,8 +157,7 @@ def _live_rows(keys, p, x, is_registered, edu_supported, village_hit,
             illness[i] = MAJOR if major else (CHRONIC if n_chronic[i] > 0 else NONE)
 
             # --- earning ability drifts; disasters damage houses; those who can, repair
-            s = p[P_DRIFT]
-            ability[i] *= exp(s * z[j] - s * s / 2)
+            ability[i] *= mean_one_lognormal(p[P_DRIFT], z[j])
             hit = village_hit[village[i]]
             hit_out[i] = hit
             damaged = hit and u01(keys[K_DAMAGE], i, 0) < p[P_DAMAGE]

@@ -16,8 +16,7 @@ import numba
 import numpy as np
 
 from .fields import Cause, Labor, Location, Status
-from .exp import exp
-from .streams import fill_normals
+from .streams import fill_normals, mean_one_lognormal
 from .sums import BLOCKS, PLACE_PARTS, block_rows, part_rows, weighted_sum
 
 NEVER, REGISTERED, EXITED, RETURNED = (int(s) for s in (Status.NEVER, Status.REGISTERED, Status.EXITED,
@@ -140,7 +139,7 @@ def _measure_rows(key, sd, resources, size, measured_pc):
             if size[i] <= 0:
                 measured_pc[i] = np.inf
                 continue
-            measured_pc[i] = resources[i] / size[i] * exp(sd * z[j] - sd * sd / 2)
+            measured_pc[i] = resources[i] / size[i] * mean_one_lognormal(sd, z[j])
 
 
 def measure_income(model) -> None:

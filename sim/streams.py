@@ -19,6 +19,8 @@ import zlib
 import numba
 import numpy as np
 
+from sim.exp import exp
+
 # Every stream the model uses, declared once so a typo is an error, not a new stream.
 STREAMS = (
     # synthesis
@@ -127,6 +129,12 @@ def fill_normals(key, first, out):
     for j in range(out.shape[0]):
         if tail[j]:
             out[j] = inverse_normal(u01(key, first + j, 0) + 0.5 * _TO_UNIT)
+
+
+@numba.njit(cache=True, inline="always")
+def mean_one_lognormal(s, z):
+    """exp(s z - s^2 / 2) of a standard normal z: a log-normal factor of mean one."""
+    return exp(s * z - s * s / 2)
 
 
 @numba.njit(cache=True)
