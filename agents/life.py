@@ -20,8 +20,9 @@ import numpy as np
 from policies import education, supported
 from sim.fields import Illness
 from sim.register import registered
-from sim.exp import exp
-from sim.streams import STREAM_INDEX as S, binomial_members, fill_normals, mean_one_lognormal, normal01, u01
+from sim.exp import exp_block
+from sim.streams import (STREAM_INDEX as S, binomial_members, fill_mean_one_lognormals, fill_normals,
+                         fill_uniforms, u01)
 from sim.sums import BLOCKS, block_rows
 
 # Years spent in each band or stage (ageing rates are their inverses).
@@ -74,8 +75,6 @@ def _live_rows(keys, p, x, is_registered, edu_supported, village_hit,
                births_out, deaths_out, hit_out):
     for block in numba.prange(BLOCKS):
         first, last = block_rows(block, size.shape[0])
-        z = np.empty(last - first)  # the ability drifts' normal draws
-        fill_normals(keys[K_DRIFT], first, z)
         for j in range(last - first):
             i = first + j
             avail = n_working[i] - n_college[i]
@@ -145,19 +144,7 @@ def _live_rows(keys, p, x, is_registered, edu_supported, village_hit,
                 recover = binomial_members(keys[K_CHR_REC], i, n_chronic[i], p[P_CHR_REC])
                 n_chronic[i] += onset - recover
 
-            # --- a major episode this year, by poverty status and age; its cost
-            at_risk = (n_working[i] + p[P_ADM_ELDERLY] * n_elderly[i]
-                       + 0.5 * (size[i] - n_working[i] - n_elderly[i]))
-            log_q = x[X_LOG_NO_ADM_POOR] if is_registered[i] else x[X_LOG_NO_ADM_OTHER]
-            major = u01(keys[K_MAJOR], i, 0) < 1.0 - exp(log_q * at_risk)
-            cost = n_chronic[i] * p[P_CHRONIC_COST]
-            if major:
-                cost += p[P_COST_MEDIAN] * exp(p[P_COST_SIGMA] * normal01(keys[K_COST], i, 0))
-            medical_cost[i] = cost * x[X_PRICE_INDEX]
-            illness[i] = MAJOR if major else (CHRONIC if n_chronic[i] > 0 else NONE)
-
-            # --- earning ability drifts; disasters damage houses; those who can, repair
-            ability[i] *= mean_one_lognormal(p[P_DRIFT], z[j])
+            # --- disasters damage houses; those who can, repair
             hit = village_hit[village[i]]
             hit_out[i] = hit
             damaged = hit and u01(keys[K_DAMAGE], i, 0) < p[P_DAMAGE]
@@ -166,6 +153,51 @@ def _live_rows(keys, p, x, is_registered, edu_supported, village_hit,
                     unsafe_housing[i] = False
             if damaged:
                 unsafe_housing[i] = True
+
+        # The rest is the same arithmetic for every row: done for the block at once in
+        # branch-free loops the compiler runs in vector registers (in the row loop above
+        # the major-episode branch and the exponentials cost a third of the pass).
+        _episodes(keys, p, x, first, is_registered[first:last], n_working[first:last], n_elderly[first:last],
+                  size[first:last], n_chronic[first:last], medical_cost[first:last], illness[first:last])
+        # --- earning ability drifts
+        drift = np.empty(last - first)
+        fill_mean_one_lognormals(keys[K_DRIFT], first, p[P_DRIFT], drift)
+        _scale(ability[first:last], drift)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _episodes(keys, p, x, first, is_registered, n_working, n_elderly, size, n_chronic, medical_cost, illness):
+    """A major episode this year, by poverty status and age, and the year's medical cost,
+    for a block of rows from row `first` (the arrays are that block)."""
+    n = size.shape[0]
+    # (parameters read into locals first: read from their array inside a loop, they could
+    # be the array the loop writes, and the loop would not be vectorized)
+    elderly_mult, log_poor, log_other = p[P_ADM_ELDERLY], x[X_LOG_NO_ADM_POOR], x[X_LOG_NO_ADM_OTHER]
+    sigma, median, chronic_cost, price_index = p[P_COST_SIGMA], p[P_COST_MEDIAN], p[P_CHRONIC_COST], x[X_PRICE_INDEX]
+    log_none, no_episode = np.empty(n), np.empty(n)  # the chance of none: (1 - rate) ** (people at risk)
+    for j in range(np.uint64(n)):
+        at_risk = n_working[j] + elderly_mult * n_elderly[j] + 0.5 * (size[j] - n_working[j] - n_elderly[j])
+        log_none[j] = (log_poor if is_registered[j] else log_other) * at_risk
+    exp_block(log_none, no_episode)
+    u = np.empty(n)
+    fill_uniforms(keys[K_MAJOR], first, u)
+    z, episode = np.empty(n), np.empty(n)  # the cost of an episode: drawn for every row, used where there is one
+    fill_normals(keys[K_COST], first, z)
+    for j in range(np.uint64(n)):
+        z[j] = sigma * z[j]
+    exp_block(z, episode)
+    for j in range(np.uint64(n)):
+        major = u[j] < 1.0 - no_episode[j]
+        cost = n_chronic[j] * chronic_cost
+        cost += median * episode[j] if major else 0.0
+        medical_cost[j] = cost * price_index
+        illness[j] = MAJOR if major else (CHRONIC if n_chronic[j] > 0 else NONE)
+
+
+@numba.njit(cache=True, inline="always")
+def _scale(values, factors):
+    for j in range(np.uint64(values.shape[0])):
+        values[j] *= factors[j]
 
 
 @numba.njit(cache=True, parallel=True)

@@ -101,3 +101,19 @@ def exp(x):
     if a >= TINY and a < LARGE:
         return _exp_core(x)
     return np.exp(x)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def exp_block(xs, out):
+    """out[j] = `exp(xs[j])`, the same bits, for a block of rows (`out` another array than
+    `xs`): one branch-free loop the compiler runs in vector registers, then the rare
+    arguments outside [TINY, LARGE) again through the C library (`exp` inside a row loop
+    keeps the loop scalar)."""
+    awry = np.empty(xs.shape[0], np.bool_)
+    for j in range(np.uint64(xs.shape[0])):
+        a = abs(xs[j])
+        awry[j] = (a < TINY) | (a >= LARGE)
+        out[j] = _exp_core(xs[j])
+    for j in range(np.uint64(xs.shape[0])):
+        if awry[j]:
+            out[j] = np.exp(xs[j])

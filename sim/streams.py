@@ -19,7 +19,7 @@ import zlib
 import numba
 import numpy as np
 
-from sim.exp import exp
+from sim.exp import exp, exp_block
 
 # Every stream the model uses, declared once so a typo is an error, not a new stream.
 STREAMS = (
@@ -135,6 +135,24 @@ def fill_normals(key, first, out):
 def mean_one_lognormal(s, z):
     """exp(s z - s^2 / 2) of a standard normal z: a log-normal factor of mean one."""
     return exp(s * z - s * s / 2)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def fill_mean_one_lognormals(key, first, s, out):
+    """out[j] = `mean_one_lognormal(s, normal01(key, first + j, 0))`, the same numbers, for
+    a block of rows, in vector loops (`fill_normals`, `exp_block`)."""
+    z = np.empty(out.shape[0])
+    fill_normals(key, first, z)
+    for j in range(np.uint64(z.shape[0])):
+        z[j] = s * z[j] - s * s / 2
+    exp_block(z, out)  # (into another array: it reads z again for the rare arguments)
+
+
+@numba.njit(cache=True, inline="always")
+def fill_uniforms(key, first, out):
+    """out[j] = `u01(key, first + j, 0)` for a block of rows, in one vector loop."""
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = u01(key, first + j, 0)
 
 
 @numba.njit(cache=True)

@@ -9,8 +9,9 @@ import numba
 import numpy as np
 import pytest
 
-from sim.exp import exp
-from sim.streams import Streams, fill_normals, normal01
+from sim.exp import exp, exp_block
+from sim.streams import (Streams, fill_mean_one_lognormals, fill_normals, fill_uniforms, mean_one_lognormal,
+                         normal01, u01)
 
 
 @numba.njit
@@ -80,3 +81,38 @@ def test_block_normals_are_the_one_at_a_time_draws_tails_included():
         np.testing.assert_array_equal(block, single)
     block, _ = _block_and_single(key, 0, 100_000)
     assert (np.abs(block) > 1.97).mean() == pytest.approx(0.0485, abs=0.003)  # the tails were taken
+
+
+@numba.njit
+def _exp_block(x):
+    out = np.empty_like(x)
+    exp_block(x, out)
+    return out
+
+
+def test_block_exponentials_are_the_inlined_ones_out_of_range_arguments_included():
+    x = _arguments()  # zeros, tiny, beyond 512, inf and nan: the arguments sent to the library
+    np.testing.assert_array_equal(_exp_block(x), _inlined(x))
+    np.testing.assert_array_equal(_exp_block(x[:0]), x[:0])
+
+
+@numba.njit
+def _block_draws(key, first, n, s):
+    uniforms, factors = np.empty(n), np.empty(n)
+    fill_uniforms(key, np.uint64(first), uniforms)
+    fill_mean_one_lognormals(key, np.uint64(first), s, factors)
+    single_u, single_f = np.empty(n), np.empty(n)
+    for j in range(n):
+        single_u[j] = u01(key, first + j, 0)
+        single_f[j] = mean_one_lognormal(s, normal01(key, first + j, 0))
+    return uniforms, factors, single_u, single_f
+
+
+def test_block_uniforms_and_log_normal_factors_are_the_one_at_a_time_draws():
+    key = Streams(5).key("ability_drift", 2016)
+    for first, n, s in ((0, 50_000, 0.1), (98_765, 333, 0.6), (3, 0, 0.1), (0, 1000, 0.0)):
+        uniforms, factors, single_u, single_f = _block_draws(key, first, n, s)
+        np.testing.assert_array_equal(uniforms, single_u)
+        np.testing.assert_array_equal(factors, single_f)
+    _, factors, _, _ = _block_draws(key, 0, 200_000, 0.3)
+    assert factors.mean() == pytest.approx(1.0, abs=0.005)  # mean one
