@@ -18,7 +18,7 @@ import numba
 import numpy as np
 
 from sim.fields import Illness, Labor
-from sim.streams import fill_normals, mean_one_lognormal, u01
+from sim.streams import fill_mean_one_lognormals, fill_uniforms, u01
 from sim.sums import BLOCKS, block_rows
 
 WORK_PARAMS = (
@@ -46,9 +46,14 @@ def _work_rows(p, growth_index, key_migrate, key_local, key_shock, key_enrol, sh
                transfer_dibao, dibao):
     for block in numba.prange(BLOCKS):
         first, last = block_rows(block, n_working.shape[0])
-        z = np.empty(last - first)  # the income shocks' normal draws
+        # the block's draws first, in vector loops: income shocks' log-normal factors, the
+        # uniforms that round expected migrants and local workers to whole people
+        shock = np.empty(last - first)
         if shocks:
-            fill_normals(key_shock, first, z)
+            fill_mean_one_lognormals(key_shock, first, p[P_SHOCK], shock)
+        u_migrate, u_local = np.empty(last - first), np.empty(last - first)
+        fill_uniforms(key_migrate, first, u_migrate)
+        fill_uniforms(key_local, first, u_local)
         for j in range(last - first):
             i = first + j
             # --- labor capacity from age, disability, chronic and major illness
@@ -75,10 +80,10 @@ def _work_rows(p, growth_index, key_migrate, key_local, key_shock, key_enrol, sh
             share = min(max(share, 0.0), 0.9)
             whole = np.floor(able)
             expect = able * share
-            migrants = np.floor(expect) + (1.0 if u01(key_migrate, i, 0) < expect - np.floor(expect) else 0.0)
+            migrants = np.floor(expect) + (1.0 if u_migrate[j] < expect - np.floor(expect) else 0.0)
             migrants = min(migrants, whole)
             stay = max(whole - migrants, 0.0) * local_share
-            local = np.floor(stay) + (1.0 if u01(key_local, i, 0) < stay - np.floor(stay) else 0.0)
+            local = np.floor(stay) + (1.0 if u_local[j] < stay - np.floor(stay) else 0.0)
             n_migrants[i] = int(migrants)
             n_local[i] = int(local)
 
@@ -92,7 +97,7 @@ def _work_rows(p, growth_index, key_migrate, key_local, key_shock, key_enrol, sh
                 farm = level * (max(units - migrants - local, 0.0) + p[P_LAND])
             wage = level * p[P_LOCAL_RATIO] * skill_mult * local
             if shocks:
-                farm *= price_c[county[i]] * (1.0 - disaster_v[village[i]]) * mean_one_lognormal(p[P_SHOCK], z[j])
+                farm *= price_c[county[i]] * (1.0 - disaster_v[village[i]]) * shock[j]
                 wage *= wage_c[county[i]]
             income_farm[i] = farm
             income_local_wage[i] = wage

@@ -162,40 +162,58 @@ def _live_rows(keys, p, x, is_registered, edu_supported, village_hit,
         # --- earning ability drifts
         drift = np.empty(last - first)
         fill_mean_one_lognormals(keys[K_DRIFT], first, p[P_DRIFT], drift)
-        _scale(ability[first:last], drift)
+        _scale_rows(ability[first:last], drift)
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@numba.njit(cache=True, error_model="numpy")
 def _episodes(keys, p, x, first, is_registered, n_working, n_elderly, size, n_chronic, medical_cost, illness):
     """A major episode this year, by poverty status and age, and the year's medical cost,
-    for a block of rows from row `first` (the arrays are that block)."""
+    for a block of rows from row `first` (the arrays are that block). Its loops each store
+    one array, in functions of their own: the compiler vectorizes them (see `sim/streams.py`)."""
     n = size.shape[0]
-    # (parameters read into locals first: read from their array inside a loop, they could
-    # be the array the loop writes, and the loop would not be vectorized)
-    elderly_mult, log_poor, log_other = p[P_ADM_ELDERLY], x[X_LOG_NO_ADM_POOR], x[X_LOG_NO_ADM_OTHER]
-    sigma, median, chronic_cost, price_index = p[P_COST_SIGMA], p[P_COST_MEDIAN], p[P_CHRONIC_COST], x[X_PRICE_INDEX]
     log_none, no_episode = np.empty(n), np.empty(n)  # the chance of none: (1 - rate) ** (people at risk)
-    for j in range(np.uint64(n)):
-        at_risk = n_working[j] + elderly_mult * n_elderly[j] + 0.5 * (size[j] - n_working[j] - n_elderly[j])
-        log_none[j] = (log_poor if is_registered[j] else log_other) * at_risk
+    _log_no_episode(p[P_ADM_ELDERLY], x[X_LOG_NO_ADM_POOR], x[X_LOG_NO_ADM_OTHER], is_registered, n_working,
+                    n_elderly, size, log_none)
     exp_block(log_none, no_episode)
     u = np.empty(n)
     fill_uniforms(keys[K_MAJOR], first, u)
     z, episode = np.empty(n), np.empty(n)  # the cost of an episode: drawn for every row, used where there is one
     fill_normals(keys[K_COST], first, z)
-    for j in range(np.uint64(n)):
-        z[j] = sigma * z[j]
+    _scale(z, p[P_COST_SIGMA])
     exp_block(z, episode)
-    for j in range(np.uint64(n)):
-        major = u[j] < 1.0 - no_episode[j]
+    _costs(p[P_COST_MEDIAN], p[P_CHRONIC_COST], x[X_PRICE_INDEX], u, no_episode, episode, n_chronic, medical_cost)
+    _illness(u, no_episode, n_chronic, illness)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _log_no_episode(elderly_mult, log_poor, log_other, is_registered, n_working, n_elderly, size, out):
+    for j in range(np.uint64(size.shape[0])):
+        at_risk = n_working[j] + elderly_mult * n_elderly[j] + 0.5 * (size[j] - n_working[j] - n_elderly[j])
+        out[j] = (log_poor if is_registered[j] else log_other) * at_risk
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _costs(median, chronic_cost, price_index, u, no_episode, episode, n_chronic, medical_cost):
+    for j in range(np.uint64(u.shape[0])):
         cost = n_chronic[j] * chronic_cost
-        cost += median * episode[j] if major else 0.0
+        cost += median * episode[j] if u[j] < 1.0 - no_episode[j] else 0.0
         medical_cost[j] = cost * price_index
-        illness[j] = MAJOR if major else (CHRONIC if n_chronic[j] > 0 else NONE)
 
 
-@numba.njit(cache=True, inline="always")
-def _scale(values, factors):
+@numba.njit(cache=True, error_model="numpy")
+def _illness(u, no_episode, n_chronic, illness):
+    for j in range(np.uint64(u.shape[0])):
+        illness[j] = MAJOR if u[j] < 1.0 - no_episode[j] else (CHRONIC if n_chronic[j] > 0 else NONE)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _scale(values, factor):
+    for j in range(np.uint64(values.shape[0])):
+        values[j] *= factor
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _scale_rows(values, factors):
     for j in range(np.uint64(values.shape[0])):
         values[j] *= factors[j]
 

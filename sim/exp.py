@@ -103,17 +103,21 @@ def exp(x):
     return np.exp(x)
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
-def exp_block(xs, out):
-    """out[j] = `exp(xs[j])`, the same bits, for a block of rows (`out` another array than
-    `xs`): one branch-free loop the compiler runs in vector registers, then the rare
-    arguments outside [TINY, LARGE) again through the C library (`exp` inside a row loop
-    keeps the loop scalar)."""
-    awry = np.empty(xs.shape[0], np.bool_)
+@numba.njit(cache=True, error_model="numpy")
+def _exp_core_block(xs, out):
+    """`_exp_core` where the argument is in range; NaN marks the others."""
     for j in range(np.uint64(xs.shape[0])):
         a = abs(xs[j])
-        awry[j] = (a < TINY) | (a >= LARGE)
-        out[j] = _exp_core(xs[j])
+        out[j] = _exp_core(xs[j]) if (a >= TINY) & (a < LARGE) else np.nan
+
+
+@numba.njit(cache=True, error_model="numpy")
+def exp_block(xs, out):
+    """out[j] = `exp(xs[j])`, the same bits, for a block of rows (`out` another array than
+    `xs`): one branch-free loop the compiler runs in vector registers (a loop storing one
+    array, in a function of its own: see `sim/streams.py`), then the rare arguments outside
+    [TINY, LARGE) again through the C library (`exp` in a row loop keeps the loop scalar)."""
+    _exp_core_block(xs, out)
     for j in range(np.uint64(xs.shape[0])):
-        if awry[j]:
+        if np.isnan(out[j]):
             out[j] = np.exp(xs[j])

@@ -16,7 +16,7 @@ import numba
 import numpy as np
 
 from .fields import Cause, Labor, Location, Status
-from .streams import fill_normals, mean_one_lognormal
+from .streams import fill_mean_one_lognormals
 from .sums import BLOCKS, PLACE_PARTS, block_rows, part_rows, weighted_sum
 
 NEVER, REGISTERED, EXITED, RETURNED = (int(s) for s in (Status.NEVER, Status.REGISTERED, Status.EXITED,
@@ -132,14 +132,17 @@ def diagnose(model) -> None:
 def _measure_rows(key, sd, resources, size, measured_pc):
     for block in numba.prange(BLOCKS):
         first, last = block_rows(block, size.shape[0])
-        z = np.empty(last - first)
-        fill_normals(key, first, z)
-        for j in range(last - first):
-            i = first + j
-            if size[i] <= 0:
-                measured_pc[i] = np.inf
-                continue
-            measured_pc[i] = resources[i] / size[i] * mean_one_lognormal(sd, z[j])
+        error = np.empty(last - first)
+        fill_mean_one_lognormals(key, first, sd, error)
+        _measured_block(resources[first:last], size[first:last], error, measured_pc[first:last])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _measured_block(resources, size, error, measured_pc):
+    """Measured per-capita resources of a block of rows (infinite for empty households),
+    branch-free: the compiler runs it in vector registers."""
+    for j in range(np.uint64(size.shape[0])):
+        measured_pc[j] = resources[j] / size[j] * error[j] if size[j] > 0 else np.inf
 
 
 def measure_income(model) -> None:
