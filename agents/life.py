@@ -21,7 +21,7 @@ from policies import education, supported
 from sim.fields import Illness
 from sim.register import registered
 from sim.exp import exp_block
-from sim.streams import (STREAM_INDEX as S, binomial_members, fill_mean_one_lognormals, fill_normals,
+from sim.streams import (STREAM_INDEX as S, binomial_from, binomial_members, fill_mean_one_lognormals, fill_normals,
                          fill_uniforms, u01)
 from sim.sums import BLOCKS, block_rows
 
@@ -59,6 +59,8 @@ K_DROP_AGE, K_TO_ELDERLY = S["compulsory_age_out"], S["working_to_elderly"]
 K_DEATH_W, K_DEATH_E, K_DIS = S["death_working"], S["death_elderly"], S["disability_onset"]
 K_CHR, K_CHR_REC, K_MAJOR, K_COST = S["chronic_onset"], S["chronic_recovery"], S["major_illness"], S["medical_cost"]
 K_DRIFT, K_DAMAGE, K_REPAIR = S["ability_drift"], S["housing_damage"], S["housing_repair"]
+COMMON = (K_BIRTH, K_TO_ELDERLY, K_DEATH_W, K_DEATH_E, K_DIS, K_CHR)
+U_BIRTH, U_TO_ELDERLY, U_DEATH_W, U_DEATH_E, U_DIS, U_CHR = range(len(COMMON))
 MAJOR, CHRONIC, NONE = int(Illness.MAJOR), int(Illness.CHRONIC), int(Illness.NONE)
 
 
@@ -75,6 +77,11 @@ def _live_rows(keys, p, x, is_registered, edu_supported, village_hit,
                births_out, deaths_out, hit_out):
     for block in numba.prange(BLOCKS):
         first, last = block_rows(block, size.shape[0])
+        # the uniforms of the decisions most rows take, drawn for the block in vector loops
+        # (the others are drawn in the row loop, only where someone faces the decision)
+        common = np.empty((len(COMMON), last - first))
+        for k in range(len(COMMON)):
+            fill_uniforms(keys[COMMON[k]], first, common[k])
         for j in range(last - first):
             i = first + j
             avail = n_working[i] - n_college[i]
@@ -86,7 +93,7 @@ def _live_rows(keys, p, x, is_registered, edu_supported, village_hit,
                 cost_senior -= x[X_SUPPORT_SENIOR]
                 cost_college -= x[X_SUPPORT_COLLEGE]
             # --- ageing and schooling, all from the state at the start of the year
-            births = binomial_members(keys[K_BIRTH], i, avail, p[P_BIRTH])
+            births = binomial_from(common[U_BIRTH, j], avail, p[P_BIRTH])
             to_primary = binomial_members(keys[K_TO_PRIMARY], i, n_child[i], 1.0 / YEARS_CHILD)
             to_junior = binomial_members(keys[K_TO_JUNIOR], i, n_primary[i], 1.0 / YEARS_PRIMARY)
             junior_done = binomial_members(keys[K_JUNIOR_DONE], i, n_junior[i], 1.0 / YEARS_JUNIOR)
@@ -108,10 +115,10 @@ def _live_rows(keys, p, x, is_registered, edu_supported, village_hit,
             vocational = binomial_members(keys[K_VOC], i, senior_done - to_college, p[P_VOC])
             dropout_adult = binomial_members(keys[K_DROP_ADULT], i, n_dropout[i], 1.0 / YEARS_SENIOR)
             graduates = binomial_members(keys[K_COL_DONE], i, n_college[i], 1.0 / YEARS_COLLEGE)
-            to_elderly = binomial_members(keys[K_TO_ELDERLY], i, avail, 1.0 / YEARS_WORKING)
-            deaths_w = binomial_members(keys[K_DEATH_W], i, avail - to_elderly, p[P_DEATH_W])
+            to_elderly = binomial_from(common[U_TO_ELDERLY, j], avail, 1.0 / YEARS_WORKING)
+            deaths_w = binomial_from(common[U_DEATH_W, j], avail - to_elderly, p[P_DEATH_W])
             d_e = p[P_DEATH_E] * (p[P_DEATH_MAJOR] if illness[i] == MAJOR else 1.0)
-            deaths_e = binomial_members(keys[K_DEATH_E], i, n_elderly[i], d_e)
+            deaths_e = binomial_from(common[U_DEATH_E, j], n_elderly[i], d_e)
 
             n_child[i] += births - to_primary
             n_primary[i] += to_primary - to_junior
@@ -138,9 +145,9 @@ def _live_rows(keys, p, x, is_registered, edu_supported, village_hit,
             # --- disability and chronic illness, by age
             if adults > 0:
                 rate = (n_working[i] * p[P_DIS_W] + n_elderly[i] * p[P_DIS_E]) / adults
-                n_disabled[i] += binomial_members(keys[K_DIS], i, max(adults - n_disabled[i], 0), rate)
+                n_disabled[i] += binomial_from(common[U_DIS, j], max(adults - n_disabled[i], 0), rate)
                 rate = (n_working[i] * p[P_CHR_W] + n_elderly[i] * p[P_CHR_E]) / adults
-                onset = binomial_members(keys[K_CHR], i, max(adults - n_chronic[i], 0), rate)
+                onset = binomial_from(common[U_CHR, j], max(adults - n_chronic[i], 0), rate)
                 recover = binomial_members(keys[K_CHR_REC], i, n_chronic[i], p[P_CHR_REC])
                 n_chronic[i] += onset - recover
 

@@ -197,7 +197,14 @@ def binomial_members(key, row, n, p):
     """Members, out of n, for whom the event of chance p happens (one uniform per row)."""
     if n <= 0 or p <= 0.0:
         return 0
-    u = u01(key, row, 0)
+    return binomial_from(u01(key, row, 0), n, p)
+
+
+@numba.njit(cache=True, inline="always")
+def binomial_from(u, n, p):
+    """`binomial_members` from the row's uniform u, drawn already (`fill_uniforms`)."""
+    if n <= 0 or p <= 0.0:
+        return 0
     # P(no event) = (1-p)^n >= 1 - n p: below that bound (with room for rounding) the answer
     # is 0 without the power, the same answer `binomial_draw` gives, for most draws
     if u < 1.0 - n * p - 1e-12:
