@@ -16,29 +16,34 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from sim.streams import u01
+from sim.streams import fill_uniforms, u01
 from sim.sums import BLOCKS, block_rows, block_totals
 
 NAME = "medical_insurance"
 
 
-@numba.njit(cache=True)
-def _cover_one(key, q, i, cost, n_chronic):
-    """(reimbursed, compliant cost left) of one insured household's cost. `q` is the
-    tuple of `_cover_params` (a tuple, not an array: an array handed to a function once a
-    row is reference-counted once a row, which made this pass five times slower)."""
+@numba.njit(cache=True, inline="always")
+def _cover_with(q, u, cost, n_chronic):
+    """(reimbursed, compliant cost left) of one insured household's cost, given its draw u
+    of the level of care (which matters only for a major episode). `q` is the tuple of
+    `_cover_params` (a tuple, not an array: an array handed to a function once a row is
+    reference-counted once a row, which made this pass five times slower)."""
     share_township, share_city, f_township, f_city, rate, noncompliant, chronic_cost, deductible, critical_share = q
     compliant_share = 1.0 - noncompliant
     chronic = min(n_chronic * chronic_cost, cost)
     major = cost - chronic
     basic = chronic * compliant_share * min(rate * f_township, 1.0)
-    if major > 0:
-        u = u01(key, i, 0)
-        factor = f_township if u < share_township else (1.0 if u < 1.0 - share_city else f_city)
-        basic += major * compliant_share * min(rate * factor, 1.0)
+    factor = f_township if u < share_township else (1.0 if u < 1.0 - share_city else f_city)
+    basic += major * compliant_share * min(rate * factor, 1.0)  # adds 0 without a major episode
     rest = cost * compliant_share - basic
     critical = max(rest - deductible, 0.0) * critical_share
     return basic + critical, rest - critical
+
+
+@numba.njit(cache=True)
+def _cover_one(key, q, i, cost, n_chronic):
+    """`_cover_with` for row i, drawing its level of care."""
+    return _cover_with(q, u01(key, i, 0), cost, n_chronic)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -51,23 +56,55 @@ def _cover_rows(key, q, cost, n_chronic, reimbursed, left):
 def _insure_rows(key, q, medical_cost, n_chronic, insured, weight, oop, left, reached):
     """The year's cover of every household: out of pocket, compliant costs left, whether
     it was reimbursed; returns the weighted reimbursements (summed block by block, the
-    blocks in order: the same total on any number of threads)."""
-    compliant_share = 1.0 - q[5]
+    blocks in order: the same total on any number of threads). Block by block in
+    branch-free loops that each store one array: the compiler vectorizes them."""
     sums = np.zeros((BLOCKS, 1))
     for block in numba.prange(BLOCKS):
-        total = 0.0
         first, last = block_rows(block, medical_cost.shape[0])
-        for i in range(first, last):
-            cost = np.float64(medical_cost[i])
-            r, rest = 0.0, cost * compliant_share
-            if insured[i]:
-                r, rest = _cover_one(key, q, i, cost, n_chronic[i])
-            left[i] = rest
-            oop[i] = cost - r
-            reached[i] = insured[i] and r > 0
-            total += weight[i] * r
-        sums[block, 0] = total
+        u, reimbursed = np.empty(last - first), np.empty(last - first)
+        fill_uniforms(key, first, u)
+        cost, chronic, cover = medical_cost[first:last], n_chronic[first:last], insured[first:last]
+        _reimbursed_block(q, u, cost, chronic, cover, reimbursed)
+        _left_block(q, u, cost, chronic, cover, left[first:last])
+        _oop_block(cost, reimbursed, oop[first:last])
+        _reached_block(cover, reimbursed, reached[first:last])
+        sums[block, 0] = _weighted_sum(weight[first:last], reimbursed)
     return block_totals(sums)[0]
+
+
+@numba.njit(cache=True)
+def _reimbursed_block(q, u, cost, n_chronic, insured, out):
+    for j in range(np.uint64(u.shape[0])):
+        r, _ = _cover_with(q, u[j], np.float64(cost[j]), n_chronic[j])
+        out[j] = r if insured[j] else 0.0
+
+
+@numba.njit(cache=True)
+def _left_block(q, u, cost, n_chronic, insured, out):
+    compliant_share = 1.0 - q[5]
+    for j in range(np.uint64(u.shape[0])):
+        _, rest = _cover_with(q, u[j], np.float64(cost[j]), n_chronic[j])
+        out[j] = rest if insured[j] else np.float64(cost[j]) * compliant_share
+
+
+@numba.njit(cache=True)
+def _oop_block(cost, reimbursed, out):
+    for j in range(np.uint64(cost.shape[0])):
+        out[j] = np.float64(cost[j]) - reimbursed[j]
+
+
+@numba.njit(cache=True)
+def _reached_block(insured, reimbursed, out):
+    for j in range(np.uint64(insured.shape[0])):
+        out[j] = insured[j] & (reimbursed[j] > 0)
+
+
+@numba.njit(cache=True)
+def _weighted_sum(weight, values):
+    total = 0.0
+    for j in range(np.uint64(values.shape[0])):
+        total += weight[j] * values[j]
+    return total
 
 
 def _cover_params(model) -> tuple[float, ...]:
