@@ -16,7 +16,7 @@ import numba
 import numpy as np
 
 from sim.fields import Labor
-from sim.streams import u01
+from sim.streams import fill_uniforms
 from sim.sums import BLOCKS, block_rows, block_totals
 
 NAME = "dibao"
@@ -29,48 +29,85 @@ def _dibao_rows(key, line, exclusion, inclusion, inclusion_share, extra_share, s
                 n_disabled, income_farm, income_local_wage, income_migrant, income_transfers, income_property,
                 transfer_dibao, dibao):
     """Every row's dibao this year; returns the weighted benefits paid (summed block by
-    block, the blocks in order: the same total on any number of threads)."""
+    block, the blocks in order: the same total on any number of threads). Block by block
+    in branch-free loops that each store one array: the compiler vectorizes them."""
+    q = (line, exclusion, inclusion, inclusion_share, extra_share, share_70, tekun_multiple)
     sums = np.zeros((BLOCKS, 1))
     for block in numba.prange(BLOCKS):
-        first, last = block_rows(block, size.shape[0])
-        sums[block, 0] = _dibao_block(first, last, key, line, exclusion, inclusion,
-                                   inclusion_share, extra_share, share_70, tekun_multiple, size, labor, weight,
-                                   n_working, n_college, n_elderly, n_child, n_primary, n_junior, n_senior,
-                                   n_disabled, income_farm, income_local_wage, income_migrant, income_transfers,
-                                   income_property, transfer_dibao, dibao)
+        a, b = block_rows(block, size.shape[0])
+        u, extras, benefit = np.empty(b - a), np.empty(b - a), np.empty(b - a)
+        before = np.empty(b - a, np.float32)  # income before dibao: float32 sums, as the row loop gave
+        fill_uniforms(key, a, u)
+        _income_before(income_farm[a:b], income_local_wage[a:b], income_migrant[a:b], income_transfers[a:b],
+                       income_property[a:b], before)
+        _extras(share_70, n_elderly[a:b], n_child[a:b], n_primary[a:b], n_junior[a:b], n_disabled[a:b],
+                n_senior[a:b], n_college[a:b], extras)
+        _benefit_block(q, u, before, extras, size[a:b], labor[a:b], n_working[a:b], n_college[a:b], benefit)
+        _covered_block(q, u, before, size[a:b], labor[a:b], dibao[a:b])
+        _pay_block(benefit, transfer_dibao[a:b], income_transfers[a:b])
+        sums[block, 0] = _paid(weight[a:b], benefit)
     return block_totals(sums)[0]
 
 
-@numba.njit(cache=True)
-def _dibao_block(lo, hi, key, line, exclusion, inclusion, inclusion_share, extra_share, share_70, tekun_multiple,
-                 size, labor, weight, n_working, n_college, n_elderly, n_child, n_primary, n_junior, n_senior,
-                 n_disabled, income_farm, income_local_wage, income_migrant, income_transfers, income_property,
-                 transfer_dibao, dibao):
-    paid = 0.0
-    for i in range(lo, hi):
+@numba.njit(cache=True, inline="always")
+def _covered(q, u, before, size, labor):
+    """(covered as eligible, covered by an inclusion error) of one household."""
+    line, exclusion, inclusion = q[0], q[1], q[2]
+    pc = before / size
+    eligible = (size > 0) & (labor != FULL) & (pc < line)
+    return eligible & (u >= exclusion), (size > 0) & ~eligible & (pc < 2.0 * line) & (u < inclusion)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _income_before(income_farm, income_local_wage, income_migrant, income_transfers, income_property, out):
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = (float(income_farm[j]) + income_local_wage[j] + income_migrant[j] + income_transfers[j]
+                  + income_property[j])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _extras(share_70, n_elderly, n_child, n_primary, n_junior, n_disabled, n_senior, n_college, out):
+    """Members in the groups that get `extra_share` more (004 ch.2 §五2)."""
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = (n_elderly[j] * share_70 + n_child[j] + n_primary[j] + n_junior[j] + n_disabled[j] + n_senior[j]
+                  + n_college[j])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _benefit_block(q, u, before, extras, size, labor, n_working, n_college, out):
+    line, inclusion_share, extra_share, tekun_multiple = q[0], q[3], q[4], q[6]
+    for j in range(np.uint64(out.shape[0])):
+        eligible, included = _covered(q, u[j], before[j], size[j], labor[j])
+        # 特困: no labor, no working-age support: centralized support up to a higher floor
+        floor = tekun_multiple * line if (labor[j] == NONE) & (n_working[j] - n_college[j] <= 0) else line
         benefit = 0.0
-        covered = False
-        if size[i] > 0:
-            before = (float(income_farm[i]) + income_local_wage[i] + income_migrant[i]
-                      + income_transfers[i] + income_property[i])
-            pc = before / size[i]
-            u = u01(key, i, 0)
-            if labor[i] != FULL and pc < line:
-                if u >= exclusion:
-                    covered = True
-                    floor = line
-                    if labor[i] == NONE and n_working[i] - n_college[i] <= 0:
-                        floor = tekun_multiple * line  # 特困: no labor, no working-age support
-                    extras = (n_elderly[i] * share_70 + n_child[i] + n_primary[i] + n_junior[i]
-                              + n_disabled[i] + n_senior[i] + n_college[i])
-                    benefit = max(floor - pc, 0.0) * size[i] + extra_share * line * extras
-            elif pc < 2.0 * line and u < inclusion:
-                covered = True
-                benefit = inclusion_share * line * size[i]
-        transfer_dibao[i] = benefit
-        income_transfers[i] += benefit
-        dibao[i] = covered
-        paid += weight[i] * np.float32(benefit)  # a float32 product, as the column arithmetic gave
+        if eligible:
+            benefit = max(floor - before[j] / size[j], 0.0) * size[j] + extra_share * line * extras[j]
+        elif included:
+            benefit = inclusion_share * line * size[j]
+        out[j] = benefit
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _covered_block(q, u, before, size, labor, out):
+    for j in range(np.uint64(out.shape[0])):
+        eligible, included = _covered(q, u[j], before[j], size[j], labor[j])
+        out[j] = eligible | included
+
+
+@numba.njit(cache=True)
+def _pay_block(benefit, transfer_dibao, income_transfers):
+    for j in range(np.uint64(benefit.shape[0])):
+        transfer_dibao[j] = benefit[j]
+    for j in range(np.uint64(benefit.shape[0])):
+        income_transfers[j] += benefit[j]
+
+
+@numba.njit(cache=True)
+def _paid(weight, benefit):
+    paid = 0.0
+    for j in range(np.uint64(benefit.shape[0])):
+        paid += weight[j] * np.float32(benefit[j])  # a float32 product, as the column arithmetic gave
     return paid
 
 
