@@ -279,8 +279,9 @@ def _village_sums(village, weight, size, status, income, n_working, n_college, n
             v = village[i]
             people = weight[i] * size[i]
             acc[v, 0] += people
-            if status[i] == REGISTERED or status[i] == RETURNED:
-                acc[v, 1] += people
+            # multiplied in, not branched on (adding 0.0 changes no sum): who is registered
+            # is unpredictable row to row
+            acc[v, 1] += people * ((status[i] == REGISTERED) | (status[i] == RETURNED))
             acc[v, 2] += weight[i] * income[i]
             acc[v, 3] += weight[i] * max(n_working[i] - n_college[i], 0)
             acc[v, 4] += weight[i] * n_migrants[i]
