@@ -3,7 +3,7 @@ earnings that follow, and enrolment in medical insurance.
 
 Migration rises with skills, willingness to move and the village's migration network (the
 share of its working-age people who worked away last year) and falls with care needs at
-home. One compiled pass over the rows (`_work_rows`) does it all.
+home. One compiled pass (`_work_rows`) does it all, a block of rows at a time.
 
 Relocated households (from the year after their move, `policies/relocation.py`) live near
 towns and industrial parks: they migrate more (`relocation.migration_bonus`), find local
@@ -18,7 +18,7 @@ import numba
 import numpy as np
 
 from sim.fields import Illness, Labor
-from sim.streams import fill_mean_one_lognormals, fill_uniforms, u01
+from sim.streams import fill_mean_one_lognormals, fill_uniforms
 from sim.sums import BLOCKS, block_rows
 
 WORK_PARAMS = (
@@ -32,6 +32,7 @@ WORK_PARAMS = (
 (P_PARTIAL, P_ELDERLY_FARM, P_MAJOR_LOSS, P_MIG_BASE, P_MIG_NET, P_MIG_SKILL, P_MIG_CARE, P_MIG_WILL,
  P_LOCAL, P_SKILL, P_LAND, P_LOCAL_RATIO, P_MIG_RATIO, P_SHOCK, P_PENSION, P_ENROL,
  P_RELOC_FARM, P_RELOC_MIG, P_RELOC_LOCAL) = range(len(WORK_PARAMS))
+assert len(WORK_PARAMS) == 19  # `_tuple` below reads that many
 MAJOR = int(Illness.MAJOR)
 FULL, PARTIAL, NONE = int(Labor.FULL), int(Labor.PARTIAL), int(Labor.NONE)
 
@@ -44,70 +45,213 @@ def _work_rows(p, growth_index, key_migrate, key_local, key_shock, key_enrol, sh
                labor, labor_units, n_migrants, n_local,
                income_farm, income_local_wage, income_migrant, income_transfers, income_property,
                transfer_dibao, dibao):
+    """Block by block, in branch-free loops that each store one array (the compiler
+    vectorizes them; one loop storing a dozen columns it ran a row at a time)."""
+    q = _tuple(p)
     for block in numba.prange(BLOCKS):
-        first, last = block_rows(block, n_working.shape[0])
-        # the block's draws first, in vector loops: income shocks' log-normal factors, the
-        # uniforms that round expected migrants and local workers to whole people
-        shock = np.empty(last - first)
+        a, b = block_rows(block, n_working.shape[0])
+        n = b - a
+        # the block's draws: income shocks' log-normal factors, the uniforms that round
+        # expected migrants and local workers to whole people, insurance enrolment
+        shock, u_migrate, u_local = np.ones(n), np.empty(n), np.empty(n)
         if shocks:
-            fill_mean_one_lognormals(key_shock, first, p[P_SHOCK], shock)
-        u_migrate, u_local = np.empty(last - first), np.empty(last - first)
-        fill_uniforms(key_migrate, first, u_migrate)
-        fill_uniforms(key_local, first, u_local)
-        for j in range(last - first):
-            i = first + j
-            # --- labor capacity from age, disability, chronic and major illness
-            avail = float(n_working[i] - n_college[i])
-            adults = avail + n_elderly[i]
-            impaired = min(1.0, (n_disabled[i] + n_chronic[i]) / adults) if adults > 0 else 0.0
-            able = avail * (1.0 - impaired)
-            units = able + avail * impaired * p[P_PARTIAL] + n_elderly[i] * (1.0 - impaired) * p[P_ELDERLY_FARM]
-            if illness[i] == MAJOR:
-                units -= p[P_MAJOR_LOSS]
-            units = max(units, 0.0)
-            labor_units[i] = units
-            labor[i] = FULL if able >= 1.0 - 1e-6 else (PARTIAL if units > 0 else NONE)
+            fill_mean_one_lognormals(key_shock, a, q[P_SHOCK], shock)
+        fill_uniforms(key_migrate, a, u_migrate)
+        fill_uniforms(key_local, a, u_local)
+        # --- labor capacity from age, disability, chronic and major illness
+        able, units = np.empty(n), np.empty(n)
+        members = (n_working[a:b], n_college[a:b], n_elderly[a:b], n_disabled[a:b], n_chronic[a:b], illness[a:b])
+        _able_block(q, members, able)
+        _units_block(q, members, units)
+        _copy(units, labor_units[a:b])
+        _labor_block(able, units, labor[a:b])
+        # --- migration and local work (stochastic rounding of expected counts)
+        migrants, local = np.empty(n), np.empty(n)
+        # (what rows read from their village or county is gathered first, in loops of its
+        # own: a loop that gathers is not vectorized)
+        network = np.empty(n, network_v.dtype)
+        _gather(network_v, village[a:b], network)
+        home = (able, u_migrate, u_local, network, n_child[a:b], n_elderly[a:b], n_chronic[a:b], n_disabled[a:b],
+                n_skilled[a:b], willingness[a:b], relocated[a:b])
+        _migrants_block(q, home, migrants)
+        _local_block(q, home, local)
+        _whole(migrants, n_migrants[a:b])
+        _whole(local, n_local[a:b])
+        # --- earnings by source
+        level, skill_mult = np.empty(n), np.empty(n)
+        _level_block(growth_index, ability[a:b], level)
+        _skill_block(q, n_working[a:b], n_college[a:b], n_skilled[a:b], skill_mult)
+        farm_shock, wage_shock = np.empty(n), np.empty(n, wage_c.dtype)
+        if shocks:
+            _farm_shock(price_c, disaster_v, county[a:b], village[a:b], shock, farm_shock)
+            _gather(wage_c, county[a:b], wage_shock)
+        _farm_block(q, shocks, level, units, migrants, local, relocated[a:b], farm_shock, income_farm[a:b])
+        _wage_block(q[P_LOCAL_RATIO], shocks, level, skill_mult, local, wage_shock, income_local_wage[a:b])
+        _migrant_wage_block(q[P_MIG_RATIO], level, skill_mult, migrants, income_migrant[a:b])
+        _pension_block(q[P_PENSION], n_elderly[a:b], income_transfers[a:b])
+        income_property[a:b] = 0.0
+        transfer_dibao[a:b] = 0.0
+        dibao[a:b] = False
+        if enrol:
+            u_enrol = np.empty(n)
+            fill_uniforms(key_enrol, a, u_enrol)
+            _enrol_block(q[P_ENROL], u_enrol, insured[a:b])
 
-            # --- migration and local work (stochastic rounding of expected counts)
-            dependants = n_child[i] + n_elderly[i] + n_chronic[i] + n_disabled[i]
-            share = (p[P_MIG_BASE] + p[P_MIG_NET] * network_v[village[i]]
-                     + p[P_MIG_SKILL] * (1.0 if n_skilled[i] > 0 else 0.0)
-                     - p[P_MIG_CARE] * dependants + p[P_MIG_WILL] * (willingness[i] - 0.5))
-            local_share = p[P_LOCAL]
-            if relocated[i]:  # near towns and parks: more work away and nearby
-                share += p[P_RELOC_MIG]
-                local_share = min(local_share + p[P_RELOC_LOCAL], 1.0)
-            share = min(max(share, 0.0), 0.9)
-            whole = np.floor(able)
-            expect = able * share
-            migrants = np.floor(expect) + (1.0 if u_migrate[j] < expect - np.floor(expect) else 0.0)
-            migrants = min(migrants, whole)
-            stay = max(whole - migrants, 0.0) * local_share
-            local = np.floor(stay) + (1.0 if u_local[j] < stay - np.floor(stay) else 0.0)
-            n_migrants[i] = int(migrants)
-            n_local[i] = int(local)
 
-            # --- earnings by source
-            workers = max(n_working[i] - n_college[i], 1)
-            skill_mult = 1.0 + (p[P_SKILL] - 1.0) * min(n_skilled[i] / workers, 1.0)
-            level = ability[i] * growth_index
-            if relocated[i]:  # farms less; the land is leased out (its rent is property income)
-                farm = level * max(units - migrants - local, 0.0) * (1.0 - p[P_RELOC_FARM])
-            else:
-                farm = level * (max(units - migrants - local, 0.0) + p[P_LAND])
-            wage = level * p[P_LOCAL_RATIO] * skill_mult * local
-            if shocks:
-                farm *= price_c[county[i]] * (1.0 - disaster_v[village[i]]) * shock[j]
-                wage *= wage_c[county[i]]
-            income_farm[i] = farm
-            income_local_wage[i] = wage
-            income_migrant[i] = level * p[P_MIG_RATIO] * skill_mult * migrants
-            income_transfers[i] = n_elderly[i] * p[P_PENSION]
-            income_property[i] = 0.0
-            transfer_dibao[i] = 0.0
-            dibao[i] = False
-            if enrol and not insured[i] and u01(key_enrol, i, 0) < p[P_ENROL]:
-                insured[i] = True
+@numba.njit(cache=True)
+def _tuple(p):
+    """The parameters as a tuple (read in loops, an array could be one the loop writes:
+    the compiler would not vectorize them)."""
+    return (p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15],
+            p[16], p[17], p[18])
+
+
+@numba.njit(cache=True, inline="always")
+def _capacity(q, n_working, n_college, n_elderly, n_disabled, n_chronic, illness):
+    """(able-bodied working-age members, labor units) of one household."""
+    avail = float(n_working - n_college)
+    adults = avail + n_elderly
+    impaired = min(1.0, (n_disabled + n_chronic) / adults) if adults > 0 else 0.0
+    able = avail * (1.0 - impaired)
+    units = able + avail * impaired * q[P_PARTIAL] + n_elderly * (1.0 - impaired) * q[P_ELDERLY_FARM]
+    if illness == MAJOR:
+        units -= q[P_MAJOR_LOSS]
+    return able, max(units, 0.0)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _able_block(q, members, out):
+    n_working, n_college, n_elderly, n_disabled, n_chronic, illness = members
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = _capacity(q, n_working[j], n_college[j], n_elderly[j], n_disabled[j], n_chronic[j], illness[j])[0]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _units_block(q, members, out):
+    n_working, n_college, n_elderly, n_disabled, n_chronic, illness = members
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = _capacity(q, n_working[j], n_college[j], n_elderly[j], n_disabled[j], n_chronic[j], illness[j])[1]
+
+
+@numba.njit(cache=True)
+def _labor_block(able, units, out):
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = FULL if able[j] >= 1.0 - 1e-6 else (PARTIAL if units[j] > 0 else NONE)
+
+
+@numba.njit(cache=True, inline="always")
+def _work_split(q, able, u_migrate, u_local, network, n_child, n_elderly, n_chronic, n_disabled, n_skilled,
+                willingness, relocated):
+    """(migrants, local wage workers) of one household."""
+    dependants = n_child + n_elderly + n_chronic + n_disabled
+    share = (q[P_MIG_BASE] + q[P_MIG_NET] * network + q[P_MIG_SKILL] * (1.0 if n_skilled > 0 else 0.0)
+             - q[P_MIG_CARE] * dependants + q[P_MIG_WILL] * (willingness - 0.5))
+    local_share = q[P_LOCAL]
+    if relocated:  # near towns and parks: more work away and nearby
+        share += q[P_RELOC_MIG]
+        local_share = min(local_share + q[P_RELOC_LOCAL], 1.0)
+    share = min(max(share, 0.0), 0.9)
+    whole = np.floor(able)
+    expect = able * share
+    migrants = np.floor(expect) + (1.0 if u_migrate < expect - np.floor(expect) else 0.0)
+    migrants = min(migrants, whole)
+    stay = max(whole - migrants, 0.0) * local_share
+    local = np.floor(stay) + (1.0 if u_local < stay - np.floor(stay) else 0.0)
+    return migrants, local
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _migrants_block(q, home, out):
+    able, u_m, u_l, network, n_child, n_elderly, n_chronic, n_disabled, n_skilled, will, moved = home
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = _work_split(q, able[j], u_m[j], u_l[j], network[j], n_child[j], n_elderly[j],
+                             n_chronic[j], n_disabled[j], n_skilled[j], will[j], moved[j])[0]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _local_block(q, home, out):
+    able, u_m, u_l, network, n_child, n_elderly, n_chronic, n_disabled, n_skilled, will, moved = home
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = _work_split(q, able[j], u_m[j], u_l[j], network[j], n_child[j], n_elderly[j],
+                             n_chronic[j], n_disabled[j], n_skilled[j], will[j], moved[j])[1]
+
+
+@numba.njit(cache=True)
+def _whole(counts, out):
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = int(counts[j])
+
+
+@numba.njit(cache=True)
+def _copy(values, out):
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = values[j]
+
+
+@numba.njit(cache=True)
+def _level_block(growth_index, ability, out):
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = ability[j] * growth_index
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _skill_block(q, n_working, n_college, n_skilled, out):
+    for j in range(np.uint64(out.shape[0])):
+        workers = max(n_working[j] - n_college[j], 1)
+        out[j] = 1.0 + (q[P_SKILL] - 1.0) * min(n_skilled[j] / workers, 1.0)
+
+
+@numba.njit(cache=True)
+def _gather(by_place, place, out):
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = by_place[place[j]]
+
+
+@numba.njit(cache=True)
+def _farm_shock(price_c, disaster_v, county, village, shock, out):
+    """The farm-income multiplier: the county's price shock, the village's disaster loss,
+    the household's own shock."""
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = price_c[county[j]] * (1.0 - disaster_v[village[j]]) * shock[j]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _farm_block(q, shocks, level, units, migrants, local, relocated, farm_shock, out):
+    for j in range(np.uint64(out.shape[0])):
+        if relocated[j]:  # farms less; the land is leased out (its rent is property income)
+            farm = level[j] * max(units[j] - migrants[j] - local[j], 0.0) * (1.0 - q[P_RELOC_FARM])
+        else:
+            farm = level[j] * (max(units[j] - migrants[j] - local[j], 0.0) + q[P_LAND])
+        if shocks:
+            farm *= farm_shock[j]
+        out[j] = farm
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _wage_block(local_ratio, shocks, level, skill_mult, local, wage_shock, out):
+    for j in range(np.uint64(out.shape[0])):
+        wage = level[j] * local_ratio * skill_mult[j] * local[j]
+        if shocks:
+            wage *= wage_shock[j]
+        out[j] = wage
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _migrant_wage_block(migrant_ratio, level, skill_mult, migrants, out):
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = level[j] * migrant_ratio * skill_mult[j] * migrants[j]
+
+
+@numba.njit(cache=True)
+def _pension_block(pension, n_elderly, out):
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = n_elderly[j] * pension
+
+
+@numba.njit(cache=True)
+def _enrol_block(rate, u, insured):
+    for j in range(np.uint64(u.shape[0])):
+        insured[j] = insured[j] | (u[j] < rate)
 
 
 def work(model, key_migrate, key_local, shocks: bool, enrol: bool) -> None:
