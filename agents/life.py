@@ -169,7 +169,7 @@ def _live_rows(keys, p, x, is_registered, edu_supported, village_hit,
         # --- earning ability drifts
         drift = np.empty(last - first)
         fill_mean_one_lognormals(keys[K_DRIFT], first, p[P_DRIFT], drift)
-        _scale_rows(ability[first:last], drift)
+        _scale_by(ability[first:last], drift)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -220,7 +220,7 @@ def _scale(values, factor):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _scale_rows(values, factors):
+def _scale_by(values, factors):
     for j in range(np.uint64(values.shape[0])):
         values[j] *= factors[j]
 

@@ -216,9 +216,7 @@ def _reached_sums(ws, bits, batch_lo, batch_hi, n_measures, n_batches, out, at):
     batches = np.zeros(1 << n_batches)
     for r in range(ws.shape[0]):
         b = bits[r]
-        if b == 0:  # reached by nothing this year: most rows
-            continue
-        w = ws[r]
+        w = ws[r]  # (a row reached by nothing adds to combination 0, which holds no measure)
         low[b & 255] += w
         high[b >> 8] += w
         batches[batch_lo[b & 255] | batch_hi[b >> 8]] += w
