@@ -61,8 +61,8 @@ def _work_rows(p, growth_index, key_migrate, key_local, key_shock, key_enrol, sh
         # --- labor capacity from age, disability, chronic and major illness
         able, units = np.empty(n), np.empty(n)
         members = (n_working[a:b], n_college[a:b], n_elderly[a:b], n_disabled[a:b], n_chronic[a:b], illness[a:b])
-        _able_block(q, members, able)
-        _units_block(q, members, units)
+        _capacity_block(q, members, 0, able)
+        _capacity_block(q, members, 1, units)
         _copy(units, labor_units[a:b])
         _labor_block(able, units, labor[a:b])
         # --- migration and local work (stochastic rounding of expected counts)
@@ -73,8 +73,8 @@ def _work_rows(p, growth_index, key_migrate, key_local, key_shock, key_enrol, sh
         _gather(network_v, village[a:b], network)
         home = (able, u_migrate, u_local, network, n_child[a:b], n_elderly[a:b], n_chronic[a:b], n_disabled[a:b],
                 n_skilled[a:b], willingness[a:b], relocated[a:b])
-        _migrants_block(q, home, migrants)
-        _local_block(q, home, local)
+        _split_block(q, home, 0, migrants)
+        _split_block(q, home, 1, local)
         _whole(migrants, n_migrants[a:b])
         _whole(local, n_local[a:b])
         # --- earnings by source
@@ -120,17 +120,11 @@ def _capacity(q, n_working, n_college, n_elderly, n_disabled, n_chronic, illness
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _able_block(q, members, out):
+def _capacity_block(q, members, which, out):
+    """Able-bodied working-age members (which = 0) or labor units (1) of each row of a block."""
     n_working, n_college, n_elderly, n_disabled, n_chronic, illness = members
     for j in range(np.uint64(out.shape[0])):
-        out[j] = _capacity(q, n_working[j], n_college[j], n_elderly[j], n_disabled[j], n_chronic[j], illness[j])[0]
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _units_block(q, members, out):
-    n_working, n_college, n_elderly, n_disabled, n_chronic, illness = members
-    for j in range(np.uint64(out.shape[0])):
-        out[j] = _capacity(q, n_working[j], n_college[j], n_elderly[j], n_disabled[j], n_chronic[j], illness[j])[1]
+        out[j] = _capacity(q, n_working[j], n_college[j], n_elderly[j], n_disabled[j], n_chronic[j], illness[j])[which]
 
 
 @numba.njit(cache=True)
@@ -161,19 +155,12 @@ def _work_split(q, able, u_migrate, u_local, network, n_child, n_elderly, n_chro
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _migrants_block(q, home, out):
+def _split_block(q, home, which, out):
+    """Migrants (which = 0) or local wage workers (1) of each row of a block."""
     able, u_m, u_l, network, n_child, n_elderly, n_chronic, n_disabled, n_skilled, will, moved = home
     for j in range(np.uint64(out.shape[0])):
         out[j] = _work_split(q, able[j], u_m[j], u_l[j], network[j], n_child[j], n_elderly[j],
-                             n_chronic[j], n_disabled[j], n_skilled[j], will[j], moved[j])[0]
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _local_block(q, home, out):
-    able, u_m, u_l, network, n_child, n_elderly, n_chronic, n_disabled, n_skilled, will, moved = home
-    for j in range(np.uint64(out.shape[0])):
-        out[j] = _work_split(q, able[j], u_m[j], u_l[j], network[j], n_child[j], n_elderly[j],
-                             n_chronic[j], n_disabled[j], n_skilled[j], will[j], moved[j])[1]
+                             n_chronic[j], n_disabled[j], n_skilled[j], will[j], moved[j])[which]
 
 
 @numba.njit(cache=True)
