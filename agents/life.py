@@ -21,8 +21,8 @@ from policies import education, supported
 from sim.fields import Illness
 from sim.register import registered
 from sim.exp import exp_block
-from sim.streams import (STREAM_INDEX as S, binomial_from, binomial_members, fill_mean_one_lognormals, fill_normals,
-                         fill_uniforms, u01)
+from sim.streams import (STREAM_INDEX as S, binomial_draw, binomial_from, binomial_members, fill_mean_one_lognormals,
+                         fill_normals, fill_uniforms)
 from sim.sums import BLOCKS, block_rows
 
 # Years spent in each band or stage (ageing rates are their inverses).
@@ -142,34 +142,103 @@ def _live_rows(keys, p, x, is_registered, edu_supported, village_hit,
             births_out[i] = births
             deaths_out[i] = deaths_w + deaths_e
 
-            # --- disability and chronic illness, by age
-            if adults > 0:
-                rate = (n_working[i] * p[P_DIS_W] + n_elderly[i] * p[P_DIS_E]) / adults
-                n_disabled[i] += binomial_from(common[U_DIS, j], max(adults - n_disabled[i], 0), rate)
-                rate = (n_working[i] * p[P_CHR_W] + n_elderly[i] * p[P_CHR_E]) / adults
-                onset = binomial_from(common[U_CHR, j], max(adults - n_chronic[i], 0), rate)
-                recover = binomial_members(keys[K_CHR_REC], i, n_chronic[i], p[P_CHR_REC])
-                n_chronic[i] += onset - recover
-
-            # --- disasters damage houses; those who can, repair
-            hit = village_hit[village[i]]
-            hit_out[i] = hit
-            damaged = hit and u01(keys[K_DAMAGE], i, 0) < p[P_DAMAGE]
-            if unsafe_housing[i] and resources[i] > 2.0 * x[X_LINE] * max(size[i], 1):
-                if u01(keys[K_REPAIR], i, 0) < p[P_REPAIR]:
-                    unsafe_housing[i] = False
-            if damaged:
-                unsafe_housing[i] = True
-
         # The rest is the same arithmetic for every row: done for the block at once in
         # branch-free loops the compiler runs in vector registers (in the row loop above
         # the major-episode branch and the exponentials cost a third of the pass).
+        # --- disability and chronic illness, by age
+        rows = (n_working[first:last], n_elderly[first:last], n_disabled[first:last], n_chronic[first:last])
+        _disability_and_chronic(keys, p, first, common[U_DIS], common[U_CHR], rows)
+        # --- disasters damage houses; those who can, repair
+        _gather(village_hit, village[first:last], hit_out[first:last])
+        u_damage, u_repair = np.empty(last - first), np.empty(last - first)
+        fill_uniforms(keys[K_DAMAGE], first, u_damage)
+        fill_uniforms(keys[K_REPAIR], first, u_repair)
+        _housing(p[P_DAMAGE], p[P_REPAIR], 2.0 * x[X_LINE], hit_out[first:last], u_damage, u_repair,
+                 resources[first:last], size[first:last], unsafe_housing[first:last])
         _episodes(keys, p, x, first, is_registered[first:last], n_working[first:last], n_elderly[first:last],
                   size[first:last], n_chronic[first:last], medical_cost[first:last], illness[first:last])
         # --- earning ability drifts
         drift = np.empty(last - first)
         fill_mean_one_lognormals(keys[K_DRIFT], first, p[P_DRIFT], drift)
         _scale_by(ability[first:last], drift)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _disability_and_chronic(keys, p, first, u_disability, u_chronic, rows):
+    """New disabilities, chronic illnesses and recoveries of a block of rows from row
+    `first`: each count is `binomial_from`'s, its common answer (none) found for the
+    block in a vector loop, the rare others one by one."""
+    n_working, n_elderly, n_disabled, n_chronic = rows
+    n = n_working.shape[0]
+    u_recover = np.empty(n)
+    fill_uniforms(keys[K_CHR_REC], first, u_recover)
+    disabled, onset, recover = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+    w_dis, e_dis, w_chr, e_chr, rec = p[P_DIS_W], p[P_DIS_E], p[P_CHR_W], p[P_CHR_E], p[P_CHR_REC]
+    _onsets(w_dis, e_dis, n_working, n_elderly, n_disabled, u_disability, disabled)
+    _onsets(w_chr, e_chr, n_working, n_elderly, n_chronic, u_chronic, onset)
+    _recoveries(rec, n_chronic, u_recover, recover)
+    for j in range(np.uint64(n)):
+        if disabled[j] < 0:
+            at_risk, rate = _onset_chance(w_dis, e_dis, n_working[j], n_elderly[j], n_disabled[j])
+            disabled[j] = binomial_draw(u_disability[j], at_risk, rate)
+        if onset[j] < 0:
+            at_risk, rate = _onset_chance(w_chr, e_chr, n_working[j], n_elderly[j], n_chronic[j])
+            onset[j] = binomial_draw(u_chronic[j], at_risk, rate)
+        if recover[j] < 0:
+            recover[j] = binomial_draw(u_recover[j], n_chronic[j], rec)
+    _add(n_disabled, disabled, onset, 0)
+    _add(n_chronic, onset, recover, 1)
+
+
+@numba.njit(cache=True, inline="always")
+def _onset_chance(rate_working, rate_elderly, n_working, n_elderly, n_ill):
+    """(members at risk, chance for each) of a disability or a chronic illness starting."""
+    adults = n_working + n_elderly
+    if adults <= 0:
+        return 0, 0.0
+    return max(adults - n_ill, 0), (n_working * rate_working + n_elderly * rate_elderly) / adults
+
+
+@numba.njit(cache=True, inline="always")
+def _none_or_unknown(u, n, p):
+    """0 where `binomial_from(u, n, p)` is 0 by its shortcut, -1 where it needs the inverse CDF."""
+    return 0 if (n <= 0) | (p <= 0.0) | (u < 1.0 - n * p - 1e-12) else -1
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _onsets(rate_working, rate_elderly, n_working, n_elderly, n_ill, u, out):
+    for j in range(np.uint64(out.shape[0])):
+        at_risk, rate = _onset_chance(rate_working, rate_elderly, n_working[j], n_elderly[j], n_ill[j])
+        out[j] = _none_or_unknown(u[j], at_risk, rate)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _recoveries(rate, n_chronic, u, out):
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = _none_or_unknown(u[j], n_chronic[j], rate)
+
+
+@numba.njit(cache=True)
+def _add(counts, plus, minus, sign):
+    """counts += plus (sign 0) or plus - minus (sign 1)."""
+    for j in range(np.uint64(counts.shape[0])):
+        counts[j] += plus[j] - sign * minus[j]
+
+
+@numba.njit(cache=True)
+def _gather(by_place, place, out):
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = by_place[place[j]]
+
+
+@numba.njit(cache=True)
+def _housing(p_damage, p_repair, two_lines, hit, u_damage, u_repair, resources, size, unsafe_housing):
+    """Houses a disaster damaged become unsafe; households with resources above twice the
+    line repair unsafe ones with chance `p_repair`."""
+    for j in range(np.uint64(hit.shape[0])):
+        damaged = hit[j] & (u_damage[j] < p_damage)
+        repaired = unsafe_housing[j] & (resources[j] > two_lines * max(size[j], 1)) & (u_repair[j] < p_repair)
+        unsafe_housing[j] = (unsafe_housing[j] & ~repaired) | damaged
 
 
 @numba.njit(cache=True, error_model="numpy")
