@@ -2,9 +2,10 @@
 costs, disasters that hit whole villages, price and wage shocks by county, earning-ability
 drift, housing damage and repair.
 
-The household rules run in one compiled pass over the rows (`_live_rows`); each decision
-draws from its own stream by (row, slot), so a policy that changes one household's income
-changes no one else's illness (common random numbers). Members move between age bands at
+The household rules run in one compiled pass (`_live_rows`), a block of rows at a time:
+ageing and schooling row by row, the rest in loops over the block the compiler vectorizes.
+Each decision draws from its own stream by (row, slot), so a policy that changes one
+household's income changes no one else's illness (common random numbers). Members move between age bands at
 1 / (band width) a year, as if ages were spread evenly within a band; the count of members
 meeting an event is one draw per member. Households keep their rows (a household whose
 members all die is empty). With the education measure on, households supported at the
