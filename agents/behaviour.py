@@ -19,7 +19,7 @@ import numpy as np
 
 from sim.fields import Illness, Labor
 from sim.streams import fill_mean_one_lognormals, fill_uniforms
-from sim.sums import BLOCKS, block_rows
+from sim.sums import BLOCKS, block_rows, gather
 
 WORK_PARAMS = (
     "economy.partial_labor_units", "economy.elderly_farm_units", "health.major_labor_loss",
@@ -32,13 +32,12 @@ WORK_PARAMS = (
 (P_PARTIAL, P_ELDERLY_FARM, P_MAJOR_LOSS, P_MIG_BASE, P_MIG_NET, P_MIG_SKILL, P_MIG_CARE, P_MIG_WILL,
  P_LOCAL, P_SKILL, P_LAND, P_LOCAL_RATIO, P_MIG_RATIO, P_SHOCK, P_PENSION, P_ENROL,
  P_RELOC_FARM, P_RELOC_MIG, P_RELOC_LOCAL) = range(len(WORK_PARAMS))
-assert len(WORK_PARAMS) == 19  # `_tuple` below reads that many
 MAJOR = int(Illness.MAJOR)
 FULL, PARTIAL, NONE = int(Labor.FULL), int(Labor.PARTIAL), int(Labor.NONE)
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
-def _work_rows(p, growth_index, key_migrate, key_local, key_shock, key_enrol, shocks, enrol,
+def _work_rows(q, growth_index, key_migrate, key_local, key_shock, key_enrol, shocks, enrol,
                network_v, disaster_v, price_c, wage_c, village, county,
                n_working, n_college, n_elderly, n_disabled, n_chronic, n_child, n_skilled, illness,
                willingness, ability, insured, relocated,
@@ -46,8 +45,9 @@ def _work_rows(p, growth_index, key_migrate, key_local, key_shock, key_enrol, sh
                income_farm, income_local_wage, income_migrant, income_transfers, income_property,
                transfer_dibao, dibao):
     """Block by block, in branch-free loops that each store one array (the compiler
-    vectorizes them; one loop storing a dozen columns it ran a row at a time)."""
-    q = _tuple(p)
+    vectorizes them; one loop storing a dozen columns it ran a row at a time). `q`: the
+    `WORK_PARAMS` as a tuple (read from an array in a loop, they could be the array the
+    loop writes, and the compiler would not vectorize it)."""
     for block in numba.prange(BLOCKS):
         a, b = block_rows(block, n_working.shape[0])
         n = b - a
@@ -67,10 +67,9 @@ def _work_rows(p, growth_index, key_migrate, key_local, key_shock, key_enrol, sh
         _labor_block(able, units, labor[a:b])
         # --- migration and local work (stochastic rounding of expected counts)
         migrants, local = np.empty(n), np.empty(n)
-        # (what rows read from their village or county is gathered first, in loops of its
-        # own: a loop that gathers is not vectorized)
+        # (what rows read from their village or county is gathered first: `gather`)
         network = np.empty(n, network_v.dtype)
-        _gather(network_v, village[a:b], network)
+        gather(network_v, village[a:b], network)
         home = (able, u_migrate, u_local, network, n_child[a:b], n_elderly[a:b], n_chronic[a:b], n_disabled[a:b],
                 n_skilled[a:b], willingness[a:b], relocated[a:b])
         _split_block(q, home, 0, migrants)
@@ -84,7 +83,7 @@ def _work_rows(p, growth_index, key_migrate, key_local, key_shock, key_enrol, sh
         farm_shock, wage_shock = np.empty(n), np.empty(n, wage_c.dtype)
         if shocks:
             _farm_shock(price_c, disaster_v, county[a:b], village[a:b], shock, farm_shock)
-            _gather(wage_c, county[a:b], wage_shock)
+            gather(wage_c, county[a:b], wage_shock)
         _farm_block(q, shocks, level, units, migrants, local, relocated[a:b], farm_shock, income_farm[a:b])
         _wage_block(q[P_LOCAL_RATIO], shocks, level, skill_mult, local, wage_shock, income_local_wage[a:b])
         _migrant_wage_block(q[P_MIG_RATIO], level, skill_mult, migrants, income_migrant[a:b])
@@ -96,14 +95,6 @@ def _work_rows(p, growth_index, key_migrate, key_local, key_shock, key_enrol, sh
             u_enrol = np.empty(n)
             fill_uniforms(key_enrol, a, u_enrol)
             _enrol_block(q[P_ENROL], u_enrol, insured[a:b])
-
-
-@numba.njit(cache=True)
-def _tuple(p):
-    """The parameters as a tuple (read in loops, an array could be one the loop writes:
-    the compiler would not vectorize them)."""
-    return (p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14], p[15],
-            p[16], p[17], p[18])
 
 
 @numba.njit(cache=True, inline="always")
@@ -189,12 +180,6 @@ def _skill_block(q, n_working, n_college, n_skilled, out):
 
 
 @numba.njit(cache=True)
-def _gather(by_place, place, out):
-    for j in range(np.uint64(out.shape[0])):
-        out[j] = by_place[place[j]]
-
-
-@numba.njit(cache=True)
 def _farm_shock(price_c, disaster_v, county, village, shock, out):
     """The farm-income multiplier: the county's price shock, the village's disaster loss,
     the household's own shock."""
@@ -243,7 +228,7 @@ def _enrol_block(rate, u, insured):
 
 def work(model, key_migrate, key_local, shocks: bool, enrol: bool) -> None:
     hh, p, v, c = model.hh, model.p, model.villages, model.counties
-    params = np.array([p[name] for name in WORK_PARAMS], dtype=np.float64)
+    params = tuple(float(p[name]) for name in WORK_PARAMS)
     key_shock = model.streams.key("income_shock", model.year)
     key_enrol = model.streams.key("insurance_enrol", model.year)
     _work_rows(params, float(model.growth_index), key_migrate, key_local, key_shock, key_enrol, shocks, enrol,

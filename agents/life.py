@@ -22,9 +22,10 @@ from policies import education, supported
 from sim.fields import Illness
 from sim.register import registered
 from sim.exp import exp_block
-from sim.streams import (STREAM_INDEX as S, binomial_draw, binomial_from, binomial_members, fill_mean_one_lognormals,
+from sim.streams import (STREAM_INDEX as S, binomial_draw, binomial_from, binomial_members, binomial_none,
+                         fill_mean_one_lognormals,
                          fill_normals, fill_uniforms)
-from sim.sums import BLOCKS, block_rows
+from sim.sums import BLOCKS, block_rows, gather
 
 # Years spent in each band or stage (ageing rates are their inverses).
 YEARS_CHILD, YEARS_PRIMARY, YEARS_JUNIOR, YEARS_SENIOR = 6, 6, 3, 3
@@ -150,7 +151,7 @@ def _live_rows(keys, p, x, is_registered, edu_supported, village_hit,
         rows = (n_working[first:last], n_elderly[first:last], n_disabled[first:last], n_chronic[first:last])
         _disability_and_chronic(keys, p, first, common[U_DIS], common[U_CHR], rows)
         # --- disasters damage houses; those who can, repair
-        _gather(village_hit, village[first:last], hit_out[first:last])
+        gather(village_hit, village[first:last], hit_out[first:last])
         u_damage, u_repair = np.empty(last - first), np.empty(last - first)
         fill_uniforms(keys[K_DAMAGE], first, u_damage)
         fill_uniforms(keys[K_REPAIR], first, u_repair)
@@ -203,7 +204,7 @@ def _onset_chance(rate_working, rate_elderly, n_working, n_elderly, n_ill):
 @numba.njit(cache=True, inline="always")
 def _none_or_unknown(u, n, p):
     """0 where `binomial_from(u, n, p)` is 0 by its shortcut, -1 where it needs the inverse CDF."""
-    return 0 if (n <= 0) | (p <= 0.0) | (u < 1.0 - n * p - 1e-12) else -1
+    return 0 if binomial_none(u, n, p) else -1
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -224,12 +225,6 @@ def _add(counts, plus, minus, sign):
     """counts += plus (sign 0) or plus - minus (sign 1)."""
     for j in range(np.uint64(counts.shape[0])):
         counts[j] += plus[j] - sign * minus[j]
-
-
-@numba.njit(cache=True)
-def _gather(by_place, place, out):
-    for j in range(np.uint64(out.shape[0])):
-        out[j] = by_place[place[j]]
 
 
 @numba.njit(cache=True)

@@ -203,13 +203,17 @@ def binomial_members(key, row, n, p):
 @numba.njit(cache=True, inline="always")
 def binomial_from(u, n, p):
     """`binomial_members` from the row's uniform u, drawn already (`fill_uniforms`)."""
-    if n <= 0 or p <= 0.0:
-        return 0
-    # P(no event) = (1-p)^n >= 1 - n p: below that bound (with room for rounding) the answer
-    # is 0 without the power, the same answer `binomial_draw` gives, for most draws
-    if u < 1.0 - n * p - 1e-12:
+    if binomial_none(u, n, p):
         return 0
     return binomial_draw(u, n, p)
+
+
+@numba.njit(cache=True, inline="always")
+def binomial_none(u, n, p):
+    """Whether `binomial_draw(u, n, p)` is 0 by a shortcut, without the power: no one at
+    risk, no chance, or u below 1 - n p (P(no event) = (1-p)^n >= 1 - n p; with room for
+    rounding). True for most draws. Branch-free, so it also runs in vector loops."""
+    return (n <= 0) | (p <= 0.0) | (u < 1.0 - n * p - 1e-12)
 
 
 @numba.njit(cache=True, parallel=True)

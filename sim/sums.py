@@ -37,6 +37,14 @@ def part_rows(part, n):
 
 
 @numba.njit(cache=True)
+def gather(by_place, place, out):
+    """out[j] = by_place[place[j]] (a village's or county's value for each row of a block),
+    in a loop of its own: a loop that gathers is not vectorized, so passes gather first."""
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = by_place[place[j]]
+
+
+@numba.njit(cache=True)
 def block_totals(sums):
     """Column totals of per-block sums (BLOCKS x k), added in block order."""
     out = np.zeros(sums.shape[1])
