@@ -35,10 +35,12 @@ STREAMS = (
     "wage_shock", "income_shock", "ability_drift", "housing_damage", "housing_repair",
     "insurance_enrol",
     # behaviour
-    "migrate", "local_work",
+    "migrate", "local_work", "migrate_return", "local_work_end",
     # government and measures
     "measurement", "dibao_targeting", "loan_takeup", "project_return", "verification",
     "relocation_accept", "relocation_order", "housing_order", "reconstruction", "education_loan", "care_level",
+    # the register
+    "appraisal", "application", "recheck", "loan_renewal",
 )
 STREAM_INDEX = {name: i for i, name in enumerate(STREAMS)}
 SLOTS = 64  # draws a row may take from one stream in one year (members of a band, ...)
