@@ -1,9 +1,20 @@
 """Household choices of the year: who works where (farm, local wages, migration), the
 earnings that follow, and enrolment in medical insurance.
 
-Migration rises with skills, willingness to move and the village's migration network (the
-share of its working-age people who worked away last year) and falls with care needs at
-home. One compiled pass (`_work_rows`) does it all, a block of rows at a time.
+The desired share of able workers away rises with skills, willingness to move and the
+village's migration network (the share of its working-age people who worked away last
+year) and falls with care needs at home; a share `economy.local_work_share` of those at
+home want local wage work. Work is a persistent state (`persistent=True`, every simulated
+year): each of last year's migrants comes home with chance `economy.migrant_exit_rate`
+(λ), each able worker at home leaves with chance min(λ s / (1 - s), 1), s the desired
+share, so s is the long-run share; local wage work among those at home likewise
+(`economy.local_work_exit_rate` and the desired local share). The counts that change are
+binomial, one uniform per row and decision ("migrate_return", "migrate", "local_work_end",
+"local_work"). The start year (`persistent=False`) draws the stationary allocation: able
+workers x share, rounded stochastically ("migrate", "local_work" keys of the caller).
+A member placed by employment services (`policies/employment.py`) is one of next year's
+migrants or local workers, and stays or leaves at their rates.
+One compiled pass (`_work_rows`) does it all, a block of rows at a time.
 
 Relocated households (from the year after their move, `policies/relocation.py`) live near
 towns and industrial parks: they migrate more (`relocation.migration_bonus`), find local
@@ -18,7 +29,7 @@ import numba
 import numpy as np
 
 from sim.fields import Illness, Labor
-from sim.streams import fill_mean_one_lognormals, fill_uniforms
+from sim.streams import binomial_draw, binomial_none, fill_mean_one_lognormals, fill_uniforms
 from sim.sums import BLOCKS, block_rows, gather
 
 WORK_PARAMS = (
@@ -28,17 +39,18 @@ WORK_PARAMS = (
     "economy.skill_premium", "economy.land_income_units", "economy.local_wage_ratio",
     "economy.migrant_wage_ratio", "economy.income_shock_sd", "economy.pension", "medical.enrolment_rate",
     "relocation.farm_loss_share", "relocation.migration_bonus", "relocation.local_work_bonus",
+    "economy.migrant_exit_rate", "economy.local_work_exit_rate",
 )
 (P_PARTIAL, P_ELDERLY_FARM, P_MAJOR_LOSS, P_MIG_BASE, P_MIG_NET, P_MIG_SKILL, P_MIG_CARE, P_MIG_WILL,
  P_LOCAL, P_SKILL, P_LAND, P_LOCAL_RATIO, P_MIG_RATIO, P_SHOCK, P_PENSION, P_ENROL,
- P_RELOC_FARM, P_RELOC_MIG, P_RELOC_LOCAL) = range(len(WORK_PARAMS))
+ P_RELOC_FARM, P_RELOC_MIG, P_RELOC_LOCAL, P_MIG_EXIT, P_LOCAL_EXIT) = range(len(WORK_PARAMS))
 MAJOR = int(Illness.MAJOR)
 FULL, PARTIAL, NONE = int(Labor.FULL), int(Labor.PARTIAL), int(Labor.NONE)
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
-def _work_rows(q, growth_index, key_migrate, key_local, key_shock, key_enrol, shocks, enrol,
-               network_v, disaster_v, price_c, wage_c, village, county,
+def _work_rows(q, growth_index, key_migrate, key_local, key_return, key_end, key_shock, key_enrol, shocks, enrol,
+               persistent, network_v, disaster_v, price_c, wage_c, village, county,
                n_working, n_college, n_elderly, n_disabled, n_chronic, n_child, n_skilled, illness,
                willingness, ability, insured, relocated,
                labor, labor_units, n_migrants, n_local,
@@ -51,8 +63,10 @@ def _work_rows(q, growth_index, key_migrate, key_local, key_shock, key_enrol, sh
     for block in numba.prange(BLOCKS):
         a, b = block_rows(block, n_working.shape[0])
         n = b - a
-        # the block's draws: income shocks' log-normal factors, the uniforms that round
-        # expected migrants and local workers to whole people, insurance enrolment
+        # the block's draws: income shocks' log-normal factors; the uniforms that round
+        # expected migrants and local workers to whole people (start year) or draw the
+        # workers who start (key_migrate, key_local) and stop (key_return, key_end);
+        # insurance enrolment
         shock, u_migrate, u_local = np.ones(n), np.empty(n), np.empty(n)
         if shocks:
             fill_mean_one_lognormals(key_shock, a, q[P_SHOCK], shock)
@@ -65,15 +79,21 @@ def _work_rows(q, growth_index, key_migrate, key_local, key_shock, key_enrol, sh
         _capacity_block(q, members, 1, units)
         _copy(units, labor_units[a:b])
         _labor_block(able, units, labor[a:b])
-        # --- migration and local work (stochastic rounding of expected counts)
+        # --- migration and local work: persistent states (or the stationary allocation)
         migrants, local = np.empty(n), np.empty(n)
         # (what rows read from their village or county is gathered first: `gather`)
         network = np.empty(n, network_v.dtype)
         gather(network_v, village[a:b], network)
         home = (able, u_migrate, u_local, network, n_child[a:b], n_elderly[a:b], n_chronic[a:b], n_disabled[a:b],
                 n_skilled[a:b], willingness[a:b], relocated[a:b])
-        _split_block(q, home, 0, migrants)
-        _split_block(q, home, 1, local)
+        if persistent:
+            u_return, u_end = np.empty(n), np.empty(n)
+            fill_uniforms(key_return, a, u_return)
+            fill_uniforms(key_end, a, u_end)
+            _persist_block(q, home, u_return, u_end, n_migrants[a:b], n_local[a:b], migrants, local)
+        else:
+            _split_block(q, home, 0, migrants)
+            _split_block(q, home, 1, local)
         _whole(migrants, n_migrants[a:b])
         _whole(local, n_local[a:b])
         # --- earnings by source
@@ -125,9 +145,9 @@ def _labor_block(able, units, out):
 
 
 @numba.njit(cache=True, inline="always")
-def _work_split(q, able, u_migrate, u_local, network, n_child, n_elderly, n_chronic, n_disabled, n_skilled,
-                willingness, relocated):
-    """(migrants, local wage workers) of one household."""
+def _shares(q, network, n_child, n_elderly, n_chronic, n_disabled, n_skilled, willingness, relocated):
+    """(desired share of able workers away, desired share of those at home in local wage
+    work) of one household: the stationary levels of the work states."""
     dependants = n_child + n_elderly + n_chronic + n_disabled
     share = (q[P_MIG_BASE] + q[P_MIG_NET] * network + q[P_MIG_SKILL] * (1.0 if n_skilled > 0 else 0.0)
              - q[P_MIG_CARE] * dependants + q[P_MIG_WILL] * (willingness - 0.5))
@@ -135,7 +155,16 @@ def _work_split(q, able, u_migrate, u_local, network, n_child, n_elderly, n_chro
     if relocated:  # near towns and parks: more work away and nearby
         share += q[P_RELOC_MIG]
         local_share = min(local_share + q[P_RELOC_LOCAL], 1.0)
-    share = min(max(share, 0.0), 0.9)
+    return min(max(share, 0.0), 0.9), local_share
+
+
+@numba.njit(cache=True, inline="always")
+def _work_split(q, able, u_migrate, u_local, network, n_child, n_elderly, n_chronic, n_disabled, n_skilled,
+                willingness, relocated):
+    """(migrants, local wage workers) of one household at the stationary allocation: the
+    expected counts rounded stochastically."""
+    share, local_share = _shares(q, network, n_child, n_elderly, n_chronic, n_disabled, n_skilled, willingness,
+                                 relocated)
     whole = np.floor(able)
     expect = able * share
     migrants = np.floor(expect) + (1.0 if u_migrate < expect - np.floor(expect) else 0.0)
@@ -152,6 +181,90 @@ def _split_block(q, home, which, out):
     for j in range(np.uint64(out.shape[0])):
         out[j] = _work_split(q, able[j], u_m[j], u_l[j], network[j], n_child[j], n_elderly[j],
                              n_chronic[j], n_disabled[j], n_skilled[j], will[j], moved[j])[which]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _persist_block(q, home, u_return, u_end, prev_migrants, prev_local, migrants, local):
+    """This year's migrants and local wage workers (`migrants`, `local`: whole numbers in
+    floats) of each row of a block from last year's (`prev_*`, the table's columns, which
+    `_whole` overwrites afterwards): a two-state chain per worker for each (`_chain`),
+    migration among the able workers first, then local wage work among those at home."""
+    able, u_m, u_l = home[0], home[1], home[2]
+    n = able.shape[0]
+    pool, share, stop, start = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    # migration: able workers (whole people), the desired share away
+    _floor(able, pool)
+    _share_block(q, home, 0, share)
+    _chain(q[P_MIG_EXIT], pool, prev_migrants, share, u_return, u_m, stop, start, migrants)
+    # local wage work: those at home, the desired local share
+    _at_home(pool, migrants, pool)
+    _share_block(q, home, 1, share)
+    _chain(q[P_LOCAL_EXIT], pool, prev_local, share, u_end, u_l, stop, start, local)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _chain(rate, pool, prev, share, u_stop, u_start, stop, start, out):
+    """One two-state chain per worker of the `pool`: last year's workers in the state
+    (`prev`, at most the pool) stop with chance `rate`; the others start with chance
+    min(rate s / (1 - s), 1), so the long-run share is s. Each count is `binomial_from`'s:
+    the common answer (none) found in vector loops, the others drawn one by one."""
+    _count_none(rate, pool, prev, share, u_stop, 0, stop)
+    _count_none(rate, pool, prev, share, u_start, 1, start)
+    for j in range(np.uint64(out.shape[0])):
+        if stop[j] < 0:
+            n, p = _at_risk(rate, pool[j], prev[j], share[j], 0)
+            stop[j] = binomial_draw(u_stop[j], int(n), p)
+        if start[j] < 0:
+            n, p = _at_risk(rate, pool[j], prev[j], share[j], 1)
+            start[j] = binomial_draw(u_start[j], int(n), p)
+    _next_state(pool, prev, stop, start, out)
+
+
+@numba.njit(cache=True, inline="always")
+def _at_risk(rate, pool, prev, share, which):
+    """(workers at risk, chance for each) of stopping (which = 0: last year's workers in
+    the state, at most the pool) or starting (1: the others of the pool). The count is a
+    whole number held in a float (the vector loops have no float-to-integer conversion)."""
+    current = min(float(prev), pool)
+    if which == 0:
+        return current, rate
+    return pool - current, min(rate * share / max(1.0 - share, 1e-12), 1.0)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _count_none(rate, pool, prev, share, u, which, out):
+    """0 where the count of `_at_risk(..., which)` is 0 by `binomial_none`'s shortcut, -1
+    where it needs the inverse CDF."""
+    for j in range(np.uint64(out.shape[0])):
+        n, p = _at_risk(rate, pool[j], prev[j], share[j], which)
+        out[j] = 0.0 if binomial_none(u[j], n, p) else -1.0
+
+
+@numba.njit(cache=True)
+def _next_state(pool, prev, stop, start, out):
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = min(float(prev[j]), pool[j]) - stop[j] + start[j]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _share_block(q, home, which, out):
+    """Desired share away (which = 0) or in local wage work at home (1) of each row of a block."""
+    able, u_m, u_l, network, n_child, n_elderly, n_chronic, n_disabled, n_skilled, will, moved = home
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = _shares(q, network[j], n_child[j], n_elderly[j], n_chronic[j], n_disabled[j], n_skilled[j],
+                         will[j], moved[j])[which]
+
+
+@numba.njit(cache=True)
+def _floor(values, out):
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = np.floor(values[j])
+
+
+@numba.njit(cache=True)
+def _at_home(pool, migrants, out):
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = max(pool[j] - migrants[j], 0.0)
 
 
 @numba.njit(cache=True)
@@ -226,13 +339,22 @@ def _enrol_block(rate, u, insured):
         insured[j] = insured[j] | (u[j] < rate)
 
 
-def work(model, key_migrate, key_local, shocks: bool, enrol: bool) -> None:
+def work(model, key_migrate, key_local, shocks: bool, enrol: bool, persistent: bool = False) -> None:
+    """Labor capacity, work and earnings of every row. `key_migrate`, `key_local`: the keys
+    of the start year's rounding draws, or (`persistent`) of the draws of workers who start
+    migrant or local wage work; `persistent`: this year's work from last year's (every
+    simulated year), else the stationary allocation (the start year); `shocks`: farm, wage
+    and household income shocks; `enrol`: insurance enrolment."""
     hh, p, v, c = model.hh, model.p, model.villages, model.counties
     params = tuple(float(p[name]) for name in WORK_PARAMS)
-    key_shock = model.streams.key("income_shock", model.year)
-    key_enrol = model.streams.key("insurance_enrol", model.year)
-    _work_rows(params, float(model.growth_index), key_migrate, key_local, key_shock, key_enrol, shocks, enrol,
-               v.migration_share, v.disaster_loss, c.price_shock, c.wage_shock, hh.village, hh.county,
+    s, year = model.streams, model.year
+    key_shock = s.key("income_shock", year)
+    key_enrol = s.key("insurance_enrol", year)
+    key_return = s.key("migrate_return", year) if persistent else key_shock  # (unused if not)
+    key_end = s.key("local_work_end", year) if persistent else key_shock
+    _work_rows(params, float(model.growth_index), key_migrate, key_local, key_return, key_end, key_shock, key_enrol,
+               shocks, enrol, persistent, v.migration_share, v.disaster_loss, c.price_shock, c.wage_shock, hh.village,
+               hh.county,
                hh.n_working, hh.n_college, hh.n_elderly, hh.n_disabled, hh.n_chronic, hh.n_child, hh.n_skilled,
                hh.illness, hh.willingness_to_move, hh.ability, hh.insured, hh.relocated,
                hh.labor, hh.labor_units, hh.n_migrants, hh.n_local,
@@ -243,4 +365,4 @@ def work(model, key_migrate, key_local, shocks: bool, enrol: bool) -> None:
 def decide(model) -> None:
     """Step 2 of the year: behaviour."""
     s, year = model.streams, model.year
-    work(model, s.key("migrate", year), s.key("local_work", year), shocks=True, enrol=True)
+    work(model, s.key("migrate", year), s.key("local_work", year), shocks=True, enrol=True, persistent=True)

@@ -1,11 +1,13 @@
-"""The county government's part of the year (step 3): identify the poor from last year's
-measured resources, diagnose each registered household's causes, and assign targeted
-measures "one household, one method" (000 §二(二), §四(二)).
+"""The county government's part of the year (step 3): each county's exit plan for the
+year and the households expected to exit on it (`sim/exits.py: plan_year`), and targeted
+measures assigned "one household, one method" (000 §二(二), §四(二)). Households enter the
+register only in the yearly adjustment at the end of the year (`sim/adjustment.py`).
 
 Targeted measures (those with `TARGETED = True` in their module) name their candidates
 (by cause) and a cost per household. Cadres can take on only so many households a year
-(`government.cadres_per_poor_village` x poor villages x `households_per_cadre`); the
-poorest by measured income come first. Each measure then funds its candidates, poorest
+(`government.cadres_per_poor_village` x poor villages x `households_per_cadre`): the
+households in this year's exit plan first (support goes to those planned to exit), then
+the others, the poorest by measured income first within each. Each measure then funds its candidates, poorest
 first, within its yearly budget (`budget.<measure>`, yuan, 0 = no limit) and within the
 profile's budget per registered person if it has one (Guangdong: 20,000 yuan per poor
 person, 002 §13). Unfunded needs wait for next year.
@@ -17,8 +19,8 @@ import numba
 import numpy as np
 
 from policies import MEASURES, supported
+from sim.exits import plan_year
 from sim.ranking import in_order, poorest_within
-from sim.register import diagnose, identify
 
 
 def targeted_measures(model):
@@ -51,9 +53,16 @@ def assign(model) -> None:
     anyone = np.zeros(hh.n, bool)
     for mask in candidates.values():
         anyone |= mask
-    # Cadres take on the poorest candidates first, as many as they can (weighted).
-    served_ranked = poorest_within(np.flatnonzero(anyone), hh.measured_pc, hh.weight, cadre_capacity(model),
-                                   dtype=np.float64)
+    # Cadres take on the candidates in the exit plan first, then the others, the poorest
+    # first within each, as many as they can (weighted).
+    capacity = cadre_capacity(model)
+    in_plan = f["in_plan"] if "in_plan" in f else np.zeros(hh.n, bool)
+    first = poorest_within(np.flatnonzero(anyone & in_plan), hh.measured_pc, hh.weight, capacity, dtype=np.float64)
+    if np.isfinite(capacity):
+        capacity -= float(hh.weight[first].sum(dtype=np.float64))
+    rest = poorest_within(np.flatnonzero(anyone & ~in_plan), hh.measured_pc, hh.weight, max(capacity, 0.0),
+                          dtype=np.float64)
+    served_ranked = np.concatenate([first, rest])
     served = np.zeros(hh.n, bool)
     served[served_ranked] = True
     total_left = np.inf
@@ -89,6 +98,5 @@ def _assigned_rows(funded, candidate, assigned, waiting):
 
 
 def govern(model) -> None:
-    identify(model)
-    diagnose(model)
+    plan_year(model)
     assign(model)

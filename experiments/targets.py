@@ -56,7 +56,9 @@ RELATIONS = ("equal", "at_least", "at_most")
 FLOW_PREFIXES = ("births", "deaths", "exits_", "returns_", "new_poor_", "villages_exited",
                  "counties_exited", "microcredit_defaults", "microcredit_loans_made",
                  "microcredit_interest_subsidy", "microcredit_risk_compensation",
-                 "oop_medical_total", "fiscal_cost_")
+                 "oop_medical_total", "fiscal_cost_", "exit_route_", "start_cohort_exits_",
+                 "start_cohort_returns_", "recheck_", "newly_monitored_", "planned_exits_", "plan_unfilled_",
+                 "microcredit_extensions", "microcredit_renewals")
 
 SERIES_SCHEMA = {
     "values": Key("table", required=True, help="year = target value"),

@@ -6,6 +6,9 @@ Candidates: supported households without shares; households without labor come f
 (the government's poorest-first order is applied within each labor class). An assigned
 household's shares cost `assets.investment_per_household` once and pay each year the
 larger of the guaranteed minimum and the asset's return (shocked by the county's prices).
+The shares stay with the household whatever its register status (after exit too,
+摘帽不摘帮扶, docs/register_sources.md §2f) and whether or not the measure is still
+switched on: a shareholder is reached every year it is paid.
 """
 
 from __future__ import annotations
@@ -35,17 +38,18 @@ def unit_cost(model) -> float:
 
 
 @numba.njit(cache=True, parallel=True)
-def _dividend_rows(per_household_return, min_dividend, new, supported, county, price_shock, asset_shares,
-                   income_property, reached):
+def _dividend_rows(per_household_return, min_dividend, new, county, price_shock, asset_shares, income_property,
+                   reached):
     """Shareholders receive the larger of the guaranteed minimum and the asset's return
-    (float32, as the table)."""
+    (float32, as the table): every shareholder, whatever its register status; they are
+    the households reached."""
     ret32, min32 = np.float32(per_household_return), np.float32(min_dividend)
     for i in numba.prange(new.shape[0]):
         if new[i]:
             asset_shares[i] = True
         if asset_shares[i]:
             income_property[i] += max(ret32 * price_shock[county[i]], min32)
-        reached[i] = asset_shares[i] and supported[i]
+        reached[i] = asset_shares[i]
 
 
 def act(model, on: bool) -> dict[str, float]:
@@ -55,7 +59,18 @@ def act(model, on: bool) -> dict[str, float]:
         return {}
     reached = np.empty(hh.n, bool)
     _dividend_rows(float(p["assets.investment_per_household"] * p["assets.return_rate"]),
-                   float(p["assets.min_dividend"]), new, f["supported"], hh.county, model.counties.price_shock,
-                   hh.asset_shares, hh.income_property, reached)
+                   float(p["assets.min_dividend"]), new, hh.county, model.counties.price_shock, hh.asset_shares,
+                   hh.income_property, reached)
     f["reached_assets"] = reached
     return {"fiscal": float(weighted_sum(hh.weight, new)) * p["assets.investment_per_household"]} if on else {}
+
+
+def income_contribution(model, rows: np.ndarray) -> np.ndarray:
+    """This year's dividend (yuan) of each of the given rows (0 without shares), as `act`
+    pays it: the larger of the guaranteed minimum and the return under the county's price
+    shock (float32, as the table)."""
+    hh, p = model.hh, model.p
+    ret32 = np.float32(p["assets.investment_per_household"] * p["assets.return_rate"])
+    min32 = np.float32(p["assets.min_dividend"])
+    paid = np.maximum(ret32 * model.counties.price_shock[hh.county[rows]], min32).astype(np.float64)
+    return np.where(hh.asset_shares[rows], paid, 0.0)

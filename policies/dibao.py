@@ -7,7 +7,18 @@ school). With "two lines in one" (004 ch.2 §五) the dibao line is at least the
 line. Households with no working-age member and no labor (特困) get centralized support up
 to `dibao.tekun_multiple` times the line instead. Targeting errors both ways: an eligible
 household is missed with `exclusion_error`; an ineligible one below twice the line is
-covered with `inclusion_error` and a partial benefit.
+covered with `inclusion_error` and a partial benefit. The errors are a property of the
+household, not of the year: its targeting draw comes from the "dibao_targeting" stream
+keyed by year 0, so for the same parameters the same households are missed (or covered
+in error) year after year.
+
+With "two lines in one" the poverty and dibao lines are merged (004 ch.2 §五) and registered
+poor who cannot escape poverty through industry or work are all covered (应保尽保,
+003 §三(十二): "因病因残、年老体弱、丧失劳动能力 ... 无法通过产业扶持和就业帮助实现脱贫的建卡
+贫困户全部纳入最低生活保障"): a supported household (`policies.supported`: registered,
+exited while support continues, under return monitoring) below the line is eligible when
+it lacks full labor or has a chronically ill, disabled or elderly member, and it is
+covered whatever its draw; so households that work cannot lift exit through dibao.
 """
 
 from __future__ import annotations
@@ -25,12 +36,14 @@ FULL, NONE = int(Labor.FULL), int(Labor.NONE)
 
 @numba.njit(cache=True, parallel=True)
 def _dibao_rows(key, line, exclusion, inclusion, inclusion_share, extra_share, share_70, tekun_multiple,
-                size, labor, weight, n_working, n_college, n_elderly, n_child, n_primary, n_junior, n_senior,
-                n_disabled, income_farm, income_local_wage, income_migrant, income_transfers, income_property,
-                transfer_dibao, dibao):
+                cover_supported, supported, size, labor, weight, n_working, n_college, n_elderly, n_child,
+                n_primary, n_junior, n_senior, n_disabled, n_chronic, income_farm, income_local_wage, income_migrant,
+                income_transfers, income_property, transfer_dibao, dibao):
     """Every row's dibao this year; returns the weighted benefits paid (summed block by
     block, the blocks in order: the same total on any number of threads). Block by block
-    in branch-free loops that each store one array: the compiler vectorizes them."""
+    in branch-free loops that each store one array: the compiler vectorizes them.
+    `cover_supported` ("two lines in one"): eligible supported households are covered
+    whatever their draw."""
     q = (line, exclusion, inclusion, inclusion_share, extra_share, share_70, tekun_multiple)
     sums = np.zeros((BLOCKS, 1))
     for block in numba.prange(BLOCKS):
@@ -42,20 +55,32 @@ def _dibao_rows(key, line, exclusion, inclusion, inclusion_share, extra_share, s
                        income_property[a:b], before)
         _extras(share_70, n_elderly[a:b], n_child[a:b], n_primary[a:b], n_junior[a:b], n_disabled[a:b],
                 n_senior[a:b], n_college[a:b], extras)
-        _benefit_block(q, u, before, extras, size[a:b], labor[a:b], n_working[a:b], n_college[a:b], benefit)
-        _covered_block(q, u, before, size[a:b], labor[a:b], dibao[a:b])
+        sure = supported[a:b]
+        frail = np.empty(b - a, np.bool_)
+        _frail_block(n_disabled[a:b], n_chronic[a:b], n_elderly[a:b], frail)
+        _benefit_block(q, cover_supported, sure, frail, u, before, extras, size[a:b], labor[a:b], n_working[a:b],
+                       n_college[a:b], benefit)
+        _covered_block(q, cover_supported, sure, frail, u, before, size[a:b], labor[a:b], dibao[a:b])
         _pay_block(benefit, transfer_dibao[a:b], income_transfers[a:b])
         sums[block, 0] = _paid(weight[a:b], benefit)
     return block_totals(sums)[0]
 
 
+@numba.njit(cache=True)
+def _frail_block(n_disabled, n_chronic, n_elderly, out):
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = (n_disabled[j] + n_chronic[j] + n_elderly[j]) > 0
+
+
 @numba.njit(cache=True, inline="always")
-def _covered(q, u, before, size, labor):
-    """(covered as eligible, covered by an inclusion error) of one household."""
+def _covered(q, sure, frail, u, before, size, labor):
+    """(covered as eligible, covered by an inclusion error) of one household; `sure`: a
+    supported household under two lines in one, eligible also when frail (an ill,
+    disabled or elderly member) and covered whatever its draw."""
     line, exclusion, inclusion = q[0], q[1], q[2]
     pc = before / size
-    eligible = (size > 0) & (labor != FULL) & (pc < line)
-    return eligible & (u >= exclusion), (size > 0) & ~eligible & (pc < 2.0 * line) & (u < inclusion)
+    eligible = (size > 0) & ((labor != FULL) | (sure & frail)) & (pc < line)
+    return eligible & ((u >= exclusion) | sure), (size > 0) & ~eligible & (pc < 2.0 * line) & (u < inclusion)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -74,10 +99,11 @@ def _extras(share_70, n_elderly, n_child, n_primary, n_junior, n_disabled, n_sen
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _benefit_block(q, u, before, extras, size, labor, n_working, n_college, out):
+def _benefit_block(q, cover_supported, supported, frail, u, before, extras, size, labor, n_working, n_college, out):
     line, inclusion_share, extra_share, tekun_multiple = q[0], q[3], q[4], q[6]
     for j in range(np.uint64(out.shape[0])):
-        eligible, included = _covered(q, u[j], before[j], size[j], labor[j])
+        eligible, included = _covered(q, cover_supported & supported[j], frail[j], u[j], before[j], size[j],
+                                      labor[j])
         # 特困: no labor, no working-age support: centralized support up to a higher floor
         floor = tekun_multiple * line if (labor[j] == NONE) & (n_working[j] - n_college[j] <= 0) else line
         benefit = 0.0
@@ -89,9 +115,10 @@ def _benefit_block(q, u, before, extras, size, labor, n_working, n_college, out)
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _covered_block(q, u, before, size, labor, out):
+def _covered_block(q, cover_supported, supported, frail, u, before, size, labor, out):
     for j in range(np.uint64(out.shape[0])):
-        eligible, included = _covered(q, u[j], before[j], size[j], labor[j])
+        eligible, included = _covered(q, cover_supported & supported[j], frail[j], u[j], before[j], size[j],
+                                      labor[j])
         out[j] = eligible | included
 
 
@@ -120,11 +147,18 @@ def act(model, on: bool) -> dict[str, float]:
     if not on:
         return {}
     hh, p = model.hh, model.p
-    paid = _dibao_rows(model.streams.key("dibao_targeting", model.year), dibao_line(p),
+    # the targeting draw is the household's for the whole run (year 0's key), not the year's
+    paid = _dibao_rows(model.streams.key("dibao_targeting", 0), dibao_line(p),
                 p["dibao.exclusion_error"], p["dibao.inclusion_error"], p["dibao.inclusion_benefit_share"],
                 p["dibao.extra_share"], p["dibao.share_of_elderly_over_70"], p["dibao.tekun_multiple"],
-                hh.size, hh.labor, hh.weight, hh.n_working, hh.n_college, hh.n_elderly, hh.n_child, hh.n_primary,
-                hh.n_junior, hh.n_senior, hh.n_disabled, hh.income_farm, hh.income_local_wage, hh.income_migrant,
+                bool(p["dibao.two_lines_in_one"]), model.flows["supported"], hh.size, hh.labor, hh.weight,
+                hh.n_working, hh.n_college, hh.n_elderly, hh.n_child, hh.n_primary, hh.n_junior, hh.n_senior,
+                hh.n_disabled, hh.n_chronic, hh.income_farm, hh.income_local_wage, hh.income_migrant,
                 hh.income_transfers, hh.income_property, hh.transfer_dibao, hh.dibao)
     model.flows["reached_dibao"] = hh.dibao.copy()
     return {"fiscal": float(paid)}
+
+
+def income_contribution(model, rows: np.ndarray) -> np.ndarray:
+    """This year's dibao (yuan) of each of the given rows (0 where none): `transfer_dibao`."""
+    return model.hh.transfer_dibao[rows].astype(np.float64)

@@ -56,3 +56,12 @@ def act(model, on: bool) -> dict[str, float]:
     f["reached_disaster_reconstruction"] = served
     cost = relief + p["disaster.reconstruction_per_household"] * rebuilt
     return {"fiscal": cost} if served.any() else {}
+
+
+def income_contribution(model, rows: np.ndarray) -> np.ndarray:
+    """This year's relief of the given rows (yuan): what the exit-route attribution credits
+    to this measure (`sim/exit_routes.py`)."""
+    served = model.flows.get("reached_disaster_reconstruction")
+    if served is None:
+        return np.zeros(rows.size)
+    return np.where(served[rows], model.p["disaster.relief_per_person"] * model.hh.size[rows], 0.0).astype(np.float64)

@@ -3,9 +3,17 @@ to forest with compensation per mu; forest ranger and cleaner jobs go to the poo
 
 Households in ecologically fragile places (the `ECO_FRAGILE` location flag) that have not
 relocated return `eco.mu_per_household` mu of steep farmland, once: their farm earnings
-fall by `eco.farm_loss_share` and they receive `eco.payment_per_mu` a mu each year. A share
-`eco.ranger_share` of supported households in those places hold a ranger job each year,
-paying `eco.ranger_wage` (poorest first).
+fall by `eco.farm_loss_share` and they receive `eco.payment_per_mu` a mu each year.
+
+Ranger (and cleaner) jobs: there are `eco.ranger_share` times the supported households in
+those places with a working-age member at home (weighted) posts a year, each paying
+`eco.ranger_wage` (local wage income). A post stays with the household that holds it
+(`ranger_job`) from year to year while the household is supported (also after it exits
+the register while support continues: 摘帽不摘帮扶, docs/register_sources.md §2f), lives in a
+fragile place and has a working-age member at home; posts that fall vacant, and new
+posts, go to the other such households, poorest first; should there be fewer posts than
+holders, the poorest holders keep theirs. Switched off, no one holds a post and nothing
+is paid.
 """
 
 from __future__ import annotations
@@ -50,9 +58,10 @@ def _compensate_rows(mu_per_household, keep, payment_per_mu, fragile_bit, locati
 
 
 def act(model, on: bool) -> dict[str, float]:
-    if not on:
-        return {}
     hh, f, p = model.hh, model.flows, model.p
+    if not on:
+        hh.ranger_job = False
+        return {}
     reached, eligible = np.empty(hh.n, bool), np.empty(hh.n, bool)
     payments = _compensate_rows(float(p["eco.mu_per_household"]), float(1.0 - p["eco.farm_loss_share"]),
                                 float(p["eco.payment_per_mu"]), int(Location.ECO_FRAGILE), hh.location_risk,
@@ -60,11 +69,31 @@ def act(model, on: bool) -> dict[str, float]:
                                 hh.eco_mu, hh.income_farm, hh.income_transfers, reached, eligible)
     idx = np.flatnonzero(eligible)
     jobs = p["eco.ranger_share"] * float(hh.weight[idx].sum(dtype=np.float64))
-    rangers = poorest_within(idx, hh.measured_pc, hh.weight, jobs)
+    kept = idx[hh.ranger_job[idx]]  # holders still eligible keep their posts
+    held = float(hh.weight[kept].sum(dtype=np.float64))
+    if held > jobs:  # fewer posts than holders: the poorest holders keep theirs
+        rangers = poorest_within(kept, hh.measured_pc, hh.weight, jobs)
+    else:  # vacancies (and new posts) to the other eligible households, poorest first
+        new = poorest_within(idx[~hh.ranger_job[idx]], hh.measured_pc, hh.weight, jobs - held)
+        rangers = np.concatenate([kept, new])
+    hh.ranger_job = False
+    hh.ranger_job[rangers] = True
     wage = p["eco.ranger_wage"]
-    hh.income_local_wage[rangers] += np.float32(wage)
+    hh.income_local_wage[rangers] += np.float32(wage)  # distinct rows
     wages = wage * float(hh.weight[rangers].sum(dtype=np.float64))
     if wage > 0:
         reached[rangers] = True
     f["reached_ecological"] = reached
     return {"fiscal": payments + wages}
+
+
+def income_contribution(model, rows: np.ndarray) -> np.ndarray:
+    """This year's income (yuan) the measure gave each of the given rows: the payment for
+    the farmland it returned plus the ranger wage if it holds a post (0 where none, and
+    everywhere while the measure is switched off)."""
+    if not model.measures.get(NAME, False):
+        return np.zeros(np.size(rows))
+    hh, p = model.hh, model.p
+    mu = hh.eco_mu[rows]
+    pay = np.where(mu > 0, mu * np.float32(p["eco.payment_per_mu"]), np.float32(0.0)).astype(np.float64)
+    return pay + np.where(hh.ranger_job[rows], np.float64(np.float32(p["eco.ranger_wage"])), 0.0)

@@ -6,7 +6,13 @@ who neither migrates nor works for wages. An assigned household places one such 
 one willing to move (willingness to move of at least one half) goes out with an
 organized labor-export team (a migrant's earnings), the others take a job in a workshop
 near home (`employment.workshop_wage_ratio` times the household's farm earnings per
-worker); either way the member leaves the farm. Placements are made each year.
+worker); either way the member leaves the farm. The placed member counts among the
+household's migrants or local wage workers (`n_migrants`, `n_local`), which persist from
+year to year (`agents/behaviour.py`): from the next year on the member is one of them,
+paid as they are, and stops at their rate (`economy.migrant_exit_rate`,
+`economy.local_work_exit_rate`), so the placement lasts; the member is no longer idle, so
+is neither placed again nor counted twice. This year's placements and what they pay are
+kept (sparse) in `model.flows["employment_placed"]` for `income_contribution`.
 """
 
 from __future__ import annotations
@@ -73,4 +79,24 @@ def act(model, on: bool) -> dict[str, float]:
                 hh.public_job, hh.willingness_to_move, hh.ability, hh.income_farm, hh.income_migrant,
                 hh.income_local_wage, placed)
     f["reached_employment"] = placed
+    rows = np.flatnonzero(placed)
+    level = hh.ability[rows] * np.float32(model.growth_index)  # float32, as `_place_rows` pays it
+    away = hh.willingness_to_move[rows] >= 0.5
+    ratio = np.where(away, np.float32(p["economy.migrant_wage_ratio"]),
+                     np.float32(p["employment.workshop_wage_ratio"]))
+    f["employment_placed"] = (rows, (level * ratio).astype(np.float64))
     return {"fiscal": float(weighted_sum(hh.weight, placed)) * p["employment.cost_per_placement"]}
+
+
+def income_contribution(model, rows: np.ndarray) -> np.ndarray:
+    """This year's income (yuan) the measure gave each of the given rows: the placed
+    member's earnings in the year of placement (0 in other years: the member is then one
+    of the household's own workers)."""
+    out = np.zeros(np.size(rows))
+    placed, earnings = model.flows.get("employment_placed", (np.zeros(0, np.int64), np.zeros(0)))
+    if placed.size == 0 or out.size == 0:
+        return out
+    at = np.minimum(np.searchsorted(placed, rows), placed.size - 1)
+    hit = placed[at] == rows
+    out[hit] = earnings[at[hit]]
+    return out

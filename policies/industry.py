@@ -5,7 +5,9 @@ members a dividend.
 Candidates: supported households not yet supported by an industry project. An assigned
 household receives `industry.support_per_household` once: it joins a cooperative, which
 pays a yearly dividend (property income) and raises its farm income by
-`industry.farm_income_gain` from then on.
+`industry.farm_income_gain` from then on. Membership stays with the household whatever its
+register status (after exit too, 摘帽不摘帮扶, docs/register_sources.md §2f) and whether or
+not the measure is still switched on: a member is reached every year it is paid.
 """
 
 from __future__ import annotations
@@ -38,13 +40,14 @@ def unit_cost(model) -> float:
 
 
 @numba.njit(cache=True, parallel=True)
-def _member_rows(gain, dividend, joined, supported, cooperative, income_farm, income_property, reached):
-    """Cooperative members farm better and receive a dividend (float32, as the table)."""
+def _member_rows(gain, dividend, joined, cooperative, income_farm, income_property, reached):
+    """Cooperative members farm better and receive a dividend (float32, as the table):
+    every member, whatever its register status; they are the households reached."""
     keep32, dividend32 = np.float32(1.0 + gain), np.float32(dividend)
     for i in numba.prange(joined.shape[0]):
         if joined[i]:
             cooperative[i] = True
-        reached[i] = joined[i] or (cooperative[i] and supported[i])
+        reached[i] = cooperative[i]
         if cooperative[i]:
             income_farm[i] *= keep32
             income_property[i] += dividend32
@@ -57,6 +60,20 @@ def act(model, on: bool) -> dict[str, float]:
         return {}
     reached = np.empty(hh.n, bool)
     _member_rows(float(p["industry.farm_income_gain"]), float(p["industry.dividend"] * model.price_index), joined,
-                 f["supported"], hh.cooperative, hh.income_farm, hh.income_property, reached)
+                 hh.cooperative, hh.income_farm, hh.income_property, reached)
     f["reached_industry"] = reached
     return {"fiscal": float(weighted_sum(hh.weight, joined)) * p["industry.support_per_household"]} if on else {}
+
+
+def income_contribution(model, rows: np.ndarray) -> np.ndarray:
+    """This year's income (yuan) the measure gave each of the given rows: for a member, the
+    dividend plus the farm income gained, `farm_income_gain / (1 + farm_income_gain)` of
+    its farm income (exact under the later measures that scale farm income, ecological
+    compensation and relocation; it also takes that share of a microcredit project's
+    profit, which is added to household-business income after this measure acts)."""
+    hh, p = model.hh, model.p
+    gain = float(p["industry.farm_income_gain"])
+    dividend = np.float64(np.float32(p["industry.dividend"] * model.price_index))
+    member = hh.cooperative[rows]
+    farm = np.maximum(hh.income_farm[rows].astype(np.float64), 0.0) * (gain / (1.0 + gain))
+    return np.where(member, dividend + farm, 0.0)

@@ -1,22 +1,75 @@
-"""Poverty-alleviation microcredit (002 §14; 003 §三(十一); 004 ch.2 §1.7; facts.md: Microcredit).
+"""Poverty-alleviation microcredit (扶贫小额信贷) as it was run.
 
-Registered households with labor capacity and no loan may borrow `microcredit.amount`
-(at most 50,000 yuan) for `microcredit.term` years (at most 3), without collateral. Take-up
-rises with skills and self-motivation, falls with risk aversion, and falls when loans went
-badly for neighbours (the village's share of loans in good standing last year). The loan
-is invested in a project whose yearly return is stochastic and meets the county's price
-shock and the village's disaster; gains are household-business income, losses eat the
-capital. Each year the household owes the part of the interest not subsidized, and the
-principal either at maturity (default) or in equal yearly shares (`microcredit.repayment`);
-it pays from income above the poverty line, then savings, then at maturity by selling
-project capital, and what it cannot pay falls into arrears. A loan more than a year's dues
-in arrears, or in arrears at the end of its term, defaults: the bank writes it off and the
-county risk-compensation fund pays `risk_compensation_share` of the loss. Repayments count
-against the resources the register assesses, so a failed project can push a household
-(back) into poverty.
+Sources: 002 §14; 003 §三(十一); 004 ch.2 §1.7; facts.md: Microcredit; 国开办发〔2014〕78号,
+银监发〔2017〕42号, 银保监发〔2019〕24号 and the 2020 notices (docs/register_sources.md §6).
+The 2014 guidance (国开办发〔2014〕78号): 5万元以下、3年期以内、免担保免抵押、
+基准利率放贷、财政贴息、县建风险补偿金.
+Parameters are `microcredit.*` (policies/parameters/measures.toml); the rules, in the order
+they act on a row each year:
+
+1. Who may borrow. A household the measures serve (`model.flows["supported"]`: registered;
+   exited while support continues, as 银监发〔2017〕42号 keeps the policy for exited households
+   during the campaign; under return monitoring, as edge households became eligible in 2020)
+   with labor capacity, members, no open loan and no earlier default. Its yearly chance of
+   taking a loan (stream "loan_takeup") is `takeup_base` + `takeup_skill_effect` [a skilled
+   member] + `takeup_motivation_effect` x (motivation - 0.5) - `takeup_risk_effect` x (risk
+   aversion - 0.5) - `takeup_peer_effect` x (share of the village's loans not in good standing
+   last year). A loan of `amount` (at most `max_amount`) for `term` years (at most
+   `max_term`) becomes project capital; it is charged from the year it is made.
+2. The project. Each year a project with capital returns r = (1 + `project_return_mean` +
+   `project_return_sd` z) x county price shock x (1 - village disaster loss x (1 -
+   `insured_loss_share`)) - 1 (stream "project_return"): agricultural and industry insurance,
+   its premiums subsidized for the poor, pays part of a disaster's loss; its gain g = r x capital, gains and losses alike, is the household's
+   net business income of the year (added to `income_farm`). `reinvest_share` of a gain is
+   reinvested: added to the capital and to `obligations` (money the household cannot spend or
+   save). A loss is borne by the capital, which falls by |g|; g (negative) is added to
+   `obligations` too, so the loss lowers income but not the cash that goes to savings. Once
+   the loan is closed the capital wears out by `capital_depreciation` a year; capital under
+   one yuan is gone.
+3. What falls due. Each year the loan is open, interest of `interest_rate` x principal
+   outstanding: `interest_subsidy_share` of it is paid by poverty funds (fiscal cost), the
+   rest is due from the household. The principal falls due at maturity (`repayment` =
+   "at_maturity") or in equal yearly instalments ("equal": the principal outstanding over the
+   years left, so all of it in the last year).
+4. Paying. What is due, with any arrears, is paid from savings, then from income above the
+   poverty line x size (income less what is already committed this year and out-of-pocket
+   medical costs; this part is added to `obligations`, so it counts against the resources
+   the register assesses), then, at maturity only, by selling
+   project capital: as much as settles the loan when the capital is enough, all of it at the
+   last maturity (when no extension is left). What is unpaid before maturity is arrears,
+   carried to maturity: not a default during the term.
+5. Maturity. If anything is unpaid at the end of the term and the loan has been extended
+   fewer than `max_extensions` times, it is extended (展期) by `extension_years`: what is
+   unpaid stays owed (the unpaid principal bearing interest, subsidized as before; the rest
+   as arrears), the project is kept running rather than sold (assumption: a bank extends a
+   loan so that the project can still repay it; selling part of it first would leave the
+   household nothing to repay the rest from), and `loan_extensions` counts the extension. The
+   Feb 2020 notice let loans due in 2020, extended ones included, be extended again (the
+   dated values of `max_extensions`). Only a shortfall left at the end of the last extension
+   is a default: the project is sold, the bank writes off what is still unpaid, the county
+   risk-compensation fund pays `risk_compensation_share` of it (county payer), and the
+   household may never borrow again.
+6. Renewal (续贷). A household that repays in full at maturity and is still eligible (rule 1)
+   borrows again at once with chance `renewal_share` (stream "loan_renewal"): a loan made
+   this year, its term counted from next year.
+7. Peer effect. Each village's share of loans in good standing (open loans neither in
+   arrears nor extended, over open and defaulted loans) sets next year's take-up.
+
+Flows: `microcredit_made` (new and renewed loans), `microcredit_renewals`,
+`microcredit_extensions`, `microcredit_defaults`, `microcredit_open` (bool per row);
+`microcredit_subsidy` and `microcredit_compensation` (weighted yuan); `reached_microcredit`;
+and the year's project gains, sparsely: `microcredit_gain_rows` (rows with a project, in
+order) and `microcredit_gains` (their g), read by `income_contribution`.
+
+The passes run on the `BLOCKS` row blocks in parallel; weighted sums are summed per block
+and added in block order, so totals are the same on any thread count. Every draw is a pure
+function of (stream key, row, slot 0), so drawing only where a draw is used gives the same
+numbers as one draw per row whether or not used (common random numbers).
 """
 
 from __future__ import annotations
+
+from collections import namedtuple
 
 import numba
 import numpy as np
@@ -26,23 +79,75 @@ from sim.sums import BLOCKS, PLACE_PARTS, block_rows, block_totals, part_rows
 
 NAME = "microcredit"
 
+# Parameters the passes read, by name: `microcredit.<field>`; then the loan amount (capped at
+# the legal maximum) and the schedule (1.0 for equal instalments).
+LOAN_PARAMS = ("microcredit.takeup_base", "microcredit.takeup_skill_effect", "microcredit.takeup_motivation_effect",
+               "microcredit.takeup_risk_effect", "microcredit.takeup_peer_effect", "microcredit.project_return_mean",
+               "microcredit.project_return_sd", "microcredit.capital_depreciation", "microcredit.reinvest_share",
+               "microcredit.interest_rate", "microcredit.interest_subsidy_share", "microcredit.term",
+               "microcredit.max_extensions", "microcredit.extension_years", "microcredit.renewal_share",
+               "microcredit.insured_loss_share")
+LoanParams = namedtuple("LoanParams", [name.split(".", 1)[1] for name in LOAN_PARAMS] + ["amount", "equal"])
+
+# assumption: less than a yuan left unpaid is rounding (float32 balances), not a debt
+PAID_UP = 1.0
+
+
+def loan_params(p) -> LoanParams:
+    """The passes' parameters, as floats, from a year's parameter lookup."""
+    return LoanParams(*(float(p[name]) for name in LOAN_PARAMS),
+                      amount=float(min(p["microcredit.amount"], p["microcredit.max_amount"])),
+                      equal=1.0 if p["microcredit.repayment"] == "equal" else 0.0)
+
 
 @numba.njit(cache=True, parallel=True)
-def _loan_rows(year, on, q, key_takeup, key_return, price_c, loss_v, good_v, line, county, village,
-               status, labor, size, n_skilled, motivation, risk_aversion, weight,
-               income_farm, income_local_wage, income_migrant, income_transfers, income_property, oop_medical,
-               savings, obligations, principal_a, capital_a, term_left_a, arrears_a, loan_year, defaulted,
-               made_out, default_out):
-    """Every row's loan year; returns the weighted interest subsidy and defaulted losses."""
+def _takeup_rows(year, on, q, key_takeup, good_v, supported, village, labor, size, n_skilled, motivation,
+                 risk_aversion, defaulted, principal_a, capital_a, term_left_a, arrears_a, loan_year, extensions,
+                 made_out, projects):
+    """Rule 1 on every row: new loans. `projects[block]`: the block's rows with project
+    capital once the new loans are made (the rows whose gains the loan pass stores)."""
+    n = size.shape[0]
+    amount, term = q.amount, int(q.term)
+    for block in numba.prange(BLOCKS):
+        first, last = block_rows(block, n)
+        count = 0
+        for i in range(first, last):  # unsigned rows (`block_rows`)
+            made = False
+            if (on and supported[i] and labor[i] != 0 and principal_a[i] <= 0 and arrears_a[i] <= 0
+                    and not defaulted[i] and size[i] > 0):
+                chance = (q.takeup_base + q.takeup_skill_effect * (1.0 if n_skilled[i] > 0 else 0.0)
+                          + q.takeup_motivation_effect * (motivation[i] - 0.5)
+                          - q.takeup_risk_effect * (risk_aversion[i] - 0.5)
+                          - q.takeup_peer_effect * (1.0 - good_v[village[i]]))
+                made = u01(key_takeup, i, 0) < min(max(chance, 0.0), 1.0)
+                if made:
+                    principal_a[i] = amount
+                    capital_a[i] += amount
+                    term_left_a[i] = term
+                    loan_year[i] = year
+                    extensions[i] = 0
+            made_out[i] = made
+            if capital_a[i] > 0:
+                count += 1
+        projects[block] = count
+
+
+@numba.njit(cache=True, parallel=True)
+def _loan_rows(year, on, q, key_return, key_renewal, price_c, loss_v, line, supported, county, village, labor,
+               size, weight, income_farm, income_local_wage, income_migrant, income_transfers, income_property,
+               oop_medical, savings, obligations, principal_a, capital_a, term_left_a, arrears_a, loan_year,
+               defaulted, extensions, offsets, made_out, default_out, extended_out, renewed_out, gain_rows, gains):
+    """Rules 2-6 on every row; returns the weighted interest subsidy and the defaulted losses.
+    The block's project rows and their gains go to `gain_rows`, `gains` from `offsets[block]`."""
     sums = np.zeros((BLOCKS, 2))
     for block in numba.prange(BLOCKS):
         first, last = block_rows(block, size.shape[0])
-        subsidy_c, loss_c = _loan_block(first, last, year, on, q, key_takeup, key_return,
-                                        price_c, loss_v, good_v, line, county, village, status, labor, size,
-                                        n_skilled, motivation, risk_aversion, weight, income_farm,
-                                        income_local_wage, income_migrant, income_transfers, income_property,
-                                        oop_medical, savings, obligations, principal_a, capital_a, term_left_a,
-                                        arrears_a, loan_year, defaulted, made_out, default_out)
+        subsidy_c, loss_c = _loan_block(first, last, offsets[block], year, on, q, key_return, key_renewal,
+                                        price_c, loss_v, line, supported, county, village, labor, size, weight,
+                                        income_farm, income_local_wage, income_migrant, income_transfers,
+                                        income_property, oop_medical, savings, obligations, principal_a,
+                                        capital_a, term_left_a, arrears_a, loan_year, defaulted, extensions,
+                                        made_out, default_out, extended_out, renewed_out, gain_rows, gains)
         sums[block, 0] = subsidy_c
         sums[block, 1] = loss_c
     totals = block_totals(sums)
@@ -50,91 +155,101 @@ def _loan_rows(year, on, q, key_takeup, key_return, price_c, loss_v, good_v, lin
 
 
 @numba.njit(cache=True)
-def _loan_block(lo, hi, year, on, q, key_takeup, key_return, price_c, loss_v, good_v, line, county, village,
-                status, labor, size, n_skilled, motivation, risk_aversion, weight,
-                income_farm, income_local_wage, income_migrant, income_transfers, income_property, oop_medical,
-                savings, obligations, principal_a, capital_a, term_left_a, arrears_a, loan_year, defaulted,
-                made_out, default_out):
-    amount, term = q[Q_AMOUNT], int(q[Q_TERM])
+def _loan_block(lo, hi, k, year, on, q, key_return, key_renewal, price_c, loss_v, line, supported, county,
+                village, labor, size, weight, income_farm, income_local_wage, income_migrant, income_transfers,
+                income_property, oop_medical, savings, obligations, principal_a, capital_a, term_left_a, arrears_a,
+                loan_year, defaulted, extensions, made_out, default_out, extended_out, renewed_out, gain_rows,
+                gains):
     subsidy_sum, loss_sum = 0.0, 0.0
     for i in range(lo, hi):  # unsigned rows (`block_rows`)
-        made = False
-        if (on and (status[i] == 1 or status[i] == 3) and labor[i] != 0 and principal_a[i] <= 0
-                and arrears_a[i] <= 0 and not defaulted[i] and size[i] > 0):
-            chance = (q[Q_BASE] + q[Q_SKILL] * (1.0 if n_skilled[i] > 0 else 0.0)
-                      + q[Q_MOTIVATION] * (motivation[i] - 0.5) - q[Q_RISK] * (risk_aversion[i] - 0.5)
-                      - q[Q_PEER] * (1.0 - good_v[village[i]]))
-            made = u01(key_takeup, i, 0) < min(max(chance, 0.0), 1.0)
-        made_out[i] = made
-        if not made and capital_a[i] <= 0 and principal_a[i] <= 0 and arrears_a[i] <= 0:
-            # no loan and no project: nothing is owed, paid or lost (most households)
-            default_out[i] = False
-            continue
-        if made:
-            principal_a[i] = amount
-            capital_a[i] += amount
-            term_left_a[i] = term
-            loan_year[i] = year
+        capital, principal, arrears = float(capital_a[i]), float(principal_a[i]), float(arrears_a[i])
+        default_out[i] = False
+        extended_out[i] = False
+        renewed_out[i] = False
+        if capital <= 0 and principal <= 0 and arrears <= 0:
+            continue  # no loan and no project: nothing is earned, owed or paid (most households)
+        open_loan = principal > 0 or arrears > 0
 
-        # the project yields or loses; while a loan runs its return is net of upkeep
-        capital = float(capital_a[i])
+        # Rule 2: the project's gain or loss is this year's business income
         if capital > 0:
-            r = ((1.0 + q[Q_MEAN] + q[Q_SD] * normal01(key_return, i, 0)) * price_c[county[i]]
-                 * (1.0 - loss_v[village[i]]) - 1.0)
-            income_farm[i] += max(r, 0.0) * capital
-            wear = 0.0 if principal_a[i] > 0 else q[Q_WEAR]
-            capital = capital * (1.0 + min(r, 0.0)) * (1.0 - wear)
-            capital_a[i] = capital if capital > 1.0 else 0.0
+            r = ((1.0 + q.project_return_mean + q.project_return_sd * normal01(key_return, i, 0))
+                 * price_c[county[i]] * (1.0 - loss_v[village[i]] * (1.0 - q.insured_loss_share)) - 1.0)
+            g = r * capital
+            income_farm[i] += g
+            kept = q.reinvest_share * g if g > 0 else g  # reinvested, or borne by the capital
+            obligations[i] += kept
+            capital += kept
+            if not open_loan:
+                capital *= 1.0 - q.capital_depreciation
+            capital = capital if capital > 1.0 else 0.0
+            gain_rows[k] = i
+            gains[k] = g
+            k += 1
 
-        # dues: unsubsidized interest yearly; principal at maturity or in equal shares
-        principal = float(principal_a[i])
-        term_left = term_left_a[i]
-        active = principal > 0 and term_left > 0
-        if active:
-            term_left -= 1
-        billed = 0.0
-        if active:
-            if q[Q_EQUAL] > 0:
-                billed = principal / max(term_left_a[i], 1)
-            elif term_left <= 0:
-                billed = principal
-        interest = q[Q_RATE] * principal if active else 0.0
-        subsidy = interest * q[Q_SUBSIDY]
-        due = billed + interest - subsidy
-        owed = due + arrears_a[i]
-        income = (float(income_farm[i]) + income_local_wage[i] + income_migrant[i] + income_transfers[i]
-                  + income_property[i])
-        from_income = min(owed, max(income - oop_medical[i] - line * size[i], 0.0))
-        from_savings = min(owed - from_income, float(savings[i]))
-        from_capital = min(owed - from_income - from_savings, float(capital_a[i])) if term_left <= 0 else 0.0
-        savings[i] -= from_savings
-        capital_a[i] -= from_capital
-        obligations[i] += from_income
-        arrears = owed - from_income - from_savings - from_capital
-        principal -= billed
-
-        # a small shortfall at first maturity rolls over once; otherwise default
-        if (arrears > 1e-6 and term_left <= 0 and year - loan_year[i] < q[Q_TERM]
-                and arrears <= q[Q_ROLLOVER] * amount):
-            principal, term_left, arrears = arrears, 1, 0.0
-        default = arrears > 1e-6 and (term_left <= 0 or arrears > due + 1e-6)
-        if default:
-            loss_sum += weight[i] * (principal + arrears)
-            principal, arrears, term_left = 0.0, 0.0, 0
-            defaulted[i] = True
-        default_out[i] = default
-        principal_a[i] = max(principal, 0.0)
-        arrears_a[i] = arrears
-        term_left_a[i] = term_left
-        subsidy_sum += weight[i] * subsidy
+        if open_loan:
+            # Rule 3: what falls due this year
+            years_left = max(int(term_left_a[i]), 1)  # a loan past its term falls due now
+            mature = years_left == 1
+            billed = principal / years_left if (q.equal > 0 or mature) else 0.0
+            interest = q.interest_rate * principal
+            subsidy = interest * q.interest_subsidy_share
+            owed = arrears + (interest - subsidy) + billed
+            # Rule 4: savings, then income above the line, then (at maturity) capital
+            from_savings = min(owed, max(float(savings[i]), 0.0))
+            income = (float(income_farm[i]) + income_local_wage[i] + income_migrant[i] + income_transfers[i]
+                      + income_property[i])
+            spare = income - obligations[i] - oop_medical[i] - line * size[i]
+            from_income = min(owed - from_savings, max(spare, 0.0))
+            rest = owed - from_savings - from_income
+            # at maturity the project is sold if that settles the loan, or at the last maturity;
+            # otherwise it is kept through an extension
+            sell = mature and (capital >= rest - PAID_UP or extensions[i] >= q.max_extensions)
+            from_capital = min(rest, capital) if sell else 0.0
+            savings[i] -= from_savings
+            obligations[i] += from_income
+            capital -= from_capital
+            unpaid = owed - from_savings - from_income - from_capital
+            principal -= billed
+            term_left = years_left - 1
+            if not mature:
+                arrears = unpaid  # carried to maturity, not a default
+            elif unpaid <= PAID_UP:
+                # repaid in full; Rule 6: renewal at once for a household still eligible
+                principal, arrears = 0.0, 0.0
+                if (on and supported[i] and labor[i] != 0 and size[i] > 0
+                        and u01(key_renewal, i, 0) < q.renewal_share):
+                    principal = q.amount
+                    capital += q.amount
+                    term_left = int(q.term)
+                    loan_year[i] = year
+                    extensions[i] = 0
+                    made_out[i] = True
+                    renewed_out[i] = True
+            elif extensions[i] < q.max_extensions:
+                # Rule 5: extended; payments went to arrears and interest before principal
+                principal = min(unpaid, billed)
+                arrears = unpaid - principal
+                term_left = max(int(q.extension_years), 1)
+                extensions[i] += 1
+                extended_out[i] = True
+            else:
+                loss_sum += weight[i] * unpaid  # written off; the risk fund pays its share
+                principal, arrears = 0.0, 0.0
+                defaulted[i] = True
+                default_out[i] = True
+            principal_a[i] = max(principal, 0.0)
+            arrears_a[i] = max(arrears, 0.0)
+            term_left_a[i] = term_left
+            subsidy_sum += weight[i] * subsidy
+        capital_a[i] = capital if capital > 1.0 else 0.0
     return subsidy_sum, loss_sum
 
 
 @numba.njit(cache=True, parallel=True)
-def _village_loans(village, weight, principal, arrears, defaults, open_out, loans_v, bad_v):
-    """Open loans, and per village the weighted loans and bad loans: each of
-    `PLACE_PARTS` row ranges summed in row order into its own copy, the copies added in
-    order (as the register's village sums)."""
+def _village_loans(village, weight, principal, arrears, extensions, defaults, open_out, loans_v, bad_v):
+    """Open loans, and per village the weighted loans and loans not in good standing (in
+    arrears, extended or defaulted): each of `PLACE_PARTS` row ranges summed in row order into
+    its own copy, the copies added in order (as the register's village sums)."""
     n = village.shape[0]
     loans_parts, bad_parts = np.zeros((PLACE_PARTS, loans_v.shape[0])), np.zeros((PLACE_PARTS, bad_v.shape[0]))
     for part in numba.prange(PLACE_PARTS):
@@ -145,56 +260,79 @@ def _village_loans(village, weight, principal, arrears, defaults, open_out, loan
             if open_out[i] or defaults[i]:
                 w = np.float64(weight[i])
                 loans[village[i]] += w
-                if arrears[i] > 0 or defaults[i]:
+                if defaults[i] or arrears[i] > 0 or extensions[i] > 0:
                     bad[village[i]] += w
     for part in range(PLACE_PARTS):
         loans_v += loans_parts[part]
         bad_v += bad_parts[part]
 
 
-LOAN_PARAMS = ("microcredit.takeup_base", "microcredit.takeup_skill_effect", "microcredit.takeup_motivation_effect",
-               "microcredit.takeup_risk_effect", "microcredit.takeup_peer_effect", "microcredit.project_return_mean",
-               "microcredit.project_return_sd", "microcredit.capital_depreciation", "microcredit.interest_rate",
-               "microcredit.interest_subsidy_share", "microcredit.rollover_share", "microcredit.term")
-(Q_BASE, Q_SKILL, Q_MOTIVATION, Q_RISK, Q_PEER, Q_MEAN, Q_SD, Q_WEAR, Q_RATE, Q_SUBSIDY, Q_ROLLOVER, Q_TERM,
- Q_AMOUNT, Q_EQUAL) = range(len(LOAN_PARAMS) + 2)
-
-
 def act(model, on: bool) -> dict[str, float]:
     hh, p, f = model.hh, model.p, model.flows
-    if not on and not (hh.loan_capital > 0).any() and not (hh.loan_principal > 0).any():
+    if not on and not (hh.loan_capital > 0).any() and not (hh.loan_principal > 0).any() \
+            and not (hh.loan_arrears > 0).any():
         none = np.zeros(hh.n, bool)
         f.update(microcredit_made=none, microcredit_defaults=none, microcredit_open=none,
-                 microcredit_subsidy=0.0, microcredit_compensation=0.0)
+                 microcredit_extensions=none, microcredit_renewals=none, reached_microcredit=none,
+                 microcredit_subsidy=0.0, microcredit_compensation=0.0,
+                 microcredit_gain_rows=np.zeros(0, np.int64), microcredit_gains=np.zeros(0))
         return {}
-    q = np.array([p[name] for name in LOAN_PARAMS]
-                 + [min(p["microcredit.amount"], p["microcredit.max_amount"]),
-                    1.0 if p["microcredit.repayment"] == "equal" else 0.0], dtype=np.float64)
-    made, defaults = np.empty(hh.n, bool), np.empty(hh.n, bool)  # the pass writes every row
+    q = loan_params(p)
     s, v, c = model.streams, model.villages, model.counties
-    subsidy, loss = _loan_rows(model.year, on, q, s.key("loan_takeup", model.year), s.key("project_return", model.year),
-               c.price_shock, v.disaster_loss, v.loan_good_share, float(model.line), hh.county, hh.village,
-               hh.status, hh.labor, hh.size, hh.n_skilled, hh.motivation, hh.risk_aversion, hh.weight,
-               hh.income_farm, hh.income_local_wage, hh.income_migrant, hh.income_transfers, hh.income_property,
-               hh.oop_medical, hh.savings, hh.obligations, hh.loan_principal, hh.loan_capital, hh.loan_term_left,
-               hh.loan_arrears, hh.loan_year, hh.loan_defaulted, made, defaults)
+    supported = f["supported"]
+    made = np.empty(hh.n, bool)  # the passes write every row
+    defaults, extended, renewed = np.empty(hh.n, bool), np.empty(hh.n, bool), np.empty(hh.n, bool)
+    projects = np.zeros(BLOCKS, np.int64)
+    _takeup_rows(model.year, on, q, s.key("loan_takeup", model.year), v.loan_good_share, supported, hh.village,
+                 hh.labor, hh.size, hh.n_skilled, hh.motivation, hh.risk_aversion, hh.loan_defaulted,
+                 hh.loan_principal, hh.loan_capital, hh.loan_term_left, hh.loan_arrears, hh.loan_year,
+                 hh.loan_extensions, made, projects)
+    offsets = np.zeros(BLOCKS, np.int64)
+    offsets[1:] = np.cumsum(projects)[:-1]
+    gain_rows, gains = np.empty(int(projects.sum()), np.int64), np.empty(int(projects.sum()))
+    subsidy, loss = _loan_rows(
+        model.year, on, q, s.key("project_return", model.year), s.key("loan_renewal", model.year),
+        c.price_shock, v.disaster_loss, float(model.line), supported, hh.county, hh.village, hh.labor, hh.size,
+        hh.weight, hh.income_farm, hh.income_local_wage, hh.income_migrant, hh.income_transfers, hh.income_property,
+        hh.oop_medical, hh.savings, hh.obligations, hh.loan_principal, hh.loan_capital, hh.loan_term_left,
+        hh.loan_arrears, hh.loan_year, hh.loan_defaulted, hh.loan_extensions, offsets, made, defaults, extended,
+        renewed, gain_rows, gains)
     compensation = loss * p["microcredit.risk_compensation_share"]
 
     # Peer effect for next year: the share of each village's loans in good standing.
     open_loans = np.empty(hh.n, bool)
     loans, bad = np.zeros(v.n), np.zeros(v.n)
-    _village_loans(hh.village, hh.weight, hh.loan_principal, hh.loan_arrears, defaults, open_loans, loans, bad)
+    _village_loans(hh.village, hh.weight, hh.loan_principal, hh.loan_arrears, hh.loan_extensions, defaults,
+                   open_loans, loans, bad)
     v.loan_good_share = np.where(loans > 0, 1.0 - bad / np.maximum(loans, 1e-12), v.loan_good_share)
 
     f["reached_microcredit"] = made | open_loans | defaults
     f["microcredit_made"] = made
+    f["microcredit_renewals"] = renewed
+    f["microcredit_extensions"] = extended
     f["microcredit_defaults"] = defaults
     f["microcredit_open"] = open_loans
     f["microcredit_subsidy"] = subsidy
     f["microcredit_compensation"] = compensation
+    f["microcredit_gain_rows"] = gain_rows
+    f["microcredit_gains"] = gains
     out = {}
-    if f["microcredit_subsidy"]:
-        out["fiscal"] = f["microcredit_subsidy"]
+    if subsidy:
+        out["fiscal"] = subsidy
     if compensation:
         out["county"] = compensation
+    return out
+
+
+def income_contribution(model, rows: np.ndarray) -> np.ndarray:
+    """This year's project gain g (yuan, float64; a loss is negative) of each of `rows`, 0 for
+    rows without a project: looked up in the year's sparse gains (rows in ascending order)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    out = np.zeros(rows.shape[0])
+    gain_rows = model.flows.get("microcredit_gain_rows")
+    if gain_rows is None or gain_rows.shape[0] == 0 or rows.shape[0] == 0:
+        return out
+    at = np.minimum(np.searchsorted(gain_rows, rows), gain_rows.shape[0] - 1)
+    hit = gain_rows[at] == rows
+    out[hit] = model.flows["microcredit_gains"][at[hit]]
     return out

@@ -1,10 +1,17 @@
 """Public-welfare jobs for the poor (002 §6; 004 ch.2 §1; facts.md: Jobs): road upkeep,
 cleaning, patrols, paid by the government.
 
-Each year the jobs (`public_jobs.jobs_per_registered_household` times the registered
-households at the start of the run) go to supported households with a member at home able
-to work, poorest first, within cadre capacity and budget. A job adds `public_jobs.wage` to
-local wage income.
+There are `public_jobs.jobs_per_registered_household` times the registered households at
+the start of the run jobs (no more than `budget.public_jobs` pays for, if it is set). A
+job stays with the household that holds it (`public_job`) from year to year while the
+household is supported (`policies.supported`: registered, exited while support continues,
+under return monitoring; 摘帽不摘帮扶, docs/register_sources.md §2f) and has some labor and
+a working-age member at home: exiting the register does not cost it the job. Jobs that
+fall vacant, and new jobs when their number rises, go to the households the government
+assigned (candidates: households that meet the same rule and hold no job), poorest
+first, within cadre capacity and budget; should there be fewer jobs than holders, the
+poorest holders keep theirs. Each year a job is held it adds `public_jobs.wage` to local
+wage income. Switched off, no one holds a job.
 """
 
 from __future__ import annotations
@@ -20,17 +27,20 @@ TARGETED = True
 
 
 @numba.njit(cache=True, parallel=True)
-def _candidate_rows(supported, labor, n_working, n_college, n_migrants, size, out):
+def _rule_rows(supported, labor, n_working, n_college, n_migrants, size, public_job, holders, out):
+    """Supported households with some labor and a working-age member at home that hold a
+    job (holders = True: they keep it) or do not (False: candidates for one)."""
     for i in numba.prange(size.shape[0]):
         out[i] = (supported[i] and labor[i] != 0 and n_working[i] - n_college[i] - n_migrants[i] >= 1
-                  and size[i] > 0)
+                  and size[i] > 0 and public_job[i] == holders)
 
 
 def candidates(model) -> np.ndarray:
-    """Supported households with some labor and a working-age member at home."""
+    """Supported households with some labor and a working-age member at home, holding no job."""
     hh = model.hh
     out = np.empty(hh.n, bool)
-    _candidate_rows(model.flows["supported"], hh.labor, hh.n_working, hh.n_college, hh.n_migrants, hh.size, out)
+    _rule_rows(model.flows["supported"], hh.labor, hh.n_working, hh.n_college, hh.n_migrants, hh.size,
+               hh.public_job, False, out)
     return out
 
 
@@ -43,11 +53,31 @@ def act(model, on: bool) -> dict[str, float]:
     if not on:
         hh.public_job = False
         return {}
-    assigned = f["assigned_public_jobs"] if "assigned_public_jobs" in f else np.zeros(hh.n, bool)
+    wage = float(p["public_jobs.wage"])
     jobs = p["public_jobs.jobs_per_registered_household"] * model.initial["registered_poor_households"]
-    holders = poorest_within(np.flatnonzero(assigned), hh.measured_pc, hh.weight, jobs)
+    if p["budget.public_jobs"] > 0 and wage > 0:  # the yearly budget pays every job held
+        jobs = min(jobs, p["budget.public_jobs"] / wage)
+    keep = np.empty(hh.n, bool)
+    _rule_rows(f["supported"], hh.labor, hh.n_working, hh.n_college, hh.n_migrants, hh.size, hh.public_job, True,
+               keep)
+    holders = np.flatnonzero(keep)
+    held = float(weighted_sum(hh.weight, keep))
+    if held > jobs:  # fewer jobs than holders: the poorest holders keep theirs
+        holders, new = poorest_within(holders, hh.measured_pc, hh.weight, jobs), holders[:0]
+    else:  # vacancies (and new jobs) to the assigned households, poorest first
+        assigned = f["assigned_public_jobs"] if "assigned_public_jobs" in f else np.zeros(hh.n, bool)
+        new = poorest_within(np.flatnonzero(assigned & ~keep), hh.measured_pc, hh.weight, jobs - held)
     hh.public_job = False
     hh.public_job[holders] = True
-    hh.income_local_wage[holders] += np.float32(p["public_jobs.wage"])  # holders: distinct rows
+    hh.public_job[new] = True
+    hh.income_local_wage[holders] += np.float32(wage)  # holders and new: distinct rows
+    hh.income_local_wage[new] += np.float32(wage)
     f["reached_public_jobs"] = hh.public_job.copy()
-    return {"fiscal": float(weighted_sum(hh.weight, hh.public_job)) * p["public_jobs.wage"]}
+    return {"fiscal": float(weighted_sum(hh.weight, hh.public_job)) * wage}
+
+
+def income_contribution(model, rows: np.ndarray) -> np.ndarray:
+    """This year's income (yuan) the measure gave each of the given rows: the wage where
+    the household holds a job, else 0."""
+    wage = np.float64(np.float32(model.p["public_jobs.wage"]))  # as added to the float32 column
+    return np.where(model.hh.public_job[rows], wage, 0.0)

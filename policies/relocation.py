@@ -147,10 +147,10 @@ def act(model, on: bool) -> dict[str, float]:
     can_move = np.empty(hh.n, bool)
     _eligible_rows(model.year, float(p["relocation.land_rent_per_person"]), f["supported"], hh.relocated,
                    hh.location_risk, hh.size, hh.relocation_year, hh.income_property, can_move)
-    if getattr(model, "relocation_eligible_people", None) is None:  # the quota's base, at the start
-        model.relocation_eligible_people = float(weighted_people(hh.weight, hh.size, can_move))
     if not on:
         return {}
+    if getattr(model, "relocation_eligible_people", None) is None:  # the quota's base, the first year it acts
+        model.relocation_eligible_people = float(weighted_people(hh.weight, hh.size, can_move))
 
     accepts = np.empty(hh.n, bool)
     movers_v = np.zeros(v.n)
@@ -173,3 +173,12 @@ def act(model, on: bool) -> dict[str, float]:
                               hh.oop_medical, hh.obligations, hh.savings, moved)
     f["reached_relocation"] = moved
     return {"fiscal": cost * people - paid} if moved.any() else {}
+
+
+def income_contribution(model, rows: np.ndarray) -> np.ndarray:
+    """This year's income (yuan) the measure gave each of the given rows: the rent on the
+    land a relocated household left behind, from the year after its move (0 otherwise)."""
+    hh = model.hh
+    rent = (float(model.p["relocation.land_rent_per_person"]) * hh.size[rows]).astype(np.float32)  # as `_eligible_rows`
+    paid = hh.relocated[rows] & (hh.relocation_year[rows] < model.year)
+    return np.where(paid, rent.astype(np.float64), 0.0)

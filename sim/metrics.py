@@ -38,7 +38,23 @@ COLUMNS: dict[str, str] = {
     "new_poor_people": "people in newly registered households",
     "registered_net_births_people": "births minus deaths in households registered at the end of the year",
     "exited_people": "people in households that have exited and not returned (end of year)",
-    "income_poor_people": "people whose true per-capita resources are below the line",
+    "income_poor_people": "people whose true per-capita net income (transfers counted) is below the line (end of year)",
+    "registered_above_line_people": "registered people whose true per-capita net income is at or above the line "
+                                    "(end of year): the register's inclusion errors",
+    "unregistered_poor_people": "people not on the register (never registered, or exited) whose true per-capita "
+                                "net income is below the line (end of year): the register's exclusion errors",
+    "start_cohort_registered_people": "people in households of the register built in the start year that are "
+                                      "registered at the end of the year",
+    "start_cohort_exits_people": "people in households of the start-year register that exited this year",
+    "start_cohort_returns_people": "people in households of the start-year register that returned this year",
+    "monitored_people": "people in households under return monitoring (end of year)",
+    "newly_monitored_people": "people in households return monitoring took on this year",
+    "planned_exits_people": "people the counties' exit plans set out to exit this year (0 when no plan limits exits)",
+    "plan_unfilled_people": "planned exits that found no qualifying household this year (people)",
+    "recheck_added_people": "people added to the register by the re-check (回头看) this year (also in new_poor_people)",
+    "recheck_removed_people": "people the re-check removed from the register as wrongly registered this year "
+                              "(not exits)",
+    "recheck_removed_households": "households the re-check removed from the register this year",
     "mean_income_per_capita": "mean income per person, yuan/year",
     "mean_income_registered": "mean income per person in registered households, yuan/year",
     "poverty_line": "the poverty line of the year, yuan/person/year",
@@ -51,6 +67,8 @@ COLUMNS: dict[str, str] = {
     "microcredit_outstanding": "microcredit principal and arrears outstanding at the end of the year, yuan",
     "microcredit_interest_subsidy": "microcredit interest paid by poverty funds this year, yuan",
     "microcredit_risk_compensation": "losses on defaulted loans paid by county risk funds this year, yuan",
+    "microcredit_extensions": "microcredit loans extended (展期) this year (households)",
+    "microcredit_renewals": "microcredit loans renewed (续贷) this year (households)",
     "relocated_people": "people relocated (cumulative)",
     "poor_villages": "poor villages not yet exited (weighted)",
     "villages_exited": "poor villages that exited this year (weighted)",
@@ -67,16 +85,22 @@ for _batch in BATCH_NAMES:
     COLUMNS[f"batch_people_{_batch}"] = f"people reached by any measure of the '{_batch}' batch this year"
 for _name in MEASURES:
     COLUMNS[f"ever_reached_people_{_name}"] = f"people in households {_name} has reached in any simulated year so far"
+for _name in MEASURES:
+    COLUMNS[f"exit_route_people_{_name}"] = (f"people in households that exited this year whom {_name} carried out "
+                                             "(docs/ODD.md: exit routes)")
+for _batch in BATCH_NAMES:
+    COLUMNS[f"exit_route_batch_people_{_batch}"] = (f"people in households that exited this year whom a measure of "
+                                                    f"the '{_batch}' batch carried out")
 for _batch in BATCH_NAMES:
     COLUMNS[f"batch_ever_people_{_batch}"] = (f"people in households any measure of the '{_batch}' batch has reached "
                                               "in any simulated year so far")
 for _cause in Cause:
     COLUMNS[f"poor_people_cause_{_cause.name.lower()}"] = (
-        f"registered people whose diagnosed causes include {_cause.name.lower()}")
+        f"registered people whose causes recorded at registration include {_cause.name.lower()}")
 for _cause in Cause:
     COLUMNS[f"registered_poor_people_cause_{_cause.name.lower()}"] = (
-        f"registered people whose main cause (first diagnosed cause in the official order) is {_cause.name.lower()}")
-COLUMNS["registered_poor_people_cause_none"] = "registered people with no diagnosed cause"
+        f"registered people whose main cause recorded at registration is {_cause.name.lower()}")
+COLUMNS["registered_poor_people_cause_none"] = "registered people with no recorded cause"
 COLUMNS.update({
     "mean_income_ever_registered": "mean income per person in households ever registered (registered, exited "
                                    "or returned), yuan/year",
@@ -94,20 +118,23 @@ SUMS = ("households", "people", "births", "deaths", "registered_poor_households"
         "new_poor_people", "registered_net_births_people", "exited_people", "income_poor_people", "income",
         "income_registered", "dibao_people", "no_labor_registered_people", "oop_medical_total",
         "relocated_people", "ever_registered_people", "income_ever_registered", "income_relocated",
-        "microcredit_people", "income_microcredit", "registered_poor_people_cause_none", "microcredit_households")
+        "microcredit_people", "income_microcredit", "registered_poor_people_cause_none", "microcredit_households",
+        "registered_above_line_people", "unregistered_poor_people", "start_cohort_registered_people",
+        "start_cohort_exits_people", "start_cohort_returns_people", "monitored_people")
 # then one sum per cause (diagnosed causes include it), then one per main cause
 N_SUMS = len(SUMS) + 2 * len(Cause)
 _CAUSE_BITS = np.array([int(c) for c in Cause], dtype=np.int64)
 (S_HH, S_PEOPLE, S_BIRTHS, S_DEATHS, S_REG_HH, S_REG_PEOPLE, S_EXIT_HH, S_EXIT_PEOPLE, S_RET_HH, S_RET_PEOPLE,
  S_NEW_HH, S_NEW_PEOPLE, S_REG_NET_BIRTHS, S_EXITED_PEOPLE, S_INCOME_POOR, S_INCOME, S_INCOME_REG, S_DIBAO,
  S_NO_LABOR_REG, S_OOP, S_RELOCATED, S_EVER_PEOPLE, S_INCOME_EVER, S_INCOME_RELOCATED, S_MC_PEOPLE, S_INCOME_MC,
- S_NO_CAUSE, S_MC_HH) = range(len(SUMS))
+ S_NO_CAUSE, S_MC_HH, S_ABOVE, S_UNREG_POOR, S_COHORT_REG, S_COHORT_EXITS, S_COHORT_RETURNS,
+ S_MONITORED) = range(len(SUMS))
 CHUNKS = BLOCKS  # row blocks summed in parallel, then added up in a fixed order (same result on any thread count)
 
 
 @numba.njit(cache=True, parallel=True)
-def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, returned, new_poor, resources,
-              income, dibao, labor, oop, relocated, causes, loan_year):
+def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, returned, new_poor, income, dibao,
+              labor, oop, relocated, causes, loan_year, cohort, monitor_year):
     """The household sums of `SUMS`, then people by diagnosed cause and by main cause.
 
     Accumulators are local scalars (kept in registers, one pass over the rows); causes go
@@ -124,6 +151,7 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
         ever_people = income_ever = mc_people = mc_hh = income_mc = exited_people = 0.0
         exit_hh = exit_people = ret_hh = ret_people = new_hh = new_people = 0.0
         dibao_people = relocated_people = income_relocated = 0.0
+        above = unreg_poor = cohort_reg = cohort_exits = cohort_returns = monitored = 0.0
         # unsigned: no check for negative indices on every access (1.4x faster metrics)
         # Membership is multiplied in (x * 1.0 is x, and adding x * 0.0 changes no sum)
         # rather than branched on: who is registered, exited or on dibao is unpredictable
@@ -132,9 +160,11 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
             w = float(weight[i])
             ws = w * size[i]
             inc = w * income[i]
+            poor = 0.0
             if size[i] > 0:
                 households += w
-                income_poor += ws * (resources[i] / size[i] < line)
+                poor = (income[i] / size[i] < line) * 1.0
+                income_poor += ws * poor
             people += ws
             n_births += w * births[i]
             n_deaths += w * deaths[i]
@@ -166,6 +196,13 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
             moved = relocated[i] * 1.0
             relocated_people += ws * moved
             income_relocated += inc * moved
+            above += ws * (reg * (size[i] > 0) * (1.0 - poor))
+            unreg_poor += ws * ((st == NEVER) | (st == EXITED)) * poor
+            in_cohort = cohort[i] * 1.0
+            cohort_reg += ws * reg * in_cohort
+            cohort_exits += ws * exited[i] * in_cohort
+            cohort_returns += ws * returned[i] * in_cohort
+            monitored += ws * (monitor_year[i] > 0)
         a = acc[c]
         a[S_HH], a[S_INCOME_POOR], a[S_PEOPLE], a[S_BIRTHS], a[S_DEATHS] = households, income_poor, people, n_births, n_deaths
         a[S_INCOME], a[S_OOP], a[S_REG_HH], a[S_REG_PEOPLE] = total_income, total_oop, reg_hh, reg_people
@@ -174,6 +211,8 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
         a[S_INCOME_MC], a[S_EXITED_PEOPLE], a[S_EXIT_HH], a[S_EXIT_PEOPLE] = income_mc, exited_people, exit_hh, exit_people
         a[S_RET_HH], a[S_RET_PEOPLE], a[S_NEW_HH], a[S_NEW_PEOPLE] = ret_hh, ret_people, new_hh, new_people
         a[S_DIBAO], a[S_RELOCATED], a[S_INCOME_RELOCATED] = dibao_people, relocated_people, income_relocated
+        a[S_ABOVE], a[S_UNREG_POOR], a[S_COHORT_REG], a[S_MONITORED] = above, unreg_poor, cohort_reg, monitored
+        a[S_COHORT_EXITS], a[S_COHORT_RETURNS] = cohort_exits, cohort_returns
         for combo in range(combos):  # people by diagnosed cause, and by main cause (the first)
             if hist[combo] == 0.0:
                 continue
@@ -290,22 +329,32 @@ def _batches_of_byte(high: bool) -> np.ndarray:
 
 
 _BATCHES_LOW, _BATCHES_HIGH = _batches_of_byte(False), _batches_of_byte(True)
-PEOPLE_FLAGS = ("exits_under_pressure", "exits_reversed")
-HOUSEHOLD_FLAGS = ("microcredit_open", "microcredit_defaults", "microcredit_made")
+PEOPLE_FLAGS = ("exits_under_pressure", "exits_reversed", "newly_monitored", "recheck_added", "recheck_removed")
+HOUSEHOLD_FLAGS = ("microcredit_open", "microcredit_defaults", "microcredit_made", "microcredit_extensions",
+                   "microcredit_renewals", "recheck_removed")
 
 
 def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
     hh, v, c, f = model.hh, model.villages, model.counties, model.flows
     t = _sum_rows(float(model.line), _CAUSE_BITS, hh.weight, hh.size, hh.status, f["births"], f["deaths"],
-                  f["exited"], f["returned"], f["new_poor"], hh.resources, hh.income, hh.dibao, hh.labor,
-                  hh.oop_medical, hh.relocated, hh.causes, hh.loan_year)
+                  f["exited"], f["returned"], f["new_poor"], hh.income, hh.dibao, hh.labor, hh.oop_medical,
+                  hh.relocated, hh.causes, hh.loan_year, hh.cohort, hh.monitor_year)
     sums = dict(zip(SUMS, t.tolist()))
     people, reg_people = sums["people"], sums["registered_poor_people"]
     m = {"year": model.year}
     for name in ("households", "people", "births", "deaths", "registered_poor_households", "registered_poor_people",
                  "exits_households", "exits_people", "returns_households", "returns_people", "new_poor_households",
-                 "new_poor_people", "registered_net_births_people", "exited_people", "income_poor_people"):
+                 "new_poor_people", "registered_net_births_people", "exited_people", "income_poor_people",
+                 "registered_above_line_people", "unregistered_poor_people", "start_cohort_registered_people",
+                 "start_cohort_exits_people", "start_cohort_returns_people", "monitored_people"):
         m[name] = sums[name]
+    m["planned_exits_people"] = float(f.get("planned_exits_people", 0.0))
+    m["plan_unfilled_people"] = float(f.get("plan_unfilled_people", 0.0))
+    routes = f.get("exit_routes", {})
+    for name in MEASURES:
+        m[f"exit_route_people_{name}"] = float(routes.get(f"measure:{name}", 0.0))
+    for b in BATCH_NAMES:
+        m[f"exit_route_batch_people_{b}"] = float(routes.get(f"batch:{b}", 0.0))
     m.update({
         "mean_income_per_capita": sums["income"] / people if people else 0.0,
         "mean_income_registered": sums["income_registered"] / reg_people if reg_people else 0.0,
@@ -334,10 +383,13 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
                        tuple(f.get(k, none) for k in PEOPLE_FLAGS), tuple(f.get(k, none) for k in HOUSEHOLD_FLAGS),
                        hh.loan_principal, hh.loan_arrears).tolist()
     n_m, n_b = len(MEASURES), len(BATCH_NAMES)
-    m["exits_under_pressure_people"], m["exits_reversed_people"] = flags[n_m + n_b:n_m + n_b + 2]
-    ever = n_m + n_b + len(PEOPLE_FLAGS) + len(HOUSEHOLD_FLAGS) + 1
+    n_p = len(PEOPLE_FLAGS)
+    (m["exits_under_pressure_people"], m["exits_reversed_people"], m["newly_monitored_people"],
+     m["recheck_added_people"], m["recheck_removed_people"]) = flags[n_m + n_b:n_m + n_b + n_p]
+    ever = n_m + n_b + n_p + len(HOUSEHOLD_FLAGS) + 1
     (m["microcredit_active_loans"], m["microcredit_defaults"], m["microcredit_loans_made"],
-     m["microcredit_outstanding"]) = flags[n_m + n_b + 2:ever]
+     m["microcredit_extensions"], m["microcredit_renewals"], m["recheck_removed_households"],
+     m["microcredit_outstanding"]) = flags[n_m + n_b + n_p:ever]
     for j, name in enumerate(MEASURES):
         m[f"ever_reached_people_{name}"] = flags[ever + j]
     for k, b in enumerate(BATCH_NAMES):

@@ -20,13 +20,13 @@ from agents.government import govern
 from agents.places import County, Household, PlaceAgents, Village
 from policies import MEASURES, apply_measures
 
-from . import accounting, metrics, register
+from . import accounting, metrics, register, register_build
+from .assessment import assess
 from .params import Parameters
 from .profiles import Profile, load_profile
 from .streams import Streams, root_entropy
 from .synth import synthesize
 
-REGISTERED, RETURNED = register.REGISTERED, register.RETURNED
 PARALLEL_MIN_ROWS = 100_000  # assumption: measured on 2 cores, one thread is faster below this
 
 @contextmanager
@@ -41,14 +41,15 @@ def threads_for(rows: int):
         numba.set_num_threads(threads)
 
 
-# The order of one year, in one place (DESIGN.md: "write it down as an explicit list").
+# The order of one year, in one place (DESIGN.md: "write it down as an explicit list";
+# the assessment's own steps are `sim/assessment.py: ASSESSMENT`).
 YEAR = (
     ("life", life.live_year),              # ageing, school, illness, disability, disasters, shocks
-    ("behaviour", behaviour.decide),       # labor allocation and earnings, insurance enrolment
-    ("government", govern),                # identification, causes
+    ("behaviour", behaviour.decide),       # work (persistent states), earnings, insurance enrolment
+    ("government", govern),                # the counties' exit plans; targeted measures assigned
     ("measures", apply_measures),          # policies/ act; returns fiscal costs
     ("accounting", accounting.account),    # income by source, resources, savings
-    ("assessment", register.assess),       # exits, returns, village and county exit
+    ("assessment", assess),                # measurement, exits, adjustment, re-check, monitoring, places
 )
 
 
@@ -65,16 +66,11 @@ def _ability_rows(growth, floor_per_person, target_pc, size, income_farm, income
 
 
 @numba.njit(cache=True, parallel=True)
-def _start_rows(months_poor, months_other, line, target_pc, status, size, income, resources, savings, debt,
-                measured_pc):
-    """Savings of some months of income; last year's measured income: the drawn income for
-    the registered (at most), at least the line for the others."""
-    for i in numba.prange(size.shape[0]):
-        reg = status[i] == REGISTERED or status[i] == RETURNED
-        savings[i] = (months_poor if reg else months_other) / 12.0 * max(np.float64(income[i]), 0.0)
+def _start_rows(months_poor, months_other, poor, income, savings, debt):
+    """Savings of some months of income, more for households outside the poor stratum."""
+    for i in numba.prange(income.shape[0]):
+        savings[i] = (months_poor if poor[i] else months_other) / 12.0 * max(np.float64(income[i]), 0.0)
         debt[i] = 0.0
-        pc = np.float32(resources[i] / np.float32(max(size[i], 1)))
-        measured_pc[i] = min(np.float64(pc), target_pc[i]) if reg else max(pc, np.float32(line))
 
 
 class PovertyModel(mesa.Model):
@@ -126,7 +122,6 @@ class PovertyModel(mesa.Model):
         self.year = self.start_year
         self.p = self.params.year(self.year)
         self.line = self.p["poverty.line"]
-        self.last_line = self.line
         self.growth_index = 1.0
         self.price_index = 1.0
         self.flows: dict[str, np.ndarray] = {}
@@ -142,30 +137,33 @@ class PovertyModel(mesa.Model):
 
     # --- set-up -----------------------------------------------------------------------
     def _initial_state(self, target_pc: np.ndarray) -> None:
-        """Earning ability backed out so that start-year income matches the drawn income."""
+        """Earning ability backed out so that start-year income matches the drawn income,
+        then the register built from those incomes."""
         hh, p = self.hh, self.p
         # Earnings are linear in ability and work does not depend on it: one pass with unit
         # ability gives each household's earnings per unit of ability (and its pension);
         # ability is backed out, then the same pass (same draws) gives the start year's
-        # earnings. The earnings rules live only in the behaviour pass.
+        # earnings. The earnings rules live only in the behaviour pass. A first pass sets
+        # the villages' migration networks, which the allocation of work reads.
         keys = (self.streams.key("synth.households", 0), self.streams.key("synth.households", 1))
         hh.ability = 1.0
         behaviour.work(self, *keys, shocks=False, enrol=False)
-        # The drawn income is what the register assesses (resources), so earnings also cover
-        # the year's schooling costs and the expected out-of-pocket medical costs.
-        rigid = accounting.schooling_cost(self)
-        rigid += life.expected_oop_medical(self)
+        register.aggregate_places(self)  # the villages' migration networks, which the allocation reads
+        behaviour.work(self, *keys, shocks=False, enrol=False)
+        # The drawn per-capita income is net income before dibao (earnings and pension):
+        # what the register measures, with no costs added back. Dibao then tops up the
+        # households it covers, as it did before the register was built.
         _ability_rows(float(self.growth_index), 0.05 * self.line, target_pc, hh.size, hh.income_farm,  # assumption: a small floor
-                      hh.income_local_wage, hh.income_migrant, hh.income_transfers, rigid, hh.ability)
+                      hh.income_local_wage, hh.income_migrant, hh.income_transfers, np.zeros(hh.n), hh.ability)
         behaviour.work(self, *keys, shocks=False, enrol=False)
         self.flows.update(births=np.zeros(hh.n, np.int8), deaths=np.zeros(hh.n, np.int8))
         apply_measures(self, entitlements_only=True)  # transfers and insurance shape starting incomes
         hh.oop_medical = 0.0  # the synthesized income already reflects last year's costs
         hh.medical_cost = 0.0
         accounting.account(self)
-        _start_rows(float(p["synth.savings_months_poor"]), float(p["synth.savings_months_other"]), float(self.line),
-                    target_pc, hh.status, hh.size, hh.income, hh.resources, hh.savings, hh.debt, hh.measured_pc)
-        register.diagnose(self)
+        _start_rows(float(p["synth.savings_months_poor"]), float(p["synth.savings_months_other"]),
+                    self.population.poor, hh.income, hh.savings, hh.debt)
+        register_build.build(self)
         register.aggregate_places(self)
         empty = np.zeros(hh.n, bool)
         self.flows.update(exited=empty, returned=empty, new_poor=empty,

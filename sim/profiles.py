@@ -62,6 +62,9 @@ PROFILE_SCHEMA = declare("profile", {
         "village_incidence": S("sourced", required=True, **_SHARE),
         "village_income_share": S("sourced", **_SHARE),
         "county_incidence": S("sourced", required=True, **_SHARE),
+        "deadline": S("sourced", min=2011, max=2035, help="the year by which everyone on the register is to be out"),
+        "schedule_people": S("sourced", min=0, help="the plan's exits by year, in people"),
+        "floor_people": S("sourced", min=0, help="the plan's minimum exits by year, in people"),
     }),
     "targets": S("table", schema={
         "exits_people": S("sourced", min=0),

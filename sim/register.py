@@ -1,13 +1,12 @@
-"""The poverty register (建档立卡): identification, diagnosis of causes, and the yearly
-assessment of exits, returns and village and county exit.
+"""The poverty register (建档立卡): statuses, the cadres' measurement of income, the causes
+recorded at registration, and village and county aggregates and exits.
 
-Identification (step 3) registers households whose measured per-capita resources fell
-below the line at the last assessment: never-registered ones are new poor, exited ones
-have returned. Assessment (step 6) measures this year's resources with error and lets a
-registered household exit when it is above the exit threshold of the year and the
-"two no-worries, three guarantees" hold (002 §3; 003 §二(二)): no child out of compulsory
-school for cost, basic medical insurance, safe housing. Each year, in households,
-registered(end) = registered(start) + new + returns - exits exactly.
+The register does not follow households' incomes year by year. It is built once by
+quota (`sim/register_build.py`), adjusted once a year on application within county quotas
+(`sim/adjustment.py`), emptied on each county's yearly exit plan towards the region's
+deadline (`sim/exits.py`), and from 2020 return monitoring helps exited and near-poor
+households before they can be registered again (`sim/monitoring.py`). The order of the
+year's assessment is `sim/assessment.py: ASSESSMENT`.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import numpy as np
 
 from .fields import Cause, Labor, Location, Status
 from .streams import fill_mean_one_lognormals
-from .sums import BLOCKS, PLACE_PARTS, block_rows, part_rows, weighted_sum
+from .sums import BLOCKS, PLACE_PARTS, block_rows, part_rows
 
 NEVER, REGISTERED, EXITED, RETURNED = (int(s) for s in (Status.NEVER, Status.REGISTERED, Status.EXITED,
                                                         Status.RETURNED))
@@ -26,6 +25,7 @@ FULL = int(Labor.FULL)
  C_MOTIVATION) = (int(c) for c in (Cause.ILLNESS, Cause.DISABILITY, Cause.SCHOOLING, Cause.DISASTER, Cause.LAND,
                                    Cause.SKILLS, Cause.CAPITAL, Cause.LABOR, Cause.TRANSPORT, Cause.MOTIVATION))
 TRANSPORT_PLACES = int(Location.REMOTE_MOUNTAIN | Location.TINY_HAMLET)
+NO_CAUSE = -1
 
 
 def registered(hh) -> np.ndarray:
@@ -36,68 +36,75 @@ def registered(hh) -> np.ndarray:
 
 @numba.njit(cache=True, parallel=True)
 def _registered_rows(status, out):
-    for i in numba.prange(status.shape[0]):
-        out[i] = status[i] == REGISTERED or status[i] == RETURNED
+    for block in numba.prange(BLOCKS):
+        a, b = block_rows(block, status.shape[0])
+        _registered_block(status[a:b], out[a:b])
 
 
-@numba.njit(cache=True, parallel=True)
-def _identify_rows(measured_pc, last_line, size, status, reg_year, return_year, n_returns, year, new, back):
-    for i in numba.prange(size.shape[0]):
-        below = measured_pc[i] < last_line and size[i] > 0
-        new[i] = below and status[i] == NEVER
-        back[i] = below and status[i] == EXITED
-        if new[i]:
-            status[i] = REGISTERED
-            reg_year[i] = year
-        elif back[i]:
-            status[i] = RETURNED
-            reg_year[i] = year
-            return_year[i] = year
-            n_returns[i] += 1
+@numba.njit(cache=True)
+def _registered_block(status, out):
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = (status[j] == REGISTERED) | (status[j] == RETURNED)
 
 
-def identify(model) -> None:
-    """Register households below the line at the last assessment (step 3)."""
+def as_rows(rows: np.ndarray) -> np.ndarray:
+    """Row indices from a row mask or from indices."""
+    return np.flatnonzero(rows) if rows.dtype == np.bool_ else rows
+
+
+def register_rows(model, rows: np.ndarray, status: int) -> None:
+    """Put `rows` (a mask or indices) on the register this year as `status` (REGISTERED for
+    a new entry, RETURNED for a household that exited before) and record their causes."""
     hh = model.hh
-    if model.p["register.identify_new"]:
-        new, back = np.empty(hh.n, bool), np.empty(hh.n, bool)  # every row written
-        _identify_rows(hh.measured_pc, float(model.last_line), hh.size, hh.status, hh.reg_year,
-                       hh.return_year, hh.n_returns, model.year, new, back)
-    else:
-        new, back = np.zeros(hh.n, bool), np.zeros(hh.n, bool)
-    model.flows["new_poor"] = new
-    model.flows["returned"] = back
+    rows = as_rows(rows)
+    if rows.size == 0:
+        return
+    hh.status[rows] = status
+    hh.reg_year[rows] = model.year
+    if status == RETURNED:
+        hh.return_year[rows] = model.year
+        hh.n_returns[rows] += 1
+    hh.monitor_year[rows] = 0  # registered: helped as registered, not as monitored
+    diagnose(model, rows)
 
+
+# --- causes, recorded at registration ---------------------------------------------------------
 
 @numba.njit(cache=True, parallel=True)
-def _diagnose_rows(t, status, n_chronic, illness, n_disabled, school_cost, income, disaster, ability,
-                   n_skilled, head_schooling, savings, size, labor, location_risk, motivation, causes):
-    for i in numba.prange(status.shape[0]):
-        if status[i] != REGISTERED and status[i] != RETURNED:
-            causes[i] = 0
-            continue
+def _diagnose_rows(t, rows, n_chronic, n_disabled, oop, school_cost, income, disaster, ability, n_skilled,
+                   head_schooling, savings, size, labor, location_risk, motivation, causes, main_cause):
+    illness_share, schooling_share, land_ability, capital, motivation_below = t
+    for k in numba.prange(rows.shape[0]):
+        i = rows[k]
+        inc = max(np.float64(income[i]), 1.0)
         c = 0
-        if n_chronic[i] > 0 or illness[i] != 0:
+        if oop[i] > illness_share * inc or (n_chronic[i] > 0 and labor[i] != FULL):
             c |= C_ILLNESS
         if n_disabled[i] > 0:
             c |= C_DISABILITY
-        if school_cost[i] > t[0] * max(income[i], 1.0):
+        if school_cost[i] > schooling_share * inc:
             c |= C_SCHOOLING
         if disaster[i]:
             c |= C_DISASTER
-        if ability[i] < t[1]:
+        if ability[i] < land_ability:
             c |= C_LAND
         if n_skilled[i] == 0 and head_schooling[i] < 9:
             c |= C_SKILLS
-        if savings[i] < t[2] * max(size[i], 1):
+        if savings[i] < capital * max(size[i], 1):
             c |= C_CAPITAL
         if labor[i] != FULL:
             c |= C_LABOR
         if location_risk[i] & TRANSPORT_PLACES:
             c |= C_TRANSPORT
-        if motivation[i] < t[3]:
+        if motivation[i] < motivation_below:
             c |= C_MOTIVATION
         causes[i] = c
+        main = NO_CAUSE
+        for b in range(16):  # the first recorded cause in the official order
+            if (c >> b) & 1:
+                main = b
+                break
+        main_cause[i] = main
 
 
 MEDIAN_SAMPLE = 20_000  # rows a systematic sample uses to estimate the median ability
@@ -111,158 +118,80 @@ def median_ability(hh) -> float:
     return float(np.median(hh.ability[::step]))
 
 
-def diagnose(model) -> None:
-    """Causes of poverty for every registered household, as the 12-cause bitmask.
+def diagnose(model, rows: np.ndarray, oop: np.ndarray | None = None) -> None:
+    """Record the causes of poverty of the households registered now (`rows`, a mask or
+    indices), as
+    the 12-cause bitmask, and their main cause: the first recorded cause in the official
+    order (illness, disability, schooling, disaster, ...), the order cadres' forms list them.
 
-    Marriage and lack of water are official causes the model does not represent; they
-    are never diagnosed.
+    Illness is recorded when the year's out-of-pocket medical costs exceed
+    `register.illness_cause_share` of income, or a chronically ill member leaves the
+    household short of full labor. `oop` replaces this year's out-of-pocket costs (at the
+    start, the expected costs: the start year's own are not yet known). Marriage and lack
+    of water are official causes the model does not represent; they are never recorded.
     """
     hh, p = model.hh, model.p
+    idx = as_rows(rows)
+    if idx.size == 0:
+        return
     disaster = model.flows.get("disaster_hit", np.zeros(hh.n, bool))
-    thresholds = np.array([p["register.schooling_cause_share"],
-                           p["register.land_cause_ability_share"] * median_ability(hh),
-                           p["register.capital_cause_months"] / 12.0 * model.line,
-                           p["register.motivation_cause_below"]])
-    _diagnose_rows(thresholds, hh.status, hh.n_chronic, hh.illness, hh.n_disabled, hh.school_cost, hh.income,
-                   disaster, hh.ability, hh.n_skilled, hh.head_schooling, hh.savings, hh.size, hh.labor,
-                   hh.location_risk, hh.motivation, hh.causes)
+    t = (float(p["register.illness_cause_share"]), float(p["register.schooling_cause_share"]),
+         float(p["register.land_cause_ability_share"] * median_ability(hh)),
+         float(p["register.capital_cause_months"] / 12.0 * model.line), float(p["register.motivation_cause_below"]))
+    _diagnose_rows(t, idx, hh.n_chronic, hh.n_disabled, hh.oop_medical if oop is None else oop, hh.school_cost,
+                   hh.income, disaster, hh.ability, hh.n_skilled, hh.head_schooling, hh.savings, hh.size, hh.labor,
+                   hh.location_risk, hh.motivation, hh.causes, hh.main_cause)
 
+
+# --- measurement --------------------------------------------------------------------------------
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
-def _measure_rows(key, sd, resources, size, measured_pc):
+def _measure_rows(key, sd, one_off_pc, one_off, income, size, measured_pc, measured_pc_last):
     for block in numba.prange(BLOCKS):
         first, last = block_rows(block, size.shape[0])
         error = np.empty(last - first)
         fill_mean_one_lognormals(key, first, sd, error)
-        _measured_block(resources[first:last], size[first:last], error, measured_pc[first:last])
+        _copy(measured_pc[first:last], measured_pc_last[first:last])
+        _measured_block(one_off_pc, one_off[first:last], income[first:last], size[first:last], error,
+                        measured_pc[first:last])
+
+
+@numba.njit(cache=True)
+def _copy(values, out):
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = values[j]
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _measured_block(resources, size, error, measured_pc):
-    """Measured per-capita resources of a block of rows (infinite for empty households),
-    branch-free: the compiler runs it in vector registers."""
+def _measured_block(one_off_pc, one_off, income, size, error, measured_pc):
+    """Measured per-capita income of a block of rows, one-off payments left out (infinite
+    for empty households), branch-free: the compiler runs it in vector registers."""
     for j in range(np.uint64(size.shape[0])):
-        measured_pc[j] = resources[j] / size[j] * error[j] if size[j] > 0 else np.inf
+        measured_pc[j] = (income[j] / size[j] - one_off_pc * one_off[j]) * error[j] if size[j] > 0 else np.inf
 
 
-def measure_income(model) -> None:
-    """Cadres measure per-capita resources with a log-normal error."""
-    hh = model.hh
-    _measure_rows(model.streams.key("measurement", model.year), float(model.p["register.measurement_error_sd"]),
-                  hh.resources, hh.size, hh.measured_pc)
+def measure_income(model, year: int | None = None) -> None:
+    """Cadres measure per-capita net income, transfers counted (dibao, pensions, ecological
+    payments, dividends, public-job wages), with a log-normal error; last year's
+    measurement is kept for the stability test. One-off payments (this year's disaster
+    relief) are left out: the standard is income stably above the line. Medical and
+    school costs are not subtracted: they drain savings and raise debt, and count through
+    the guarantees and return monitoring."""
+    hh, f = model.hh, model.flows
+    key = model.streams.key("measurement", model.year if year is None else year)
+    relieved = f.get("reached_disaster_reconstruction")
+    one_off_pc = float(model.p["disaster.relief_per_person"]) if relieved is not None else 0.0
+    if relieved is None:
+        relieved = _no_rows(hh.n)
+    _measure_rows(key, float(model.p["register.measurement_error_sd"]), one_off_pc, relieved, hh.income, hh.size,
+                  hh.measured_pc, hh.measured_pc_last)
 
 
-def exit_threshold(model) -> np.ndarray | float:
-    """Per-capita threshold a household must reach to exit this year."""
-    ex = model.profile.data["exit"]
-    if ex["rule"] == "absolute":
-        return model.line
-    return ex["relative_share"]["value"] * model.profile.dated("exit.reference_income", model.year)
+def _no_rows(n: int) -> np.ndarray:
+    return np.zeros(n, bool)
 
 
-@numba.njit(cache=True, parallel=True)
-def _exit_rows(year, min_years, relative, threshold, line, status, reg_year, measured_pc, labor, dibao,
-               n_dropout_compulsory, insured, unsafe_housing, size, exits):
-    """Who meets the exit rule (statuses change once exit practice has had its say)."""
-    for i in numba.prange(status.shape[0]):
-        # the three guarantees: compulsory education, basic medical insurance, safe housing
-        ok = ((status[i] == REGISTERED or status[i] == RETURNED) and year - reg_year[i] >= min_years
-              and n_dropout_compulsory[i] == 0 and insured[i] and not unsafe_housing[i] and size[i] > 0)
-        if ok:
-            if relative and labor[i] != FULL:
-                ok = dibao[i] and measured_pc[i] >= line
-            else:
-                ok = measured_pc[i] >= threshold
-        exits[i] = ok
-
-
-@numba.njit(cache=True, parallel=True)
-def _record_exits(year, exits, status, exit_year):
-    for i in numba.prange(exits.shape[0]):
-        if exits[i]:
-            status[i] = EXITED
-            exit_year[i] = year
-
-
-def assess_exits(model) -> None:
-    """Exit at the year's threshold when the three guarantees hold (002 §3).
-
-    Under the relative rule labor-capable households exit at the relative threshold;
-    those that lost labor exit once covered by dibao above the line (002 §3). Then exit
-    practice: under target pressure cadres certify households just below the threshold
-    to meet the year's exit target (001 §五; 004 ch.3 §3), and third-party verification
-    of a sample of exits reverses the false ones it finds (002 §25; 004 ch.3 §4).
-    """
-    hh, p = model.hh, model.p
-    relative = model.profile.data["exit"]["rule"] == "relative"
-    threshold = float(exit_threshold(model))
-    exits = np.zeros(hh.n, bool)
-    _exit_rows(model.year, p["register.min_years_before_exit"], relative, threshold,
-               float(model.line), hh.status, hh.reg_year, hh.measured_pc, hh.labor, hh.dibao,
-               hh.n_dropout_compulsory, hh.insured, hh.unsafe_housing, hh.size, exits)
-
-    def row_threshold(rows=slice(None)):
-        """The threshold each row must reach (the line for those without labor under the relative rule)."""
-        return np.where(relative & (hh.labor[rows] != Labor.FULL), model.line, threshold)
-
-    pressured = _certify_under_pressure(model, exits, row_threshold)
-    exits |= pressured
-    reversed_ = _verify(model, exits, row_threshold)
-    exits &= ~reversed_
-    _record_exits(model.year, exits, hh.status, hh.exit_year)
-    model.flows["exited"] = exits
-    model.flows["exits_under_pressure"] = pressured & ~reversed_
-    model.flows["exits_reversed"] = reversed_
-    model.last_line = model.line
-
-
-def exit_target(model) -> float | None:
-    """The profile's exit target for this year (people), if it has one."""
-    if not model.profile.has("targets.exits_people"):
-        return None
-    targets = model.profile.value("targets.exits_people")
-    return targets.get(model.year) if isinstance(targets, dict) else None
-
-
-def _certify_under_pressure(model, exits, row_threshold) -> np.ndarray:
-    """Households certified as exited, measured just under the threshold, to meet a target."""
-    hh, p = model.hh, model.p
-    pressure = p["exit.target_pressure"]
-    target = exit_target(model)
-    none = np.zeros(hh.n, bool)
-    if pressure <= 0 or target is None:
-        return none
-    people = hh.weight * hh.size
-    shortfall = pressure * target - float(weighted_sum(people, exits))
-    if shortfall <= 0:
-        return none
-    thresholds = row_threshold()
-    was_registered = (hh.status == Status.REGISTERED) | (hh.status == Status.RETURNED)
-    near = (was_registered & ~exits & (hh.size > 0)
-            & (model.year - hh.reg_year >= p["register.min_years_before_exit"])
-            & (hh.measured_pc >= (1.0 - p["exit.pressure_margin"]) * thresholds)
-            & (hh.measured_pc < thresholds))
-    idx = np.flatnonzero(near)
-    idx = idx[np.argsort(-hh.measured_pc[idx] / thresholds[idx], kind="stable")]  # closest first
-    take = idx[: int(np.searchsorted(np.cumsum(people[idx]), shortfall)) + 1]
-    chosen = none.copy()
-    chosen[take] = True
-    return chosen
-
-
-def _verify(model, exits, row_threshold) -> np.ndarray:
-    """Third-party checks of a sample of exits; those truly below the threshold are reversed."""
-    hh = model.hh
-    rate = model.p["exit.verification_rate"]
-    if rate <= 0:
-        return np.zeros(hh.n, bool)
-    idx = np.flatnonzero(exits)
-    idx = idx[model.streams.uniform_at("verification", model.year, idx) < rate]
-    false = hh.resources[idx] / np.maximum(hh.size[idx], 1) < row_threshold(idx)
-    reversed_ = np.zeros(hh.n, bool)
-    reversed_[idx[false]] = True
-    return reversed_
-
+# --- villages and counties ----------------------------------------------------------------------
 
 @numba.njit(cache=True, parallel=True)
 def _village_sums(village, weight, size, status, income, n_working, n_college, n_migrants, out):
@@ -326,9 +255,18 @@ def assess_places(model) -> None:
     model.flows["counties_exited"] = c_leaving
 
 
-def assess(model) -> None:
-    """Step 6 of the year: measurement, exits, village and county exit."""
-    measure_income(model)
-    assess_exits(model)
-    aggregate_places(model)
-    assess_places(model)
+@numba.njit(cache=True, parallel=True)
+def registered_people_by_county(county, weight, size, status, n_counties):
+    """Registered people of each county (weighted): each block of rows summed into its own
+    copy, the copies added in block order (the same sums on any number of threads)."""
+    parts = np.zeros((BLOCKS, n_counties))
+    for block in numba.prange(BLOCKS):
+        a, b = block_rows(block, status.shape[0])
+        acc = parts[block]
+        for i in range(a, b):
+            # multiplied in, not branched on: who is registered is unpredictable row to row
+            acc[county[i]] += (np.float64(weight[i]) * size[i]) * ((status[i] == REGISTERED) | (status[i] == RETURNED))
+    out = np.zeros(n_counties)
+    for block in range(BLOCKS):
+        out += parts[block]
+    return out

@@ -40,7 +40,7 @@ STREAMS = (
     "measurement", "dibao_targeting", "loan_takeup", "project_return", "verification",
     "relocation_accept", "relocation_order", "housing_order", "reconstruction", "education_loan", "care_level",
     # the register
-    "appraisal", "application", "recheck", "loan_renewal",
+    "appraisal", "application", "recheck", "loan_renewal", "quota",
 )
 STREAM_INDEX = {name: i for i, name in enumerate(STREAMS)}
 SLOTS = 64  # draws a row may take from one stream in one year (members of a band, ...)

@@ -1,13 +1,16 @@
 """Population synthesis: a seeded, weighted sample of a region's rural households whose
-registered-poor count, poor-village count and income distribution match its profile.
+poor-people count, poor-village count and income distribution match its profile.
 
 Per-capita income is log-normal with the profile's mean; its dispersion is solved so that
-the share of rural people below the start year's line equals the registered share. The
-population is cut into three strata by income quantile: registered poor (below the line),
-near-poor (up to `near_upper` times the line: where new poverty comes from) and the rest.
+the share of rural people below the start year's line equals the registered share (the
+register's size stands for the region's poor). The population is cut into three strata by
+income quantile: the poor (below the line, with the make-up of registered households:
+size, age, health, housing), near-poor (up to `near_upper` times the line: where new poverty comes from) and the rest.
 Each stratum is sampled at the profile's rate (scaled to the requested number of rows) with
 stratified quantiles, and each row carries the weight of the households it stands for.
 Villages are sampled too when there are fewer than `MIN_ROWS_PER_VILLAGE` rows a village.
+Nobody is registered here: the register is built from every row by quota and village
+appraisal once the start year's incomes are known (`sim/register_build.py`).
 
 Every household draw is a counter-based draw by (stream, row, slot) taken in compiled
 passes over the rows (`sim/streams.py`), so a national register of tens of millions of
@@ -24,7 +27,7 @@ import numpy as np
 from scipy import optimize
 from scipy.special import ndtr  # the normal CDF: what scipy.stats.norm.cdf computes, without its 0.5 s import
 
-from .fields import COUNTY, HOUSEHOLD, VILLAGE, Location, Status
+from .fields import COUNTY, HOUSEHOLD, VILLAGE, Location
 from .memory import keep_freed_memory
 from .streams import Streams, binomial_draw, inverse_normal, normal01, u01
 from .table import Table
@@ -41,6 +44,7 @@ class Population:
     income_sigma: float
     strata: dict
     target_income_pc: np.ndarray  # per-capita income each row was drawn to have
+    poor: np.ndarray  # rows of the stratum below the line (the register is built from all rows, sim/register_build.py)
 
 
 def income_sigma(mean: float, line: float, share_below: float) -> float:
@@ -249,11 +253,9 @@ def synthesize(profile, params, households: int | None, seed) -> Population:
                 hh.n_elderly, hh.n_disabled, hh.n_chronic, hh.illness, hh.insured, hh.unsafe_housing,
                 hh.head_schooling, hh.n_skilled, hh.risk_aversion, hh.motivation, hh.willingness_to_move)
 
-    hh.status = np.where(is_reg, Status.REGISTERED, Status.NEVER)
-    hh.reg_year = np.where(is_reg, start - 1, 0)
     strata = {k: dict(full_households=full[k][0], rows=rows[k], weight=full[k][0] / rows[k],
                       quantiles=(full[k][1], full[k][2])) for k in full}
-    return Population(hh, villages, counties, sigma, strata, income_pc)
+    return Population(hh, villages, counties, sigma, strata, income_pc, is_reg)
 
 
 def _places(profile, n_rows: int, is_reg: np.ndarray, rng, key_place, share_reg: float):

@@ -157,7 +157,8 @@ def test_every_parameter_cites_a_source():
     ({"medical.reimbursment": 0.7}, "overrides.medical.reimbursment", "did you mean 'medical.reimbursement'"),
     ({"medical.reimbursement": 70}, "overrides.medical.reimbursement", "above the maximum 1"),
     ({"health.chronic_cost": -5}, "overrides.health.chronic_cost", "below the minimum 0"),
-    ({"register.identify_new": 1}, "overrides.register.identify_new", "expected true or false"),
+    ({"dibao.two_lines_in_one": 1}, "overrides.dibao.two_lines_in_one", "expected true or false"),
+    ({"exit.plan_rule": "deadline"}, "overrides.exit.plan_rule", "expected one of"),
     ({"poverty.line": {"soon": 1}}, "overrides.poverty.line.soon", "expected a year"),
 ])
 def test_bad_overrides_name_the_path(override, path, message):

@@ -41,7 +41,7 @@ def yearly_county_totals(fraction: float, seed: int) -> tuple[int, list[dict[str
             "exits": f["exited"],
             "returns": f["returned"],
             "new_poor": f["new_poor"],
-            "income_poor": (hh.size > 0) & (hh.resources / size < model.line),
+            "income_poor": (hh.size > 0) & (hh.income / size < model.line),
             "dibao": hh.dibao,
         }
         totals = {"people": np.bincount(hh.county, people, minlength=c)}

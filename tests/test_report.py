@@ -133,7 +133,9 @@ def mixes() -> pd.DataFrame:
     return _runs(["shangluo", "shangluo_no_microcredit"])
 
 
-@pytest.mark.parametrize("column", ["exits", "returns", "fiscal_cost", "cost_per_sustained_exit",
+# (returns are rare now, a handful of the 400 rows: pairing cannot narrow a count of a few
+# events that the policy itself moves, so the register's stock and new entries stand in)
+@pytest.mark.parametrize("column", ["exits", "new_poor", "remaining_poor", "fiscal_cost", "cost_per_sustained_exit",
                                     "fiscal_cost_medical_assistance"])
 def test_paired_interval_narrower_than_unpaired(mixes, column):
     w = rep.paired_vs_unpaired(mixes, "shangluo", "shangluo_no_microcredit", column)

@@ -72,8 +72,10 @@ def test_morris_gives_the_slopes_of_a_linear_function():
 
 
 def short_scenario(tmp_path: Path) -> Path:
-    """Shangluo, 2016-2017, 1,000 household rows, microcredit switched off."""
+    """Shangluo, 2016-2017, 1,000 household rows, microcredit switched off, and no exit
+    plan: every qualifying household exits, so exits follow the measurement."""
     text = (REPO / "experiments" / "scenarios" / "shangluo.toml").read_text(encoding="utf-8")
+    text = text.replace("[overrides]\n", '[overrides]\n"exit.plan_rule" = "qualifying"\n')
     text = re.sub(r"^end_year\s*=.*$", "end_year = 2017", text, flags=re.M)
     text = re.sub(r"^households\s*=.*$", "households = 1000", text, flags=re.M)
     text = re.sub(r"^microcredit\s*=.*$", "microcredit = false", text, flags=re.M)

@@ -1,0 +1,106 @@
+"""The yearly adjustment of the register (动态调整) and the re-check (回头看).
+
+Households enter the register only here, once a year after the exits: never-registered
+households (new entries) and exited ones (returns) whose income cadres measured below
+the line apply with `register.application_chance`; the village appraises the applicants
+(`sim/appraisal.py`) and the county admits the poorest-looking up to its quota,
+`register.adjustment_quota` times the people it registered in the start year (dated:
+0 closes the adjustment). Identification was by application, village appraisal and
+public notice within a scale (规模控制) set from above (国开办发〔2014〕24号), adjusted yearly
+since 2017 (docs/register_sources.md §1, §3b). From the year return monitoring begins
+(`monitoring.start_year`), a household must have been under monitoring, and so helped,
+since an earlier year before it can apply: help comes before registration.
+
+In the re-check year (`register.recheck_year`; nationally August 2015 to June 2016,
+docs/register_sources.md §3a) a share `register.recheck_correction` of the register's
+errors is corrected each way: registered households truly above the line are removed
+(not exits: they are taken off as wrongly registered), households truly below it and
+never registered are added (new entries).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from . import appraisal
+from .fields import Status
+from .groups import FILL, SLOT_ADJUSTMENT, lottery_draws, take_within
+from .register import register_rows
+from .sums import BLOCKS, block_rows
+
+NEVER, REGISTERED, EXITED, RETURNED = (int(s) for s in (Status.NEVER, Status.REGISTERED, Status.EXITED,
+                                                        Status.RETURNED))
+
+
+@numba.njit(cache=True, parallel=True)
+def _off_below_rows(year, line, monitoring, status, exit_year, size, measured_pc, monitor_year, out):
+    """Block by block, in a branch-free loop the compiler vectorizes."""
+    for block in numba.prange(BLOCKS):
+        a, b = block_rows(block, status.shape[0])
+        _off_below_block(year, line, monitoring, status[a:b], exit_year[a:b], size[a:b], measured_pc[a:b],
+                         monitor_year[a:b], out[a:b])
+
+
+@numba.njit(cache=True)
+def _off_below_block(year, line, monitoring, status, exit_year, size, measured_pc, monitor_year, out):
+    for j in range(np.uint64(out.shape[0])):
+        off = ((status[j] == NEVER) | ((status[j] == EXITED) & (exit_year[j] < year))) & (size[j] > 0)
+        helped = ~monitoring | ((monitor_year[j] > 0) & (monitor_year[j] < year))
+        out[j] = off & (measured_pc[j] < line) & helped
+
+
+def applicants(model) -> np.ndarray:
+    """The rows that apply this year: not on the register, measured below the line, one
+    "application" draw below the application chance, and (once monitoring runs) under
+    monitoring since an earlier year. An exit of this year cannot return the same year."""
+    hh, p, year = model.hh, model.p, model.year
+    below = np.empty(hh.n, bool)
+    _off_below_rows(year, float(model.line), bool(year >= p["monitoring.start_year"]), hh.status, hh.exit_year,
+                    hh.size, hh.measured_pc, hh.monitor_year, below)
+    idx = np.flatnonzero(below)
+    return idx[model.streams.uniform_at("application", year, idx) < p["register.application_chance"]]
+
+
+def adjust(model) -> None:
+    """Admit applicants within each county's quota: new entries and returns."""
+    hh, p, f = model.hh, model.p, model.flows
+    quota_share = float(p["register.adjustment_quota"])
+    new, back = np.zeros(hh.n, bool), np.zeros(hh.n, bool)
+    if quota_share > 0:
+        idx = applicants(model)
+        if idx.size:
+            people = hh.weight[idx].astype(np.float64) * hh.size[idx]
+            score = appraisal.score(model, model.line, model.year, idx)
+            quota = quota_share * model.start_register_people
+            admitted = take_within(hh.county, model.counties.n, idx, score, people, quota, FILL,
+                                   unit=hh.size[idx], draw=lottery_draws(model, idx, SLOT_ADJUSTMENT))
+            new = admitted & (hh.status == NEVER)
+            back = admitted & (hh.status == EXITED)
+            register_rows(model, new, REGISTERED)
+            register_rows(model, back, RETURNED)
+    f["new_poor"] = new
+    f["returned"] = back
+
+
+def recheck(model) -> None:
+    """The re-check: a share of the register's errors corrected each way (true incomes)."""
+    hh, p, f = model.hh, model.p, model.flows
+    added, removed = np.zeros(hh.n, bool), np.zeros(hh.n, bool)
+    if model.year == p["register.recheck_year"] and p["register.recheck_correction"] > 0:
+        pc = hh.income / np.maximum(hh.size, 1)
+        reg = (hh.status == REGISTERED) | (hh.status == RETURNED)
+        wrong_in = reg & ~f["new_poor"] & ~f["returned"] & (pc >= model.line)
+        wrong_out = (hh.status == NEVER) & (hh.size > 0) & (pc < model.line)
+        idx = np.flatnonzero(wrong_in | wrong_out)
+        corrected = idx[model.streams.uniform_at("recheck", model.year, idx) < p["register.recheck_correction"]]
+        removed[corrected] = wrong_in[corrected]
+        added[corrected] = wrong_out[corrected]
+        hh.status[removed] = NEVER
+        hh.reg_year[removed] = 0
+        hh.causes[removed] = 0
+        hh.main_cause[removed] = -1
+        register_rows(model, added, REGISTERED)
+        f["new_poor"] = f["new_poor"] | added
+    f["recheck_added"] = added
+    f["recheck_removed"] = removed

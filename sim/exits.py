@@ -1,0 +1,245 @@
+"""Exits from the register: each county's yearly plan, the exit standard, exit practice.
+
+Provinces made yearly plans (年度计划) for getting their poor out by the deadline
+(关于建立贫困退出机制的意见, 2016; docs/register_sources.md §2a), and counties exited
+households on them: a pre-exit list chosen at the start of the year and checked at its end
+(local practice, docs/register_sources.md §2b). The region's plan for a year is its
+profile's schedule where the plan gives one (Shangluo, Guangdong), otherwise what is left
+on the register spread evenly over the years to the deadline (national: everyone out by
+the end of 2020), never below the profile's yearly floor (Guangyuan's 60,000, Nanning's
+100,000 in 2015); in the deadline year (and after it) everyone left is in the plan. The
+region's plan is split over counties in proportion to their registered people.
+`exit.plan_rule = "qualifying"` drops the plan: every qualifying household exits (what
+emerges without the deadline).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .fields import Labor, Status
+from .groups import FILL, NEAREST, SLOT_EXIT, SLOT_PRESSURE, lottery_draws, take_within
+from .register import registered_people_by_county
+from .sums import BLOCKS, block_rows
+
+REGISTERED, EXITED, RETURNED = int(Status.REGISTERED), int(Status.EXITED), int(Status.RETURNED)
+FULL = int(Labor.FULL)
+
+
+def _this_year(profile, path: str, year: int):
+    """A profile's dated value for exactly this year, or None."""
+    if not profile.has(path):
+        return None
+    values = profile.value(path)
+    return values.get(year) if isinstance(values, dict) else None
+
+
+def region_plan(model, reg_people: float) -> float:
+    """People the region plans to exit this year (inf: no plan limits exits)."""
+    if model.p["exit.plan_rule"] == "qualifying":
+        return np.inf
+    prof, year = model.profile, model.year
+    deadline = prof.value("exit.deadline") if prof.has("exit.deadline") else None
+    plan = _this_year(prof, "exit.schedule_people", year)
+    if plan is None and deadline is not None and year < deadline:
+        plan = reg_people / (deadline - year + 1)
+    floor = _this_year(prof, "exit.floor_people", year)
+    if floor is not None:
+        plan = max(plan or 0.0, floor)
+    if deadline is not None and year >= deadline:
+        plan = reg_people  # everyone left
+    return np.inf if plan is None else float(plan)
+
+
+def county_plans(model) -> np.ndarray:
+    """This year's plan of each county, in people: the region's plan split in proportion
+    to the counties' registered people now."""
+    hh, c = model.hh, model.counties
+    people = registered_people_by_county(hh.county, hh.weight, hh.size, hh.status, c.n)
+    total = float(people.sum())
+    plan = region_plan(model, total)
+    if not np.isfinite(plan):
+        return np.full(c.n, np.inf)
+    return plan * people / total if total > 0 else np.zeros(c.n)
+
+
+@numba.njit(cache=True, parallel=True)
+def _due_rows(year, min_years, status, reg_year, size, out):
+    """Registered households that may be assessed for exit this year (block by block, in a
+    branch-free loop the compiler vectorizes)."""
+    for block in numba.prange(BLOCKS):
+        a, b = block_rows(block, status.shape[0])
+        _due_block(year, min_years, status[a:b], reg_year[a:b], size[a:b], out[a:b])
+
+
+@numba.njit(cache=True)
+def _due_block(year, min_years, status, reg_year, size, out):
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = (((status[j] == REGISTERED) | (status[j] == RETURNED)) & (year - reg_year[j] >= min_years)
+                  & (size[j] > 0))
+
+
+def plan_year(model) -> None:
+    """At the start of the year: each county's plan, and the households cadres expect to
+    exit on it (`in_plan`: the registered closest to the threshold at the last assessment,
+    up to the plan), to whom targeted support goes first."""
+    hh, p, f = model.hh, model.p, model.flows
+    plans = county_plans(model)
+    f["county_plans"] = plans
+    if not np.isfinite(plans).any():
+        f["in_plan"] = np.zeros(hh.n, bool)
+        return
+    due = np.empty(hh.n, bool)
+    _due_rows(model.year, p["register.min_years_before_exit"], hh.status, hh.reg_year, hh.size, due)
+    idx = np.flatnonzero(due)
+    people = hh.weight[idx].astype(np.float64) * hh.size[idx]
+    closeness = hh.measured_pc[idx] / thresholds_at(model, idx)
+    f["in_plan"] = take_within(hh.county, model.counties.n, idx, -closeness, people, plans, NEAREST)
+
+
+def exit_threshold(model, year: int | None = None) -> float:
+    """Per-capita income a labor-capable household must reach to exit this year (or in
+    `year`: the stability test holds last year's measurement to last year's threshold)."""
+    ex = model.profile.data["exit"]
+    if year is None or year == model.year:
+        line, year = model.line, model.year
+    else:
+        line = model.params.at("poverty.line", year)
+    if ex["rule"] == "absolute":
+        return line
+    return ex["relative_share"]["value"] * model.profile.dated("exit.reference_income", year)
+
+
+def thresholds_at(model, rows: np.ndarray) -> np.ndarray:
+    """The threshold each of the given rows must reach (under the relative rule, the line
+    for households without full labor: they exit through dibao, 002 §3)."""
+    threshold = float(exit_threshold(model))
+    if model.profile.data["exit"]["rule"] != "relative":
+        return np.full(rows.size, threshold)
+    return np.where(model.hh.labor[rows] != Labor.FULL, float(model.line), threshold)
+
+
+@numba.njit(cache=True, parallel=True)
+def _qualify_rows(q, status, reg_year, measured_pc, measured_pc_last, labor, dibao, n_dropout_compulsory, insured,
+                  unsafe_housing, size, ok_out, near_out):
+    """Who meets the exit standard (ok_out) and who is within the pressure margin below
+    it with the guarantees met (near_out); block by block, in branch-free loops that each
+    store one array (the compiler vectorizes them)."""
+    for block in numba.prange(BLOCKS):
+        a, b = block_rows(block, status.shape[0])
+        rows = (status[a:b], reg_year[a:b], measured_pc[a:b], measured_pc_last[a:b], labor[a:b], dibao[a:b],
+                n_dropout_compulsory[a:b], insured[a:b], unsafe_housing[a:b], size[a:b])
+        _qualify_block(q, rows, 0, ok_out[a:b])
+        _qualify_block(q, rows, 1, near_out[a:b])
+
+
+@numba.njit(cache=True, inline="always")
+def _exit_test(q, status, reg_year, measured_pc, measured_pc_last, labor, dibao, n_dropout_compulsory, insured,
+               unsafe_housing, size):
+    """(meets the standard, within the pressure margin below it) of one household."""
+    year, min_years, stable, relative, line, threshold, margin, last_line, last_threshold = q
+    eligible = (((status == REGISTERED) | (status == RETURNED)) & (year - reg_year >= min_years) & (size > 0))
+    # the three guarantees: compulsory education, basic medical insurance, safe housing
+    guaranteed = (n_dropout_compulsory == 0) & insured & ~unsafe_housing
+    no_labor_rule = relative & (labor != FULL)  # under the relative rule, through dibao at the line
+    t = line if no_labor_rule else threshold
+    t_last = last_line if no_labor_rule else last_threshold
+    above = (measured_pc >= t) & ((stable < 2) | (measured_pc_last >= t_last)) & (dibao | ~no_labor_rule)
+    ok = eligible & guaranteed & above
+    near = eligible & guaranteed & ~ok & (measured_pc < t) & (measured_pc >= (1.0 - margin) * t)
+    return ok, near
+
+
+@numba.njit(cache=True)
+def _qualify_block(q, rows, which, out):
+    status, reg_year, measured_pc, measured_pc_last, labor, dibao, dropout, insured, unsafe, size = rows
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = _exit_test(q, status[j], reg_year[j], measured_pc[j], measured_pc_last[j], labor[j], dibao[j],
+                            dropout[j], insured[j], unsafe[j], size[j])[which]
+
+
+def assess_exits(model) -> None:
+    """Exit on the county's plan (关于建立贫困退出机制的意见, 2016; 002 §3; 003 §二(二)).
+
+    A registered household qualifies when it has been on the register at least
+    `register.min_years_before_exit` years, its measured income is at or above the exit
+    threshold at this assessment and, with `exit.stability_assessments` = 2, was at or above
+    last year's threshold at the one before ("stably above"), and the three guarantees hold. Each county exits qualifying
+    households up to its plan for the year (`county_plans`), those cadres planned at
+    the start of the year first, then the highest measured incomes. Then exit practice:
+    under target pressure cadres certify households just below the threshold, within the
+    plan (001 §五; 004 ch.3 §3); third-party verification of a sample of exits reverses
+    the false ones it finds (002 §25; 004 ch.3 §4).
+    """
+    hh, p, f = model.hh, model.p, model.flows
+    relative = model.profile.data["exit"]["rule"] == "relative"
+    qualify, near = np.empty(hh.n, bool), np.empty(hh.n, bool)
+    last = model.year - 1
+    q = (int(model.year), int(p["register.min_years_before_exit"]), int(p["exit.stability_assessments"]), relative,
+         float(model.line), float(exit_threshold(model)), float(p["exit.pressure_margin"]),
+         float(model.params.at("poverty.line", last)), float(exit_threshold(model, last)))
+    _qualify_rows(q, hh.status, hh.reg_year, hh.measured_pc, hh.measured_pc_last, hh.labor, hh.dibao,
+                  hh.n_dropout_compulsory, hh.insured, hh.unsafe_housing, hh.size, qualify, near)
+    plans = f["county_plans"] if "county_plans" in f else county_plans(model)  # people (inf: no limit)
+    n_c = model.counties.n
+    idx = np.flatnonzero(qualify)
+    people = hh.weight[idx].astype(np.float64) * hh.size[idx]
+    closeness = hh.measured_pc[idx] / thresholds_at(model, idx)
+    key = -closeness
+    if "in_plan" in f:
+        key = key - 1e6 * f["in_plan"][idx]
+    exits = take_within(hh.county, n_c, idx, key, people, plans, FILL, unit=hh.size[idx],
+                        draw=lottery_draws(model, idx, SLOT_EXIT))
+    done_idx = idx[exits[idx]]
+    done = np.bincount(hh.county[done_idx], people[exits[idx]], minlength=n_c)
+    pressured = _certify_under_pressure(model, near, plans, done)
+    exits |= pressured
+    reversed_ = _verify(model, exits)
+    exits &= ~reversed_
+    _record_exits(model.year, exits, hh.status, hh.exit_year)
+    f["exited"] = exits
+    f["exits_under_pressure"] = pressured & ~reversed_
+    f["exits_reversed"] = reversed_
+    finite = np.isfinite(plans)
+    exited = np.flatnonzero(exits)
+    done = np.bincount(hh.county[exited], hh.weight[exited].astype(np.float64) * hh.size[exited], minlength=n_c)
+    f["planned_exits_people"] = float(plans[finite].sum())
+    f["plan_unfilled_people"] = float(np.maximum(plans[finite] - done[finite], 0.0).sum())
+
+
+@numba.njit(cache=True, parallel=True)
+def _record_exits(year, exits, status, exit_year):
+    for i in numba.prange(exits.shape[0]):
+        if exits[i]:
+            status[i] = EXITED
+            exit_year[i] = year
+
+
+def _certify_under_pressure(model, near, plans, done) -> np.ndarray:
+    """Households certified as exited, measured just under the threshold, to fill a share
+    `exit.target_pressure` of what the county's plan still lacks (closest first)."""
+    hh = model.hh
+    pressure = model.p["exit.target_pressure"]
+    shortfall = np.where(np.isfinite(plans), np.maximum(plans - done, 0.0), 0.0) * pressure
+    if pressure <= 0 or not (shortfall > 0).any():
+        return np.zeros(hh.n, bool)
+    idx = np.flatnonzero(near)
+    people = hh.weight[idx].astype(np.float64) * hh.size[idx]
+    closeness = hh.measured_pc[idx] / thresholds_at(model, idx)
+    return take_within(hh.county, model.counties.n, idx, -closeness, people, shortfall, FILL, unit=hh.size[idx],
+                       draw=lottery_draws(model, idx, SLOT_PRESSURE))
+
+
+def _verify(model, exits) -> np.ndarray:
+    """Third-party checks of a sample of exits; those truly below the threshold are reversed."""
+    hh = model.hh
+    rate = model.p["exit.verification_rate"]
+    if rate <= 0:
+        return np.zeros(hh.n, bool)
+    idx = np.flatnonzero(exits)
+    idx = idx[model.streams.uniform_at("verification", model.year, idx) < rate]
+    false = hh.income[idx] / np.maximum(hh.size[idx], 1) < thresholds_at(model, idx)
+    reversed_ = np.zeros(hh.n, bool)
+    reversed_[idx[false]] = True
+    return reversed_

@@ -1,0 +1,228 @@
+"""Selection within places up to a limit: the rule behind the register's quotas and plans.
+
+Villages register households up to their quota, counties admit applicants up to theirs
+and exit households up to their plan. Each is the same operation: within each group
+(village or county), take the candidates in ascending order of a key (a float32; ties in
+the order given, which is row order), while the cumulative amount (weighted people) stays
+within the group's limit.
+
+Candidates are put in group order by a stable counting sort (one pass over them); the
+groups are then worked on in parallel. A group whose candidates all fit takes them all
+unsorted. A large group sorts only the candidates below a key threshold estimated from a
+sample of its keys (raised until the ones below it reach the limit), which takes exactly
+what a full stable sort would (`sim/ranking.py` does the same for one group). The result
+depends only on the keys, amounts, limits and draws, never on the number of threads.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .ranking import _packed
+from .sums import BLOCKS, block_rows
+
+# How the first candidate that does not fit is treated:
+# - `WITHIN` stops before it;
+# - `NEAREST` takes it when that leaves the total nearer the limit, and stops (a share of a
+#   total met on average);
+# - `FILL` (a quota never exceeded, filled as far as whole households allow) passes over it
+#   when not one household of it fits and goes on with the next; when some of the
+#   households a weighted sample row stands for fit (k of its w), it takes the row with
+#   chance k / w, one draw, and stops. At full size (rows of one household) that is "pass
+#   over what does not fit"; on a sample it fills the quota as the full population would,
+#   on average, where stopping at the row would fill coarse samples less than fine ones.
+WITHIN, NEAREST, FILL = 0, 1, 2
+SORT_ALL_BELOW = 4096  # assumption: below this many candidates a group sorts them all
+SAMPLE = 1024  # keys of a large group its threshold is estimated from
+MARGIN = 1.25  # the share of the limit the first threshold aims at
+# assumption: up to this many groups (counties, not villages) each block's counts per group
+# are small enough to keep (BLOCKS x groups), and the candidates are put in order in parallel
+PARALLEL_GROUPS_MAX = 1 << 14
+# Slots of the "quota" stream, one per selection that may hold a lottery in a year.
+SLOT_BALANCE, SLOT_ADJUSTMENT, SLOT_EXIT, SLOT_PRESSURE, SLOT_MONITORING = range(5)
+
+
+def lottery_draws(model, rows: np.ndarray, slot: int, year: int | None = None) -> np.ndarray:
+    """The rows' uniforms for a `FILL` selection's lottery ("quota" stream, one slot per
+    selection, so that two selections of a year draw independently)."""
+    return model.streams.uniform_at("quota", model.year if year is None else year, rows, slot)
+
+
+def take_within(group: np.ndarray, n_groups: int, idx: np.ndarray, key: np.ndarray, amount: np.ndarray,
+                limit: np.ndarray, rounding: int = WITHIN, unit: np.ndarray | None = None,
+                draw: np.ndarray | None = None) -> np.ndarray:
+    """The candidate rows taken, as a mask over all rows (`group`'s length).
+
+    `idx` are the candidate rows in row order; `key`, `amount` and (for `FILL`) `unit`
+    (the amount of one of the households a row stands for: its size) and `draw` (a
+    uniform of the row, for the lottery of a row that partly fits) are given per candidate,
+    aligned with `idx`. A limit of inf takes every candidate of its group."""
+    taken = np.zeros(group.shape[0], bool)
+    if idx.size == 0:
+        return taken
+    if n_groups <= PARALLEL_GROUPS_MAX:
+        starts, order = _group_order_blocks(idx, group, n_groups)
+    else:
+        starts, order = _group_order(idx, group, n_groups)
+    key32 = np.ascontiguousarray(key, dtype=np.float32)
+    amount = np.ascontiguousarray(amount, dtype=np.float64)
+    unit = amount if unit is None else np.ascontiguousarray(unit, dtype=np.float64)
+    draw = np.ones(idx.size) if draw is None else np.ascontiguousarray(draw, dtype=np.float64)
+    _take_groups(starts, order, idx, key32, key32.view(np.uint32), amount, unit, draw,
+                 np.ascontiguousarray(limit, dtype=np.float64), rounding, taken)
+    return taken
+
+
+@numba.njit(cache=True)
+def _group_order(idx, group, n_groups):
+    """Positions of the candidates in group order, their order kept within a group (a
+    stable counting sort), and where each group's run starts (starts[g]..starts[g + 1])."""
+    counts = np.zeros(n_groups + 1, np.int64)
+    for j in range(idx.shape[0]):
+        counts[group[idx[j]] + 1] += 1
+    for g in range(n_groups):
+        counts[g + 1] += counts[g]
+    starts = counts.copy()
+    fill = counts[:-1].copy()
+    order = np.empty(idx.shape[0], np.int64)
+    for j in range(idx.shape[0]):
+        g = group[idx[j]]
+        order[fill[g]] = j
+        fill[g] += 1
+    return starts, order
+
+
+@numba.njit(cache=True, parallel=True)
+def _group_order_blocks(idx, group, n_groups):
+    """`_group_order` in parallel: each block of candidates counts its groups, the counts
+    give every block its place in every group's run, and the blocks fill them at once."""
+    n = idx.shape[0]
+    counts = np.zeros((BLOCKS, n_groups), np.int64)
+    for block in numba.prange(BLOCKS):
+        a, b = block_rows(block, n)
+        c = counts[block]
+        for j in range(a, b):
+            c[group[idx[j]]] += 1
+    starts = np.zeros(n_groups + 1, np.int64)
+    fill = np.empty((BLOCKS, n_groups), np.int64)
+    at = 0
+    for g in range(n_groups):
+        starts[g] = at
+        for block in range(BLOCKS):
+            fill[block, g] = at
+            at += counts[block, g]
+    starts[n_groups] = at
+    order = np.empty(n, np.int64)
+    for block in numba.prange(BLOCKS):
+        a, b = block_rows(block, n)
+        f = fill[block]
+        for j in range(a, b):
+            g = group[idx[j]]
+            order[f[g]] = j
+            f[g] += 1
+    return starts, order
+
+
+@numba.njit(cache=True, parallel=True)
+def _take_groups(starts, order, idx, key, bits, amount, unit, draw, limit, rounding, taken):
+    for g in numba.prange(starts.shape[0] - 1):
+        lo, hi = starts[g], starts[g + 1]
+        if hi > lo:
+            _take_group(order[lo:hi], idx, key, bits, amount, unit, draw, limit[g], rounding, taken)
+
+
+@numba.njit(cache=True)
+def _take_group(members, idx, key, bits, amount, unit, draw, cap, rounding, taken):
+    """One group: `members` are positions into the candidate arrays, in row order."""
+    total = 0.0
+    for j in members:
+        total += amount[j]
+    if total <= cap:  # everyone fits (also every group without a limit)
+        for j in members:
+            taken[idx[j]] = True
+        return
+    n = members.shape[0]
+    if n > SORT_ALL_BELOW:
+        step = max(n // SAMPLE, 1)
+        sample = np.sort(key[members[::step]])
+        share = cap / total * MARGIN
+        while share < 1.0:
+            threshold = sample[min(int(share * sample.shape[0]) + 1, sample.shape[0] - 1)]
+            below = key[members] <= threshold
+            if _take_lowest(members[below], members[~below], idx, key, bits, amount, unit, draw, cap, rounding,
+                            taken):
+                return
+            share *= 2.0
+    _take_lowest(members, members[:0], idx, key, bits, amount, unit, draw, cap, rounding, taken)
+
+
+@numba.njit(cache=True)
+def _ranked(members, key, bits):
+    """`members` in stable key order. Each float32 key and its place in `members` pack
+    into one unique 64-bit integer whose order is the stable order (`sim/ranking.py`);
+    those sort with a quicksort, several times faster than a stable argsort."""
+    packed = np.empty(members.shape[0], np.uint64)
+    for k in range(members.shape[0]):
+        m = members[k]
+        packed[k] = _packed(key[m], bits[m], k)
+    packed.sort()
+    ranked = np.empty(members.shape[0], np.int64)
+    for k in range(members.shape[0]):
+        ranked[k] = members[packed[k] & np.uint64(0xFFFFFFFF)]
+    return ranked
+
+
+@numba.njit(cache=True)
+def _greedy(ranked, amount, unit, draw, cap, rounding, total, chosen, n_chosen):
+    """Go through `ranked` within `cap` by the rounding rule, from `total` taken so far;
+    chosen positions are appended to `chosen`. Returns (total, how many are chosen now,
+    stopped: the rule stopped at a candidate, passed: FILL passed over one)."""
+    passed = False
+    for j in ranked:
+        a = amount[j]
+        if total + a <= cap:
+            chosen[n_chosen] = j
+            n_chosen += 1
+            total += a
+            continue
+        if rounding == WITHIN:
+            return total, n_chosen, True, passed
+        if rounding == NEAREST:
+            if total + a - cap < cap - total:
+                chosen[n_chosen] = j
+                n_chosen += 1
+                total += a
+            return total, n_chosen, True, passed
+        fit = np.floor((cap - total) / unit[j])  # households of this row that fit
+        if fit >= 1.0:
+            if draw[j] < fit * unit[j] / a:
+                chosen[n_chosen] = j
+                n_chosen += 1
+                total += a
+            return total, n_chosen, True, passed
+        passed = True
+    return total, n_chosen, False, passed
+
+
+@numba.njit(cache=True)
+def _take_lowest(members, rest, idx, key, bits, amount, unit, draw, cap, rounding, taken):
+    """Take from `members` (the group's candidates with the lowest keys; `rest` has the
+    others, all with higher keys) in stable key order within `cap`. True when that decides
+    the group as a full sort would; only then is anything taken. When `members` all fit
+    and `rest` is not empty, the threshold was too low: False. When FILL passed over some
+    of them, the candidates of `rest` that could still fit follow, in key order."""
+    chosen = np.empty(members.shape[0] + rest.shape[0], np.int64)
+    total, n_chosen, stopped, passed = _greedy(_ranked(members, key, bits), amount, unit, draw, cap, rounding,
+                                               0.0, chosen, 0)
+    if not stopped and not passed and rest.shape[0] > 0:
+        return False
+    if not stopped and rest.shape[0] > 0:
+        left = cap - total
+        fits = rest[unit[rest] <= left]  # the others cannot take even one household
+        if fits.shape[0] > 0:
+            total, n_chosen, stopped, passed = _greedy(_ranked(fits, key, bits), amount, unit, draw, cap, rounding,
+                                                       total, chosen, n_chosen)
+    for k in range(n_chosen):
+        taken[idx[chosen[k]]] = True
+    return True

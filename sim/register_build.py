@@ -1,0 +1,88 @@
+"""Building the register in the start year (建档立卡): quotas, village appraisal, records.
+
+The region's register size (the profile's registered people) is split into county and
+village quotas in proportion to each place's poor people by the synthesized incomes
+(规模控制, 分级负责: the scale approved for the province split level by level down to the
+administrative villages, 国开办发〔2014〕24号; docs/register_sources.md §1c). Splitting
+county quotas by their poor and then village quotas by theirs gives each village the
+same share as splitting the region's directly, which is how it is computed. Each village
+ranks its households on the appraisal score (`sim/appraisal.py`: measured income and
+what neighbours see, 民主评议) and registers them in that order up to its quota, the
+household that crosses the quota taken when that leaves the village nearer its quota.
+Then the township balances the villages' lists (乡镇平衡, between the two public notices:
+Xinhua 2014-12-24, docs/register_sources.md §1d): where a county's villages together fall
+short of its quota, the lowest-scored households not yet listed are added as long as they
+fit in what is short, and where they overshoot, the highest-scored listed are dropped as
+long as they fit in the excess (sample rows stand for many households, so a village's
+list rounds by whole rows).
+Households in need the appraisal missed (exclusion errors) and households above the line
+it took (inclusion errors) follow from the rule; the re-check (`sim/adjustment.py`)
+corrects a share of both.
+
+The registration is the assessment of the year before the start year (the incomes
+synthesized are that year's), so the start year's assessment is the registered
+households' second measurement.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agents import life
+
+from . import appraisal
+from .fields import Status
+from .groups import FILL, NEAREST, SLOT_BALANCE, lottery_draws, take_within
+from .register import diagnose, measure_income
+
+
+def quotas(model) -> np.ndarray:
+    """Each village's quota of registered people."""
+    hh, v = model.hh, model.villages
+    people = hh.weight.astype(np.float64) * hh.size
+    poor = (hh.size > 0) & (hh.income < model.line * hh.size)
+    village_poor = np.bincount(hh.village, np.where(poor, people, 0.0), minlength=v.n)
+    total = float(village_poor.sum())
+    register_people = float(model.profile.value("register.people"))
+    if total <= 0:
+        return np.zeros(v.n)
+    return register_people * village_poor / total
+
+
+def _balance(model, idx, score, people, chosen, village_quota) -> np.ndarray:
+    """The township's balancing: each county's list brought nearest its quota."""
+    hh, n_c = model.hh, model.counties.n
+    county_quota = np.bincount(model.villages.county, village_quota, minlength=n_c)
+    listed = chosen[idx]
+    have = np.bincount(hh.county[idx], np.where(listed, people, 0.0), minlength=n_c)
+    short, over = np.maximum(county_quota - have, 0.0), np.maximum(have - county_quota, 0.0)
+    year = model.start_year - 1
+    out, into = idx[~listed], idx[listed]
+    added = take_within(hh.county, n_c, out, score[~listed], people[~listed], short, FILL, unit=hh.size[out],
+                        draw=lottery_draws(model, out, SLOT_BALANCE, year))
+    dropped = take_within(hh.county, n_c, into, -score[listed], people[listed], over, FILL, unit=hh.size[into],
+                          draw=lottery_draws(model, into, SLOT_BALANCE, year))
+    return (chosen | added) & ~dropped
+
+
+def build(model) -> None:
+    """Measure, appraise and register up to each village's quota; record causes."""
+    hh = model.hh
+    registration_year = model.start_year - 1
+    measure_income(model, registration_year)
+    hh.measured_pc_last = hh.measured_pc
+    idx = np.flatnonzero(hh.size > 0)
+    people = hh.weight[idx].astype(np.float64) * hh.size[idx]
+    score = appraisal.score(model, model.line, registration_year, idx)
+    village_quota = quotas(model)
+    chosen = take_within(hh.village, model.villages.n, idx, score, people, village_quota, NEAREST)
+    chosen = _balance(model, idx, score, people, chosen, village_quota)
+    hh.status = np.where(chosen, Status.REGISTERED, Status.NEVER)
+    hh.reg_year = np.where(chosen, registration_year, 0)
+    hh.cohort = chosen
+    # The start year's own medical costs are not known yet: causes are recorded against
+    # the costs a household of its make-up can expect.
+    diagnose(model, chosen, oop=life.expected_oop_medical(model))
+    reg = np.flatnonzero(chosen)
+    model.start_register_people = np.bincount(hh.county[reg], hh.weight[reg].astype(np.float64) * hh.size[reg],
+                                              minlength=model.counties.n)

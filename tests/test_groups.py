@@ -1,0 +1,101 @@
+"""Selection within places up to a limit (`sim/groups.py`) against a plain full sort, in
+every rounding mode, on small and on large groups (which take the sampled-threshold path)."""
+
+import numpy as np
+import pytest
+
+from sim.groups import FILL, NEAREST, SORT_ALL_BELOW, WITHIN, take_within
+
+
+def brute_force(group, n_groups, idx, key, amount, limit, rounding, unit=None, draw=None):
+    unit = amount if unit is None else unit
+    draw = np.ones(amount.size) if draw is None else draw
+    taken = np.zeros(group.size, bool)
+    key32 = key.astype(np.float32)
+    for g in range(n_groups):
+        mine = np.flatnonzero(group[idx] == g)
+        order = mine[np.argsort(key32[mine], kind="stable")]
+        if amount[mine].sum() <= limit[g]:
+            taken[idx[mine]] = True
+            continue
+        total = 0.0
+        for k, j in enumerate(order):
+            if total + amount[j] <= limit[g]:
+                total += amount[j]
+                taken[idx[j]] = True
+                continue
+            if rounding == NEAREST and total + amount[j] - limit[g] < limit[g] - total:
+                taken[idx[j]] = True
+            if rounding != FILL:
+                break
+            fit = np.floor((limit[g] - total) / unit[j])
+            if fit >= 1:  # a lottery for the row that partly fits, then stop
+                if draw[j] < fit * unit[j] / amount[j]:
+                    taken[idx[j]] = True
+                break
+    return taken
+
+
+@pytest.mark.parametrize("rounding", [WITHIN, NEAREST, FILL])
+@pytest.mark.parametrize("size", [30, 3 * SORT_ALL_BELOW])
+def test_take_within_is_a_full_sort_prefix(rounding, size):
+    rng = np.random.default_rng(size + rounding)
+    for trial in range(5):
+        n_rows, n_groups = 2 * size, 3
+        group = rng.integers(0, n_groups, n_rows)
+        idx = np.flatnonzero(rng.random(n_rows) < 0.7)
+        key = rng.normal(size=idx.size)
+        if trial % 2:
+            key = np.round(key, 1)  # many ties
+        amount = rng.choice([1.0, 2.0, 3.0, 50.0], idx.size)
+        limit = np.array([amount.sum() * share / n_groups for share in (0.1, 0.5, 2.0)])
+        got = take_within(group, n_groups, idx, key, amount, limit, rounding)
+        want = brute_force(group, n_groups, idx, key, amount, limit, rounding)
+        np.testing.assert_array_equal(got, want)
+        if rounding != NEAREST:
+            for g in range(n_groups):
+                assert (amount * got[idx])[group[idx] == g].sum() <= limit[g]  # never exceeded
+
+
+@pytest.mark.parametrize("size", [30, 3 * SORT_ALL_BELOW])
+def test_fill_with_weighted_rows_is_the_full_sort_rule(size):
+    rng = np.random.default_rng(size)
+    for trial in range(5):
+        n_rows, n_groups = 2 * size, 3
+        group = rng.integers(0, n_groups, n_rows)
+        idx = np.flatnonzero(rng.random(n_rows) < 0.7)
+        key = np.round(rng.normal(size=idx.size), 1 + trial % 2)
+        unit = rng.integers(1, 6, idx.size).astype(float)  # household sizes
+        amount = unit * rng.choice([1.0, 10.0, 50.0], idx.size)  # rows standing for 1, 10 or 50 households
+        draw = rng.random(idx.size)
+        limit = np.array([amount.sum() * share / n_groups for share in (0.05, 0.4, 0.9)])
+        got = take_within(group, n_groups, idx, key, amount, limit, FILL, unit=unit, draw=draw)
+        want = brute_force(group, n_groups, idx, key, amount, limit, FILL, unit=unit, draw=draw)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_a_row_standing_for_several_households_fills_a_quota_on_average():
+    """A quota of 30 people, one row of 10 households of 5 people (50): 6 of its households
+    fit, so it is taken with chance 6/10; over many draws the quota is filled on average."""
+    group, idx = np.zeros(1, np.int64), np.array([0])
+    draws = np.random.default_rng(1).random(4000)
+    taken = [take_within(group, 1, idx, np.zeros(1), np.array([50.0]), np.array([30.0]), FILL,
+                         unit=np.array([5.0]), draw=np.array([u]))[0] for u in draws]
+    assert np.mean(taken) * 50 == pytest.approx(30, rel=0.05)
+
+
+def test_fill_passes_over_a_household_too_large_for_what_is_left():
+    group = np.zeros(3, np.int64)
+    idx = np.arange(3)
+    taken = take_within(group, 1, idx, np.array([0.0, 1.0, 2.0]), np.array([3.0, 5.0, 2.0]), np.array([6.0]), FILL)
+    assert taken.tolist() == [True, False, True]
+    taken = take_within(group, 1, idx, np.array([0.0, 1.0, 2.0]), np.array([3.0, 5.0, 2.0]), np.array([6.0]), WITHIN)
+    assert taken.tolist() == [True, False, False]
+
+
+def test_no_limit_takes_everyone_and_no_candidates_take_no_one():
+    group = np.array([0, 1, 1])
+    taken = take_within(group, 2, np.array([0, 2]), np.array([1.0, 0.0]), np.array([5.0, 5.0]),
+                        np.array([np.inf, np.inf]))
+    assert taken.tolist() == [True, False, True]
+    assert not take_within(group, 2, np.array([], np.int64), np.array([]), np.array([]), np.zeros(2)).any()
