@@ -339,16 +339,18 @@ def _enrol_block(rate, u, insured):
         insured[j] = insured[j] | (u[j] < rate)
 
 
-def work(model, key_migrate, key_local, shocks: bool, enrol: bool, persistent: bool = False) -> None:
+def work(model, key_migrate, key_local, shocks: bool, enrol: bool, persistent: bool = False,
+         shock_year: int | None = None) -> None:
     """Labor capacity, work and earnings of every row. `key_migrate`, `key_local`: the keys
     of the start year's rounding draws, or (`persistent`) of the draws of workers who start
     migrant or local wage work; `persistent`: this year's work from last year's (every
     simulated year), else the stationary allocation (the start year); `shocks`: farm, wage
-    and household income shocks; `enrol`: insurance enrolment."""
+    and household income shocks, the household's drawn for `shock_year` (default the
+    model's year); `enrol`: insurance enrolment."""
     hh, p, v, c = model.hh, model.p, model.villages, model.counties
     params = tuple(float(p[name]) for name in WORK_PARAMS)
     s, year = model.streams, model.year
-    key_shock = s.key("income_shock", year)
+    key_shock = s.key("income_shock", year if shock_year is None else shock_year)
     key_enrol = s.key("insurance_enrol", year)
     key_return = s.key("migrate_return", year) if persistent else key_shock  # (unused if not)
     key_end = s.key("local_work_end", year) if persistent else key_shock

@@ -4,29 +4,53 @@ This is the peer the vectorized engine is measured against (`benchmarks/speed.py
 second, independent statement of its rules (`tests/test_reference.py`). Each household is
 a `HouseholdAgent` holding its state as Python scalars; villages and counties are agents
 too. A year is two passes of `model.agents_by_type[HouseholdAgent].shuffle_do(...)` with the
-population-level steps a Mesa user would write in `ReferenceModel.step()` between them:
+population-level steps a Mesa user would write in `ReferenceModel.step()` around them, in
+the engine's order (`sim/model.py: YEAR`, `sim/assessment.py: ASSESSMENT`):
 
     village and county shocks       (model: disasters by village, price and wage shocks by county)
     pass 1, HouseholdAgent.live_and_work:
         life                        ageing, schooling, births, deaths, disability, illness and
                                     its cost, ability drift, housing damage and repair
-        work                        labor capacity, migration and local work, earnings by
-                                    source, insurance enrolment
-        identify                    registration of those measured below last year's line
-    median ability                  (model: threshold of the 'land' cause)
+        work                        labor capacity; migrant and local wage work as two-state
+                                    chains per worker (last year's workers stop, others start);
+                                    earnings by source; insurance enrolment
+    exit plans                      (model: each county's plan, the region's schedule or what is
+                                    left spread to the deadline, split by registered people; the
+                                    in-plan list: due households closest to the threshold at the
+                                    last assessment, up to the plan, nearest rounding)
     pass 2, HouseholdAgent.govern_and_settle:
-        diagnose                    the 12-cause bitmask
+        supported                   registered, exited within the support years and the
+                                    campaign, or under return monitoring
         medical insurance           basic (by level of care) and critical-illness insurance
         medical assistance          premiums paid, assistance with costs left, out-of-pocket cap
-        microcredit                 take-up, project return, repayment, arrears and default
-        dibao                       the floor, centralized support, targeting errors
+        microcredit                 take-up, project gain or loss (reinvested, insured disaster
+                                    losses), interest, repayment from savings then income, sale
+                                    at maturity, extension, renewal, default
+        dibao                       the floor, centralized support, targeting errors (the
+                                    household's own draw), two lines in one
         account                     income, resources after rigid costs, savings and debt
-        assess                      measured income and the exit test
-    target pressure                 (model: certify those just under the threshold, if set)
-    verification                    (the exited agents: third-party checks reverse false exits)
+        assess                      measured per-capita net income (last year's kept), the exit
+                                    standard and the pressure margin
+    loan standing                   (model: each village's share of loans in good standing)
+    exits                           (model: each county exits qualifying households up to its
+                                    plan, in-plan first then highest measured income, a lottery
+                                    for a row that partly fits; target pressure certifies those
+                                    just under within what the plan lacks; verification reverses
+                                    false exits)
+    exit routes                     (model: the core measures that carried the exits out)
+    adjustment                      (model: applicants measured below the line, appraised by the
+                                    village, admitted within county quotas: new entries, returns)
+    re-check                        (model, in its year: errors corrected both ways)
+    monitoring                      (model, from its start year: exited and never-registered
+                                    households at risk taken on within each county's scale)
     places                          (model: village and county people, migration network,
-                                    microcredit peer effect, village and county exit)
+                                    village and county exit)
     metrics                         (model: the yearly core metrics)
+
+Selection within a county up to a limit (exit plans, pressure, quotas, monitoring) is
+written out plainly in `ReferenceModel.take_within`: the county's candidates sorted by
+their float32 key, ties in row order, gone through by the rounding rule, as the engine's
+`sim/groups.py` states it.
 
 The core configuration is the measures the benchmark issue names: basic and
 critical-illness medical insurance, medical assistance, dibao and microcredit
@@ -34,26 +58,31 @@ critical-illness medical insurance, medical assistance, dibao and microcredit
 mirrored (schooling, disasters, price and wage shocks, housing), not switched off: it is
 what makes a household poor or not. Rules that only act through measures that are off
 here are left out: education support (so schooling costs are gross), relocation (no one
-is ever relocated, so the relocated branches of the work pass never run), the targeted
-measures and their cadre capacity.
+is ever relocated, so the relocated branches of the work pass never run), disaster relief
+(so the measurement leaves out no one-off payment), the targeted measures and their cadre
+capacity.
 
 Random draws are shared exactly. Every draw of the engine is a pure function of (seed,
 stream, year, row, slot) (`sim/streams.py`); each agent knows its row and calls the same
 compiled draw functions (`u01`, `normal01`, `binomial_members`) one scalar at a time, so
 the order in which `shuffle_do` visits agents changes nothing. Village and county shocks
-are drawn per village and county row from the same streams, as the engine does.
+are drawn per village and county row from the same streams, as the engine does; the
+lotteries of the selections use the "quota" stream, one slot per selection.
 
 To agree bit for bit, the agents store a value wherever the engine stores one in a
 float32 column, rounded to float32 (`f32`), and do float arithmetic in the engine's order
 and precision: where a compiled pass computes in float32 (numba keeps `float(x)` of a
 float32 element in float32, so the income sums of the dibao, microcredit and accounting
 passes and some products of the metric and village sums are float32), the agents round
-each step too. Exponentials and logarithms use `math` (the C library, as compiled code does).
+each step too; where numpy compares a float32 column with a Python number, it compares in
+float32. Exponentials and logarithms use `math` (the C library, as compiled code does).
+Sums that set a limit (registered people by county, which sets the exit plans) are added
+in the engine's order: row blocks summed apart, then added in block order.
 The f32 rounding is the only thing here a Mesa user would not write; at about 50
 roundings of ~0.1 µs per household-year it costs well under a tenth of the reference's time.
-The starting population (synthesis and the start year's calibration of earning ability)
-is the engine's set-up, converted row by row into agents: it happens once per run and is
-not what the benchmark times.
+The starting population (synthesis, the start year's calibration of earning ability and
+the register built by quota and village appraisal) is the engine's set-up, converted row
+by row into agents: it happens once per run and is not what the benchmark times.
 """
 
 from __future__ import annotations
@@ -65,15 +94,17 @@ from types import SimpleNamespace
 import mesa
 import numpy as np
 
-from policies import MEASURES
+from policies import BATCH_NAMES, MEASURES
 from policies.dibao import dibao_line
-from sim.fields import Illness, Labor, Location, Status
+from sim.fields import Cause, Illness, Labor, Location, Status
 from sim.model import PovertyModel
-from sim.sums import PLACE_PARTS, part_rows
+from sim.sums import BLOCKS, PLACE_PARTS, block_rows, part_rows
 from sim.streams import STREAM_INDEX, binomial_members, normal01, u01
 
 CORE = ("medical_insurance", "medical_assistance", "microcredit", "dibao")
 CORE_MEASURES = {name: name in CORE for name in MEASURES}
+BIT = {name: 1 << k for k, name in enumerate(MEASURES)}  # bit of each measure in `measures_reached`
+ORDER = {name: k for k, name in enumerate(MEASURES)}
 
 NEVER, REGISTERED, EXITED, RETURNED = (int(s) for s in Status)
 MAJOR, CHRONIC, NO_ILLNESS = int(Illness.MAJOR), int(Illness.CHRONIC), int(Illness.NONE)
@@ -81,7 +112,11 @@ FULL, PARTIAL, NO_LABOR = int(Labor.FULL), int(Labor.PARTIAL), int(Labor.NONE)
 TRANSPORT_PLACES = int(Location.REMOTE_MOUNTAIN | Location.TINY_HAMLET)
 C_ILLNESS, C_DISABILITY, C_SCHOOLING, C_DISASTER = 1, 2, 4, 8
 C_LAND, C_SKILLS, C_CAPITAL, C_LABOR, C_TRANSPORT, C_MOTIVATION = 32, 128, 256, 512, 1024, 2048
+CAUSES = [(c.name.lower(), int(c)) for c in Cause]
 MEDIAN_SAMPLE = 20_000  # rows the engine's systematic sample uses for the median ability
+NEAREST, FILL = "nearest", "fill"  # rounding rules of a selection (sim/groups.py)
+SLOT_ADJUSTMENT, SLOT_EXIT, SLOT_PRESSURE, SLOT_MONITORING = 1, 2, 3, 4  # lottery slots of the "quota" stream
+PAID_UP = 1.0  # less than a yuan left unpaid on a loan is rounding
 
 _F32 = array("f", [0.0])  # a one-item float32 buffer: storing into it rounds, as a float32 column does
 
@@ -92,6 +127,11 @@ def f32(x: float) -> float:
     return _F32[0]
 
 
+def _order(key: float, position: int) -> tuple:
+    """A candidate's place in a selection: by key, ties in row order, NaN keys last (as numpy sorts)."""
+    return (True, 0.0, position) if key != key else (False, key, position)
+
+
 # The household state the core rules read and write: every household field of the engine
 # except those only measures switched off here use (their values stay at the defaults).
 STATE = (
@@ -99,10 +139,11 @@ STATE = (
     "n_working", "n_college", "n_elderly", "n_disabled", "n_chronic", "illness", "medical_cost", "oop_medical",
     "insured", "labor", "labor_units", "head_schooling", "n_skilled", "school_cost", "n_migrants", "n_local",
     "ability", "income_farm", "income_local_wage", "income_migrant", "income_transfers", "income_property",
-    "income", "transfer_dibao", "resources", "measured_pc", "savings", "debt", "location_risk",
+    "income", "transfer_dibao", "resources", "measured_pc", "measured_pc_last", "savings", "debt", "location_risk",
     "unsafe_housing", "obligations", "loan_principal", "loan_term_left", "loan_arrears", "loan_capital",
-    "loan_year", "loan_defaulted", "status", "reg_year", "exit_year", "return_year", "n_returns", "causes",
-    "dibao", "risk_aversion", "motivation", "willingness_to_move",
+    "loan_year", "loan_defaulted", "loan_extensions", "measures_reached", "status", "reg_year", "exit_year",
+    "return_year", "n_returns", "causes", "main_cause", "cohort", "monitor_year", "dibao", "risk_aversion",
+    "motivation", "willingness_to_move",
 )
 
 
@@ -120,13 +161,15 @@ class VillageAgent(mesa.Agent):
 
 
 class CountyAgent(mesa.Agent):
-    """A county: price and wage shocks, poor-county exit."""
+    """A county: price and wage shocks, its register's start size, its exit plan, poor-county exit."""
 
-    def __init__(self, model, row: int, state: dict):
+    def __init__(self, model, row: int, state: dict, start_register_people: float):
         super().__init__(model)
         self.row = row
         for name in ("poor", "exit_year", "price_shock", "wage_shock", "people", "poor_people"):
             setattr(self, name, state[name])
+        self.start_register_people = start_register_people  # people registered at the start (quotas, scale)
+        self.plan = math.inf  # people the county plans to exit this year
 
 
 class HouseholdAgent(mesa.Agent):
@@ -140,27 +183,38 @@ class HouseholdAgent(mesa.Agent):
         for name in STATE:
             setattr(self, name, state[name])
         self.births = self.deaths = 0
-        self.new_poor = self.returned = self.exited = self.pressured = self.reversed = False
-        self.before_status = self.before_exit_year = 0
+        self.clear_flows()
+        self.supported = self.in_plan = self.qualifies = self.near = False
+        self.row_threshold = 0.0
         self.compliant_left = 0.0
-        self.reached_insurance = self.reached_assistance = False
-        self.loan_made = self.loan_default = False
+        self.project_gain = None
+
+    def clear_flows(self) -> None:
+        """The year's events, recorded for the metrics."""
+        self.new_poor = self.returned = self.exited = self.pressured = self.reversed = False
+        self.newly_monitored = self.recheck_added = self.recheck_removed = False
+        self.reached_insurance = self.reached_assistance = self.reached_microcredit = False
+        self.loan_made = self.loan_default = self.loan_extended = self.loan_renewed = self.loan_open = False
 
     def live_and_work(self) -> None:
+        self.clear_flows()
         self.live()
         self.work()
-        self.identify()
 
     def govern_and_settle(self) -> None:
-        self.diagnose()
         y = self.model.y
-        self.supported = (self.status == REGISTERED or self.status == RETURNED
-                          or (self.status == EXITED and y.year - self.exit_year < y.support_years))
+        s = self.status
+        after_exit = s == EXITED and y.year - self.exit_year < y.support_years and y.year <= y.support_end_year
+        self.supported = s == REGISTERED or s == RETURNED or after_exit or self.monitor_year > 0
         self.obligations = 0.0
         self.insure()
         self.assist()
         self.borrow_and_repay()
         self.claim_dibao()
+        self.measures_reached |= ((BIT["medical_insurance"] if self.reached_insurance else 0)
+                                  | (BIT["medical_assistance"] if self.reached_assistance else 0)
+                                  | (BIT["microcredit"] if self.reached_microcredit else 0)
+                                  | (BIT["dibao"] if self.dibao else 0))
         self.account()
         self.assess()
 
@@ -256,19 +310,18 @@ class HouseholdAgent(mesa.Agent):
         self.labor_units = f32(units)
         self.labor = FULL if able >= 1.0 - 1e-6 else (PARTIAL if units > 0 else NO_LABOR)
 
+        # the desired shares: away (of the able workers), and in local wage work (of those at home)
         dependants = self.n_child + self.n_elderly + self.n_chronic + self.n_disabled
         share = (y.migration_base + y.migration_network * self.village.migration_share
                  + y.migration_skill * (1.0 if self.n_skilled > 0 else 0.0)
                  - y.migration_care * dependants + y.migration_willingness * (self.willingness_to_move - 0.5))
         share = min(max(share, 0.0), 0.9)
-        whole = float(math.floor(able))
-        expect = able * share
-        fl = float(math.floor(expect))
-        migrants = fl + (1.0 if u01(k.migrate, i, 0) < expect - fl else 0.0)
-        migrants = min(migrants, whole)
-        stay = max(whole - migrants, 0.0) * y.local_share
-        fl = float(math.floor(stay))
-        local = fl + (1.0 if u01(k.local_work, i, 0) < stay - fl else 0.0)
+        # each worker's state persists: last year's workers stop with chance `rate`, the others
+        # of the pool start with the chance that keeps the desired share as the long-run share
+        pool = float(math.floor(able))
+        migrants = self.persist(pool, self.n_migrants, share, y.migrant_exit_rate, k.migrate_return, k.migrate)
+        pool = max(pool - migrants, 0.0)
+        local = self.persist(pool, self.n_local, y.local_share, y.local_exit_rate, k.local_work_end, k.local_work)
         self.n_migrants = int(migrants)
         self.n_local = int(local)
 
@@ -291,37 +344,40 @@ class HouseholdAgent(mesa.Agent):
         if not self.insured and u01(k.insurance_enrol, i, 0) < y.enrolment_rate:
             self.insured = True
 
-    # --- the register (sim/register.py) ---------------------------------------------------
-    def identify(self) -> None:
-        self.new_poor = self.returned = False
-        if not self.model.y.identify_new:
-            return
-        below = self.measured_pc < self.model.last_line and self.size > 0
-        if below and self.status == NEVER:
-            self.new_poor = True
-            self.status = REGISTERED
-            self.reg_year = self.model.y.year
-        elif below and self.status == EXITED:
-            self.returned = True
-            self.status = RETURNED
-            self.reg_year = self.return_year = self.model.y.year
-            self.n_returns += 1
+    def persist(self, pool: float, last_year: int, share: float, rate: float, key_stop, key_start) -> float:
+        """This year's workers in a state (a two-state chain per worker of `pool`)."""
+        current = min(float(last_year), pool)
+        stop = binomial_members(key_stop, self.row, int(current), rate)
+        start = binomial_members(key_start, self.row, int(pool - current),
+                                 min(rate * share / max(1.0 - share, 1e-12), 1.0))
+        return current - stop + start
 
-    def diagnose(self) -> None:
-        if self.status != REGISTERED and self.status != RETURNED:
-            self.causes = 0
-            return
+    # --- the register (sim/register.py, sim/appraisal.py) ---------------------------------
+    def register(self, status: int) -> None:
+        """Put this household on the register this year (a new entry or a return) and record its causes."""
+        year = self.model.y.year
+        self.status = status
+        self.reg_year = year
+        if status == RETURNED:
+            self.return_year = year
+            self.n_returns += 1
+        self.monitor_year = 0
+        self.record_causes()
+
+    def record_causes(self) -> None:
+        """The causes of poverty recorded at registration, and the main cause (the first)."""
         y = self.model.y
+        inc = max(self.income, 1.0)
         c = 0
-        if self.n_chronic > 0 or self.illness != 0:
+        if self.oop_medical > y.illness_cause * inc or (self.n_chronic > 0 and self.labor != FULL):
             c |= C_ILLNESS
         if self.n_disabled > 0:
             c |= C_DISABILITY
-        if self.school_cost > y.schooling_cause * max(self.income, 1.0):
+        if self.school_cost > y.schooling_cause * inc:
             c |= C_SCHOOLING
         if self.village.hit:
             c |= C_DISASTER
-        if self.ability < y.land_cause_ability:
+        if self.ability < self.model.land_cause_ability():
             c |= C_LAND
         if self.n_skilled == 0 and self.head_schooling < 9:
             c |= C_SKILLS
@@ -334,6 +390,16 @@ class HouseholdAgent(mesa.Agent):
         if self.motivation < y.motivation_cause:
             c |= C_MOTIVATION
         self.causes = c
+        self.main_cause = (c & -c).bit_length() - 1  # the lowest bit set; -1 for none
+
+    def appraisal(self) -> float:
+        """How poor the household looks to the village: measured income and what neighbours see."""
+        y = self.model.y
+        lacking = 1.0 if self.labor == NO_LABOR else (0.5 if self.labor == PARTIAL else 0.0)
+        return (math.log(max(self.measured_pc, 1.0) / y.line)
+                - y.appraisal_housing * self.unsafe_housing - y.appraisal_illness * (self.n_chronic > 0)
+                - y.appraisal_disability * (self.n_disabled > 0) - y.appraisal_labor * lacking
+                + y.appraisal_noise * normal01(self.model.k.appraisal, self.row, 0))
 
     # --- medical insurance (policies/medical.py) and assistance (medical_assistance.py) ---
     def cover(self, cost: float) -> tuple[float, float]:
@@ -385,69 +451,94 @@ class HouseholdAgent(mesa.Agent):
         m.cost_assistance += self.weight * assist
 
     # --- microcredit (policies/microcredit.py) --------------------------------------------
+    def may_borrow(self) -> bool:
+        return self.supported and self.labor != NO_LABOR and self.size > 0
+
     def borrow_and_repay(self) -> None:
         m, y, i = self.model, self.model.y, self.row
+        # 1. a new loan: its amount becomes project capital
         made = False
-        if ((self.status == REGISTERED or self.status == RETURNED) and self.labor != 0 and self.loan_principal <= 0
-                and self.loan_arrears <= 0 and not self.loan_defaulted and self.size > 0):
+        if self.may_borrow() and self.loan_principal <= 0 and self.loan_arrears <= 0 and not self.loan_defaulted:
             chance = (y.takeup_base + y.takeup_skill * (1.0 if self.n_skilled > 0 else 0.0)
                       + y.takeup_motivation * (self.motivation - 0.5) - y.takeup_risk * (self.risk_aversion - 0.5)
                       - y.takeup_peer * (1.0 - self.village.loan_good_share))
             made = u01(m.k.loan_takeup, i, 0) < min(max(chance, 0.0), 1.0)
+            if made:
+                self.loan_principal = f32(y.loan_amount)
+                self.loan_capital = f32(self.loan_capital + y.loan_amount)
+                self.loan_term_left = y.loan_term
+                self.loan_year = y.year
+                self.loan_extensions = 0
         self.loan_made = made
-        if made:
-            self.loan_principal = f32(y.loan_amount)
-            self.loan_capital = f32(self.loan_capital + y.loan_amount)
-            self.loan_term_left = y.loan_term
-            self.loan_year = y.year
+        self.project_gain = None
+        capital, principal, arrears = self.loan_capital, self.loan_principal, self.loan_arrears
+        if capital <= 0 and principal <= 0 and arrears <= 0:
+            self.reached_microcredit = made
+            return
+        open_loan = principal > 0 or arrears > 0
 
-        capital = self.loan_capital
-        if capital > 0:  # the project yields or loses; while a loan runs, net of upkeep
+        # 2. the project's gain or loss is the year's business income; gains partly reinvested
+        if capital > 0:
             r = ((1.0 + y.return_mean + y.return_sd * normal01(m.k.project_return, i, 0)) * self.county.price_shock
-                 * (1.0 - self.village.disaster_loss) - 1.0)
-            self.income_farm = f32(self.income_farm + max(r, 0.0) * capital)
-            wear = 0.0 if self.loan_principal > 0 else y.depreciation
-            capital = capital * (1.0 + min(r, 0.0)) * (1.0 - wear)
-            self.loan_capital = f32(capital if capital > 1.0 else 0.0)
+                 * (1.0 - self.village.disaster_loss * (1.0 - y.insured_loss)) - 1.0)
+            g = r * capital
+            self.income_farm = f32(self.income_farm + g)
+            kept = y.reinvest * g if g > 0 else g
+            self.obligations = f32(self.obligations + kept)
+            capital += kept
+            if not open_loan:
+                capital *= 1.0 - y.depreciation
+            capital = capital if capital > 1.0 else 0.0
+            self.project_gain = g
 
-        principal = self.loan_principal
-        term_left = self.loan_term_left
-        active = principal > 0 and term_left > 0
-        if active:
-            term_left -= 1
-        billed = 0.0
-        if active:
-            if y.equal_repayment:
-                billed = principal / max(self.loan_term_left, 1)
-            elif term_left <= 0:
-                billed = principal
-        interest = y.interest_rate * principal if active else 0.0
-        subsidy = interest * y.interest_subsidy
-        due = billed + interest - subsidy
-        owed = due + self.loan_arrears
-        from_income = min(owed, max(f32(self.income_sum() - self.oop_medical) - y.line * self.size, 0.0))
-        from_savings = min(owed - from_income, self.savings)
-        from_capital = min(owed - from_income - from_savings, self.loan_capital) if term_left <= 0 else 0.0
-        self.savings = f32(self.savings - from_savings)
-        self.loan_capital = f32(self.loan_capital - from_capital)
-        self.obligations = f32(self.obligations + from_income)
-        arrears = owed - from_income - from_savings - from_capital
-        principal -= billed
-
-        # a small shortfall at first maturity rolls over once; otherwise default
-        if (arrears > 1e-6 and term_left <= 0 and y.year - self.loan_year < y.loan_term
-                and arrears <= y.rollover_share * y.loan_amount):
-            principal, term_left, arrears = arrears, 1, 0.0
-        default = arrears > 1e-6 and (term_left <= 0 or arrears > due + 1e-6)
-        if default:
-            m.loan_losses += self.weight * (principal + arrears)
-            principal, arrears, term_left = 0.0, 0.0, 0
-            self.loan_defaulted = True
-        self.loan_default = default
-        self.loan_principal = f32(max(principal, 0.0))
-        self.loan_arrears = f32(arrears)
-        self.loan_term_left = term_left
-        m.loan_subsidy += self.weight * subsidy
+        if open_loan:
+            # 3. what falls due; 4. paid from savings, income above the line, then capital at maturity
+            years_left = max(self.loan_term_left, 1)
+            mature = years_left == 1
+            billed = principal / years_left if (y.equal_repayment or mature) else 0.0
+            interest = y.interest_rate * principal
+            subsidy = interest * y.interest_subsidy
+            owed = arrears + (interest - subsidy) + billed
+            from_savings = min(owed, max(self.savings, 0.0))
+            spare = f32(f32(self.income_sum() - self.obligations) - self.oop_medical) - y.line * self.size
+            from_income = min(owed - from_savings, max(spare, 0.0))
+            rest = owed - from_savings - from_income
+            sell = mature and (capital >= rest - PAID_UP or self.loan_extensions >= y.max_extensions)
+            from_capital = min(rest, capital) if sell else 0.0
+            self.savings = f32(self.savings - from_savings)
+            self.obligations = f32(self.obligations + from_income)
+            capital -= from_capital
+            unpaid = owed - from_savings - from_income - from_capital
+            principal -= billed
+            term_left = years_left - 1
+            if not mature:
+                arrears = unpaid  # carried to maturity
+            elif unpaid <= PAID_UP:  # repaid; 6. renewed at once with some chance
+                principal, arrears = 0.0, 0.0
+                if self.may_borrow() and u01(m.k.loan_renewal, i, 0) < y.renewal_share:
+                    principal = y.loan_amount
+                    capital += y.loan_amount
+                    term_left = y.loan_term
+                    self.loan_year = y.year
+                    self.loan_extensions = 0
+                    self.loan_made = self.loan_renewed = True
+            elif self.loan_extensions < y.max_extensions:  # 5. extended
+                principal = min(unpaid, billed)
+                arrears = unpaid - principal
+                term_left = max(y.extension_years, 1)
+                self.loan_extensions += 1
+                self.loan_extended = True
+            else:  # default: written off
+                m.loan_losses += self.weight * unpaid
+                principal, arrears = 0.0, 0.0
+                self.loan_defaulted = self.loan_default = True
+            self.loan_principal = f32(max(principal, 0.0))
+            self.loan_arrears = f32(max(arrears, 0.0))
+            self.loan_term_left = term_left
+            m.loan_subsidy += self.weight * subsidy
+        self.loan_capital = f32(capital if capital > 1.0 else 0.0)
+        self.loan_open = self.loan_principal > 0 or self.loan_arrears > 0
+        self.reached_microcredit = self.loan_made or self.loan_open or self.loan_default
 
     # --- dibao (policies/dibao.py) --------------------------------------------------------
     def claim_dibao(self) -> None:
@@ -456,9 +547,12 @@ class HouseholdAgent(mesa.Agent):
         covered = False
         if self.size > 0:
             pc = f32(self.income_sum() / self.size)
-            u = u01(self.model.k.dibao_targeting, self.row, 0)
-            if self.labor != FULL and pc < y.dibao_line:
-                if u >= y.exclusion_error:
+            u = u01(self.model.k_dibao, self.row, 0)  # the household's draw for the whole run
+            sure = y.two_lines and self.supported  # two lines in one: supported households covered
+            frail = self.n_disabled + self.n_chronic + self.n_elderly > 0
+            eligible = (self.labor != FULL or (sure and frail)) and pc < y.dibao_line
+            if eligible:
+                if u >= y.exclusion_error or sure:
                     covered = True
                     floor = y.dibao_line
                     if self.labor == NO_LABOR and self.n_working - self.n_college <= 0:
@@ -492,47 +586,52 @@ class HouseholdAgent(mesa.Agent):
         self.savings = f32(max(cash, 0.0))
         self.debt = f32(max(-cash, 0.0))
 
-    # --- assessment (sim/register.py) -----------------------------------------------------
+    # --- assessment (sim/register.py, sim/exits.py) ---------------------------------------
     def assess(self) -> None:
-        """Cadres measure per-capita resources with error; the exit test."""
+        """Cadres measure per-capita net income with error (last year's measurement kept);
+        the exit standard and the pressure margin below it."""
         y = self.model.y
+        self.measured_pc_last = self.measured_pc
         if self.size <= 0:
             self.measured_pc = math.inf
         else:
             sd = y.measurement_sd
-            self.measured_pc = f32(f32(self.resources / self.size)
+            self.measured_pc = f32(f32(self.income / self.size)
                                    * math.exp(sd * normal01(self.model.k.measurement, self.row, 0) - sd * sd / 2))
-        self.before_status, self.before_exit_year = self.status, self.exit_year
-        self.pressured = self.reversed = False
-        self.row_threshold = y.line if (y.relative and self.labor != FULL) else y.exit_threshold
-        ok = ((self.status == REGISTERED or self.status == RETURNED) and y.year - self.reg_year >= y.min_years
-              and self.n_dropout_compulsory == 0 and self.insured and not self.unsafe_housing and self.size > 0)
-        if ok:
-            if y.relative and self.labor != FULL:
-                ok = self.dibao and self.measured_pc >= y.line
-            else:
-                ok = self.measured_pc >= y.exit_threshold
-        self.exited = ok
-        if ok:
-            self.status = EXITED
-            self.exit_year = y.year
+        no_labor_rule = y.relative and self.labor != FULL  # under the relative rule, through dibao at the line
+        t = y.line if no_labor_rule else y.exit_threshold
+        t_last = y.last_line if no_labor_rule else y.last_threshold
+        self.row_threshold = t
+        eligible = ((self.status == REGISTERED or self.status == RETURNED) and y.year - self.reg_year >= y.min_years
+                    and self.size > 0)
+        guaranteed = self.n_dropout_compulsory == 0 and self.insured and not self.unsafe_housing
+        above = (self.measured_pc >= t and (y.stability < 2 or self.measured_pc_last >= t_last)
+                 and (self.dibao or not no_labor_rule))
+        self.qualifies = eligible and guaranteed and above
+        self.near = (eligible and guaranteed and not self.qualifies and self.measured_pc < t
+                     and self.measured_pc >= (1.0 - y.pressure_margin) * t)
 
     def verify(self) -> None:
-        """A third-party check of this exit (if sampled) reverses it when resources are below the threshold."""
+        """A third-party check of this exit (if sampled) reverses it when income is below the threshold."""
         if u01(self.model.k.verification, self.row, 0) >= self.model.y.verification_rate:
             return
-        if f32(self.resources / max(self.size, 1)) < self.row_threshold:
+        if f32(self.income / max(self.size, 1)) < self.row_threshold:
             self.reversed = True
             self.exited = self.pressured = False
-            self.status, self.exit_year = self.before_status, self.before_exit_year
 
+    def at_risk(self) -> bool:
+        """Return monitoring: off the register, measured below the range or hit by rigid spending."""
+        y = self.model.y
+        rigid = (self.oop_medical + self.school_cost) / max(self.size, 1)
+        return ((self.status == NEVER or self.status == EXITED) and self.size > 0
+                and (self.measured_pc < y.monitor_range or rigid > y.rigid_share * self.measured_pc_last))
 
 class ReferenceModel(mesa.Model):
     """The core rules, one `HouseholdAgent` per household, stepped one calendar year at a time.
 
     Takes the same arguments as `PovertyModel` (without `measures`: always `CORE_MEASURES`)
-    and starts from the same population; `from_engine` converts a `PovertyModel` that has
-    not stepped yet.
+    and starts from the same population and register; `from_engine` converts a
+    `PovertyModel` that has not stepped yet.
     """
 
     def __init__(self, profile="shangluo", households: int | None = 2000, start_year: int | None = None,
@@ -548,16 +647,16 @@ class ReferenceModel(mesa.Model):
         self.profile, self.params, self.streams, self.seed = engine.profile, engine.params, engine.streams, engine.seed
         self.start_year, self.end_year = engine.start_year, engine.end_year
         self.year = engine.year
-        self.line = self.last_line = float(engine.line)
+        self.line = float(engine.line)
         self.growth_index = 1.0
         cols = engine.counties.columns()
-        self.counties = [CountyAgent(self, c, {k: v[c].item() for k, v in cols.items()})
+        start_register = engine.start_register_people.tolist()
+        self.counties = [CountyAgent(self, c, {k: v[c].item() for k, v in cols.items()}, start_register[c])
                          for c in range(engine.counties.n)]
         cols = engine.villages.columns()
         self.villages = [VillageAgent(self, v, {k: a[v].item() for k, a in cols.items()},
                                       self.counties[int(cols["county"][v])]) for v in range(engine.villages.n)]
-        cols = {name: engine.hh[name] for name in STATE}
-        lists = {name: a.tolist() for name, a in cols.items()}
+        lists = {name: engine.hh[name].tolist() for name in STATE}
         village, county = engine.hh.village.tolist(), engine.hh.county.tolist()
         self.household_list = [
             HouseholdAgent(self, i, {name: lists[name][i] for name in STATE}, self.villages[village[i]],
@@ -571,17 +670,22 @@ class ReferenceModel(mesa.Model):
         return cls(engine=engine)
 
     # --- the year -------------------------------------------------------------------------
+    def exit_threshold(self, year: int) -> float:
+        """Per-capita income a labor-capable household must reach to exit in `year`."""
+        ex = self.profile.data["exit"]
+        if ex["rule"] == "absolute":
+            return float(self.params.at("poverty.line", year))
+        return float(ex["relative_share"]["value"] * self.profile.dated("exit.reference_income", year))
+
     def _year_constants(self) -> None:
         """The year's parameters and stream keys, read once as attributes."""
         p, year = self.params.year(self.year), self.year
         self.line = float(p["poverty.line"])
         keys = self.streams.keys(year)
         self.k = SimpleNamespace(**{name: keys[idx] for name, idx in STREAM_INDEX.items()})
+        self.k_dibao = self.streams.key("dibao_targeting", 0)  # targeting errors are the household's own
         pi = self.growth_index
-        ex = self.profile.data["exit"]
-        relative = ex["rule"] == "relative"
-        threshold = self.line if not relative else (
-            ex["relative_share"]["value"] * self.profile.dated("exit.reference_income", year))
+        relative = self.profile.data["exit"]["rule"] == "relative"
         self.y = SimpleNamespace(
             year=year, line=self.line, price_index=pi, growth_index=pi,
             birth_rate=p["demography.birth_rate"], senior_base=p["education.senior_continue_base"],
@@ -609,16 +713,30 @@ class ReferenceModel(mesa.Model):
             migration_network=p["economy.migration_network_effect"], migration_skill=p["economy.migration_skill_effect"],
             migration_care=p["economy.migration_care_penalty"],
             migration_willingness=p["economy.migration_willingness_effect"], local_share=p["economy.local_work_share"],
+            migrant_exit_rate=p["economy.migrant_exit_rate"], local_exit_rate=p["economy.local_work_exit_rate"],
             skill_premium=p["economy.skill_premium"], land_units=p["economy.land_income_units"],
             local_wage_ratio=p["economy.local_wage_ratio"], migrant_wage_ratio=p["economy.migrant_wage_ratio"],
             income_shock_sd=p["economy.income_shock_sd"], pension=p["economy.pension"],
             enrolment_rate=p["medical.enrolment_rate"],
-            # register
-            identify_new=p["register.identify_new"], schooling_cause=p["register.schooling_cause_share"],
+            # the register: causes, appraisal, measurement, exits, adjustment, re-check, monitoring
+            illness_cause=p["register.illness_cause_share"], schooling_cause=p["register.schooling_cause_share"],
             capital_cause=p["register.capital_cause_months"] / 12.0 * self.line,
-            motivation_cause=p["register.motivation_cause_below"], support_years=p["exit.support_years_after_exit"],
+            motivation_cause=p["register.motivation_cause_below"],
+            appraisal_noise=p["register.appraisal_noise"], appraisal_housing=p["register.appraisal_weight_housing"],
+            appraisal_illness=p["register.appraisal_weight_illness"],
+            appraisal_disability=p["register.appraisal_weight_disability"],
+            appraisal_labor=p["register.appraisal_weight_labor"],
             measurement_sd=float(p["register.measurement_error_sd"]), min_years=p["register.min_years_before_exit"],
-            relative=relative, exit_threshold=float(threshold), verification_rate=p["exit.verification_rate"],
+            stability=int(p["exit.stability_assessments"]), relative=relative,
+            exit_threshold=self.exit_threshold(year), last_line=float(self.params.at("poverty.line", year - 1)),
+            last_threshold=self.exit_threshold(year - 1), pressure_margin=p["exit.pressure_margin"],
+            target_pressure=p["exit.target_pressure"], verification_rate=p["exit.verification_rate"],
+            plan_rule=p["exit.plan_rule"], support_years=p["exit.support_years_after_exit"],
+            support_end_year=p["exit.support_end_year"],
+            application_chance=p["register.application_chance"], adjustment_quota=p["register.adjustment_quota"],
+            recheck_year=p["register.recheck_year"], recheck_correction=p["register.recheck_correction"],
+            monitoring=year >= p["monitoring.start_year"], monitor_range=p["monitoring.range_multiple"] * self.line,
+            rigid_share=p["monitoring.rigid_share"], monitoring_scale=p["monitoring.scale"],
             # medical insurance and assistance
             share_township=p["medical.share_township"], share_city=p["medical.share_city"],
             factor_township=p["medical.factor_township"], factor_city=p["medical.factor_city"],
@@ -633,12 +751,15 @@ class ReferenceModel(mesa.Model):
             takeup_motivation=p["microcredit.takeup_motivation_effect"], takeup_risk=p["microcredit.takeup_risk_effect"],
             takeup_peer=p["microcredit.takeup_peer_effect"], return_mean=p["microcredit.project_return_mean"],
             return_sd=p["microcredit.project_return_sd"], depreciation=p["microcredit.capital_depreciation"],
+            reinvest=p["microcredit.reinvest_share"], insured_loss=p["microcredit.insured_loss_share"],
             interest_rate=p["microcredit.interest_rate"], interest_subsidy=p["microcredit.interest_subsidy_share"],
-            rollover_share=p["microcredit.rollover_share"], loan_term=int(p["microcredit.term"]),
-            loan_amount=min(p["microcredit.amount"], p["microcredit.max_amount"]),
+            loan_term=int(p["microcredit.term"]), max_extensions=p["microcredit.max_extensions"],
+            extension_years=int(p["microcredit.extension_years"]), renewal_share=p["microcredit.renewal_share"],
+            loan_amount=float(min(p["microcredit.amount"], p["microcredit.max_amount"])),
             equal_repayment=p["microcredit.repayment"] == "equal",
             # dibao
-            dibao_line=dibao_line(p), exclusion_error=p["dibao.exclusion_error"],
+            dibao_line=dibao_line(p), two_lines=bool(p["dibao.two_lines_in_one"]),
+            exclusion_error=p["dibao.exclusion_error"],
             inclusion_error=p["dibao.inclusion_error"], inclusion_share=p["dibao.inclusion_benefit_share"],
             extra_share=p["dibao.extra_share"], share_70=p["dibao.share_of_elderly_over_70"],
             tekun_multiple=p["dibao.tekun_multiple"],
@@ -646,6 +767,7 @@ class ReferenceModel(mesa.Model):
             saved_share=1.0 - p["economy.consumption_share"],
         )
         self.p = p
+        self._land_cause_ability = None
 
     def shocks(self) -> None:
         """Disasters by village, price and wage shocks by county (agents/life.py)."""
@@ -665,10 +787,14 @@ class ReferenceModel(mesa.Model):
             for c in self.counties:
                 setattr(c, field, f32(shock[c.row]))
 
-    def median_ability(self) -> float:
-        """Median earning ability from the engine's systematic sample of rows."""
-        rows = self.household_list[::max(len(self.household_list) // MEDIAN_SAMPLE, 1)]
-        return float(np.median(np.array([h.ability for h in rows], dtype=np.float32)))
+    def land_cause_ability(self) -> float:
+        """Ability below which 'land' is recorded as a cause: a share of the median ability
+        (from the engine's systematic sample of rows), found once a year when first needed."""
+        if self._land_cause_ability is None:
+            rows = self.household_list[::max(len(self.household_list) // MEDIAN_SAMPLE, 1)]
+            median = float(np.median(np.array([h.ability for h in rows], dtype=np.float32)))
+            self._land_cause_ability = float(self.p["register.land_cause_ability_share"] * median)
+        return self._land_cause_ability
 
     def step(self) -> None:
         if self.year > self.end_year:
@@ -682,12 +808,14 @@ class ReferenceModel(mesa.Model):
 
         self.shocks()
         self.households.shuffle_do("live_and_work")
-        self.y.land_cause_ability = self.p["register.land_cause_ability_share"] * self.median_ability()
+        self.plan_year()
         self.households.shuffle_do("govern_and_settle")
-        self.certify_under_pressure()
-        if self.y.verification_rate > 0:
-            self.households.select(lambda h: h.exited).shuffle_do("verify")
-        self.last_line = self.line
+        self.loan_standing()
+        self.exits()
+        self.exit_routes()
+        self.adjust()
+        self.recheck()
+        self.monitor()
         self.places()
         self.records.append(self.metrics())
         self.year += 1
@@ -699,47 +827,264 @@ class ReferenceModel(mesa.Model):
             self.step()
         return self.records
 
-    # --- population-level steps ---------------------------------------------------------
-    def exit_target(self) -> float | None:
-        if not self.profile.has("targets.exits_people"):
+    # --- selection within counties (sim/groups.py) ----------------------------------------
+    def take_within(self, candidates: list, keys: list, limits: list, rule: str, slot: int | None = None) -> list:
+        """The candidates (households in row order, with their keys) each county takes up to
+        its limit (weighted people): all of them if they fit; otherwise in ascending order of
+        the float32 key, ties in row order, while they fit. At the first that does not fit,
+        NEAREST takes it when that leaves the total nearer the limit and stops; FILL passes
+        over it when not one of the households the row stands for fits, and when k of its w
+        fit takes it with chance k / w (one "quota" draw in `slot`) and stops."""
+        groups: dict[int, list] = {}
+        for h, key in zip(candidates, keys):
+            groups.setdefault(h.county.row, []).append((f32(key), h))
+        taken = []
+        for c, members in groups.items():
+            cap = limits[c]
+            amounts = [h.weight * h.size for _, h in members]
+            total = 0.0
+            for a in amounts:
+                total += a
+            if total <= cap:
+                taken.extend(h for _, h in members)
+                continue
+            ranked = sorted(range(len(members)), key=lambda j: _order(members[j][0], j))
+            total = 0.0
+            for j in ranked:
+                h, a = members[j][1], amounts[j]
+                if total + a <= cap:
+                    taken.append(h)
+                    total += a
+                    continue
+                if rule == NEAREST:
+                    if total + a - cap < cap - total:
+                        taken.append(h)
+                    break
+                unit = float(h.size)
+                fit = math.floor((cap - total) / unit)  # households of this row that fit
+                if fit >= 1:
+                    if u01(self.k.quota, h.row, slot) < fit * unit / a:
+                        taken.append(h)
+                    break
+        return taken
+
+    # --- population-level steps -----------------------------------------------------------
+    def registered_people_by_county(self) -> list[float]:
+        """Registered people of each county, summed as the engine does: each block of rows
+        in row order, then the blocks in order."""
+        totals = [0.0] * len(self.counties)
+        rows = self.household_list
+        for block in range(BLOCKS):
+            first, last = block_rows(block, len(rows))
+            sums = [0.0] * len(self.counties)
+            for h in rows[int(first):int(last)]:
+                if h.status == REGISTERED or h.status == RETURNED:
+                    sums[h.county.row] += h.weight * h.size
+            for c in range(len(totals)):
+                totals[c] += sums[c]
+        return totals
+
+    def _this_year(self, path: str):
+        if not self.profile.has(path):
             return None
-        targets = self.profile.value("targets.exits_people")
-        return targets.get(self.year) if isinstance(targets, dict) else None
+        values = self.profile.value(path)
+        return values.get(self.year) if isinstance(values, dict) else None
 
-    def certify_under_pressure(self) -> None:
-        """Cadres under target pressure certify households measured just under the threshold,
-        closest first, until exits reach the target's share (sim/register.py)."""
-        pressure, target = self.p["exit.target_pressure"], self.exit_target()
-        if pressure <= 0 or target is None:
+    def plan_year(self) -> None:
+        """Each county's exit plan: the region's plan (the profile's schedule, or what is left
+        spread evenly to the deadline, at least the floor; everyone left from the deadline on)
+        split by registered people; then the households cadres expect to exit on it (due for
+        assessment, closest to the threshold at the last assessment first, up to the plan)."""
+        y = self.y
+        for h in self.household_list:
+            h.in_plan = False
+        if y.plan_rule == "qualifying":
+            for c in self.counties:
+                c.plan = math.inf
             return
-        exited = sum(f32(h.weight * h.size) for h in self.household_list if h.exited)
-        shortfall = pressure * target - exited
-        if shortfall <= 0:
+        people = self.registered_people_by_county()
+        total = float(np.sum(people))
+        deadline = self.profile.value("exit.deadline") if self.profile.has("exit.deadline") else None
+        plan = self._this_year("exit.schedule_people")
+        if plan is None and deadline is not None and self.year < deadline:
+            plan = total / (deadline - self.year + 1)
+        floor = self._this_year("exit.floor_people")
+        if floor is not None:
+            plan = max(plan or 0.0, floor)
+        if deadline is not None and self.year >= deadline:
+            plan = total
+        plan = math.inf if plan is None else float(plan)
+        for c in self.counties:
+            c.plan = math.inf if math.isinf(plan) else (plan * people[c.row] / total if total > 0 else 0.0)
+        if math.isinf(plan):
             return
-        y, low = self.y, 1.0 - self.p["exit.pressure_margin"]
-        near = [h for h in self.household_list
-                if (h.before_status == REGISTERED or h.before_status == RETURNED) and not h.exited and h.size > 0
-                and y.year - h.reg_year >= y.min_years and h.measured_pc >= low * h.row_threshold
-                and h.measured_pc < h.row_threshold]
-        near.sort(key=lambda h: -h.measured_pc / h.row_threshold)  # closest first (a stable sort)
-        total = 0.0
-        for h in near:
-            total = f32(total + f32(h.weight * h.size))
-            h.exited = h.pressured = True
-            h.status, h.exit_year = EXITED, y.year
-            if total >= f32(shortfall):  # numpy compares the float32 running sum in float32
-                break
+        due = [h for h in self.household_list
+               if (h.status == REGISTERED or h.status == RETURNED) and y.year - h.reg_year >= y.min_years
+               and h.size > 0]
+        keys = [-(h.measured_pc / self.threshold_of(h)) for h in due]
+        for h in self.take_within(due, keys, [c.plan for c in self.counties], NEAREST):
+            h.in_plan = True
 
-    def places(self) -> None:
-        """Village and county people and poor people, migration network, microcredit peer
-        effect, then poor villages and counties exit (sim/register.py, policies/microcredit.py)."""
+    def threshold_of(self, h: HouseholdAgent) -> float:
+        """The threshold a household must reach (the line under the relative rule without full labor)."""
+        y = self.y
+        return y.line if (y.relative and h.labor != FULL) else y.exit_threshold
+
+    def loan_standing(self) -> None:
+        """Each village's share of loans in good standing (open loans not in arrears nor
+        extended, over open and defaulted loans): next year's microcredit peer effect."""
         nv = len(self.villages)
-        people, poor, income, workers, migrants = [0.0] * nv, [0.0] * nv, [0.0] * nv, [0.0] * nv, [0.0] * nv
         loans, bad = [0.0] * nv, [0.0] * nv
         rows = self.household_list
         for part in range(PLACE_PARTS):  # as the engine: row ranges summed apart, in row order, then added
-            sums = [[0.0] * nv for _ in range(7)]
-            p_people, p_poor, p_income, p_workers, p_migrants, p_loans, p_bad = sums
+            p_loans, p_bad = [0.0] * nv, [0.0] * nv
+            first, last = part_rows(part, len(rows))
+            for h in rows[int(first):int(last)]:
+                if h.loan_open or h.loan_default:
+                    v = h.village.row
+                    p_loans[v] += h.weight
+                    if h.loan_default or h.loan_arrears > 0 or h.loan_extensions > 0:
+                        p_bad[v] += h.weight
+            for v in range(nv):
+                loans[v] += p_loans[v]
+                bad[v] += p_bad[v]
+        for v in self.villages:
+            if loans[v.row] > 0:
+                v.loan_good_share = f32(1.0 - bad[v.row] / max(loans[v.row], 1e-12))
+
+    def exits(self) -> None:
+        """Each county exits qualifying households up to its plan (those planned at the start
+        of the year first, then the highest measured incomes); under target pressure cadres
+        certify households just under the threshold, within what the plan still lacks;
+        third-party verification reverses false exits (sim/exits.py)."""
+        y = self.y
+        qualify = [h for h in self.household_list if h.qualifies]
+        keys = [-(h.measured_pc / h.row_threshold) - 1e6 * h.in_plan for h in qualify]
+        plans = [c.plan for c in self.counties]
+        for h in self.take_within(qualify, keys, plans, FILL, SLOT_EXIT):
+            h.exited = True
+        done = [0.0] * len(self.counties)
+        for h in self.household_list:
+            if h.exited:
+                done[h.county.row] += h.weight * h.size
+        shortfall = [max(plan - d, 0.0) * y.target_pressure if math.isfinite(plan) else 0.0
+                     for plan, d in zip(plans, done)]
+        if y.target_pressure > 0 and any(s > 0 for s in shortfall):
+            near = [h for h in self.household_list if h.near]
+            keys = [-(h.measured_pc / h.row_threshold) for h in near]
+            for h in self.take_within(near, keys, shortfall, FILL, SLOT_PRESSURE):
+                h.exited = h.pressured = True
+        if y.verification_rate > 0:
+            self.households.select(lambda h: h.exited).shuffle_do("verify")
+        done = [0.0] * len(self.counties)
+        for h in self.household_list:
+            if h.exited:
+                h.status, h.exit_year = EXITED, y.year
+                done[h.county.row] += h.weight * h.size
+        finite = [c for c in range(len(plans)) if math.isfinite(plans[c])]
+        self.planned_exits_people = float(np.sum([plans[c] for c in finite]))
+        self.plan_unfilled_people = float(np.sum([max(plans[c] - done[c], 0.0) for c in finite]))
+
+    def exit_routes(self) -> None:
+        """The core measures that carried each exiting household out: without what the measure
+        paid it this year (dibao, the microcredit project's gain) its per-capita income would
+        be below the threshold (or only all together, then the one that paid most); medical
+        assistance also for a household registered mainly for illness that it reached (sim/exit_routes.py)."""
+        self.route_people = dict.fromkeys(MEASURES, 0.0)
+        self.route_batch_people = dict.fromkeys(BATCH_NAMES, 0.0)
+        batch_of = {name: (spec.batch, spec.batch_guangyuan) for name, spec in MEASURES.items()}
+        for h in self.household_list:
+            if not h.exited:
+                continue
+            paid = {"microcredit": h.project_gain or 0.0, "dibao": float(h.transfer_dibao)}
+            size, income, t = float(max(h.size, 1)), float(h.income), h.row_threshold
+            credited = {name for name, x in paid.items() if x > 0 and (income - x) / size < t}
+            if not credited and (income - (paid["microcredit"] + paid["dibao"])) / size < t:
+                # the one that paid most (the first measure in order among equals, a measure paying nothing included)
+                values = [paid.get(name, 0.0) for name in MEASURES]
+                credited.add(list(MEASURES)[values.index(max(values))])
+            if h.main_cause == C_ILLNESS.bit_length() - 1 and h.measures_reached & BIT["medical_assistance"]:
+                credited.add("medical_assistance")
+            people = h.weight * h.size
+            for name in credited:
+                self.route_people[name] += people
+            for b in {b for name in credited for b in batch_of[name]}:
+                self.route_batch_people[b] += people
+
+    def adjust(self) -> None:
+        """The yearly adjustment: households off the register measured below the line apply
+        (once monitoring runs, only after being helped under it); the village appraises them
+        and each county admits the poorest-looking up to its quota (sim/adjustment.py)."""
+        y = self.y
+        if y.adjustment_quota <= 0:
+            return
+        applicants = [h for h in self.household_list
+                      if (h.status == NEVER or (h.status == EXITED and h.exit_year < y.year)) and h.size > 0
+                      and h.measured_pc < y.line
+                      and (not y.monitoring or 0 < h.monitor_year < y.year)
+                      and u01(self.k.application, h.row, 0) < y.application_chance]
+        quotas = [y.adjustment_quota * c.start_register_people for c in self.counties]
+        admitted = self.take_within(applicants, [h.appraisal() for h in applicants], quotas, FILL, SLOT_ADJUSTMENT)
+        for h in admitted:
+            if h.status == NEVER:
+                h.new_poor = True
+                h.register(REGISTERED)
+            else:
+                h.returned = True
+                h.register(RETURNED)
+
+    def recheck(self) -> None:
+        """In the re-check year a share of the register's errors is corrected each way, by true
+        income: registered households above the line removed, never-registered below it added."""
+        y = self.y
+        if self.year != y.recheck_year or y.recheck_correction <= 0:
+            return
+        line32 = f32(y.line)  # numpy compares the float32 incomes with the line in float32
+        for h in self.household_list:
+            pc = f32(h.income / max(h.size, 1))
+            registered = h.status == REGISTERED or h.status == RETURNED
+            wrong_in = registered and not h.new_poor and not h.returned and pc >= line32
+            wrong_out = h.status == NEVER and h.size > 0 and pc < line32
+            if not (wrong_in or wrong_out) or u01(self.k.recheck, h.row, 0) >= y.recheck_correction:
+                continue
+            if wrong_in:
+                h.recheck_removed = True
+                h.status, h.reg_year, h.causes, h.main_cause = NEVER, 0, 0, -1
+            else:
+                h.recheck_added = h.new_poor = True
+                h.register(REGISTERED)
+
+    def monitor(self) -> None:
+        """Return monitoring: households at risk taken on within each county's scale, those
+        already monitored first, the others by income left after rigid spending, lowest first;
+        those no longer at risk released (sim/monitoring.py)."""
+        y = self.y
+        if not y.monitoring:
+            return
+        at_risk = [h for h in self.household_list if h.at_risk()]
+        keys = []
+        for h in at_risk:  # numpy's float32 arithmetic on the columns
+            left = f32(h.measured_pc - f32(f32(h.oop_medical + h.school_cost) / max(h.size, 1)))
+            keys.append(f32(left / y.line) - 1e6 * (h.monitor_year > 0))
+        limits = [y.monitoring_scale * c.start_register_people for c in self.counties]
+        kept = set(self.take_within(at_risk, keys, limits, FILL, SLOT_MONITORING))
+        for h in self.household_list:
+            if h in kept:
+                if h.monitor_year == 0:
+                    h.monitor_year = y.year
+                    h.newly_monitored = True
+            elif h.monitor_year > 0:
+                h.monitor_year = 0
+
+    def places(self) -> None:
+        """Village and county people and poor people, migration network, then poor villages
+        and counties exit (sim/register.py)."""
+        nv = len(self.villages)
+        people, poor, income, workers, migrants = [0.0] * nv, [0.0] * nv, [0.0] * nv, [0.0] * nv, [0.0] * nv
+        rows = self.household_list
+        for part in range(PLACE_PARTS):  # as the engine: row ranges summed apart, in row order, then added
+            sums = [[0.0] * nv for _ in range(5)]
+            p_people, p_poor, p_income, p_workers, p_migrants = sums
             first, last = part_rows(part, len(rows))  # the engine's own row ranges
             for h in rows[int(first):int(last)]:
                 v = h.village.row
@@ -751,17 +1096,12 @@ class ReferenceModel(mesa.Model):
                 p_income[v] += f32(w * h.income)
                 p_workers[v] += w * max(h.n_working - h.n_college, 0)
                 p_migrants[v] += f32(w * h.n_migrants)
-                open_loan = h.loan_principal > 0 or h.loan_arrears > 0
-                p_loans[v] += w * (open_loan or h.loan_default)
-                p_bad[v] += w * (h.loan_arrears > 0 or h.loan_default)
-            for total, part_sums in zip((people, poor, income, workers, migrants, loans, bad), sums):
+            for total, part_sums in zip((people, poor, income, workers, migrants), sums):
                 for v in range(nv):
                     total[v] += part_sums[v]
         ex = self.profile.data["exit"]
         for v in self.villages:
             r = v.row
-            if loans[r] > 0:
-                v.loan_good_share = f32(1.0 - bad[r] / max(loans[r], 1e-12))
             v.people, v.poor_people = f32(people[r]), f32(poor[r])
             v.income_pc = f32(income[r] / people[r]) if people[r] > 0 else 0.0
             v.migration_share = f32(migrants[r] / workers[r]) if workers[r] > 0 else 0.0
@@ -778,9 +1118,9 @@ class ReferenceModel(mesa.Model):
         for v in self.villages:
             if ex["village_rule"] == "incidence":
                 out = (f32(v.poor_people / v.people) if v.people > 0 else 0.0) < village_line
-            else:
+            else:  # numpy compares the float32 incomes with the reference in float32
                 ref = self.profile.dated("exit.reference_income", self.year)
-                out = v.income_pc >= ex["village_income_share"]["value"] * ref
+                out = v.income_pc >= f32(ex["village_income_share"]["value"] * ref)
             if v.poor and out:
                 v.poor = False
                 v.exit_year = self.year
@@ -803,9 +1143,11 @@ class ReferenceModel(mesa.Model):
             w = h.weight
             ws = f32(w * h.size)  # float32 products, as the engine's metric pass forms them
             registered = h.status == REGISTERED or h.status == RETURNED
+            poor = False
             if h.size > 0:
                 m["households"] += w
-                if f32(h.resources / h.size) < self.line:
+                poor = f32(h.income / h.size) < self.line
+                if poor:
                     m["income_poor_people"] += ws
             m["people"] += ws
             m["births"] += f32(w * h.births)
@@ -815,17 +1157,34 @@ class ReferenceModel(mesa.Model):
             if registered:
                 m["registered_poor_households"] += w
                 m["registered_poor_people"] += ws
+                m["registered_net_births_people"] += w * (h.births - h.deaths)
                 income_reg += f32(w * h.income)
                 if h.labor != FULL:
                     m["no_labor_registered_people"] += ws
+                if h.size > 0 and not poor:
+                    m["registered_above_line_people"] += ws
+                if h.cohort:
+                    m["start_cohort_registered_people"] += ws
+                main = None
+                for name, bit in CAUSES:  # causes recorded at registration; the main cause is the first
+                    if h.causes & bit:
+                        m[f"poor_people_cause_{name}"] += ws
+                        main = main or name
+                m[f"registered_poor_people_cause_{main or 'none'}"] += ws
+            elif poor:
+                m["unregistered_poor_people"] += ws
             if h.status == EXITED:
                 m["exited_people"] += ws
             if h.exited:
                 m["exits_households"] += w
                 m["exits_people"] += ws
+                if h.cohort:
+                    m["start_cohort_exits_people"] += ws
             if h.returned:
                 m["returns_households"] += w
                 m["returns_people"] += ws
+                if h.cohort:
+                    m["start_cohort_returns_people"] += ws
             if h.new_poor:
                 m["new_poor_households"] += w
                 m["new_poor_people"] += ws
@@ -833,6 +1192,15 @@ class ReferenceModel(mesa.Model):
                 m["exits_under_pressure_people"] += ws
             if h.reversed:
                 m["exits_reversed_people"] += ws
+            if h.monitor_year > 0:
+                m["monitored_people"] += ws
+            if h.newly_monitored:
+                m["newly_monitored_people"] += ws
+            if h.recheck_added:
+                m["recheck_added_people"] += ws
+            if h.recheck_removed:
+                m["recheck_removed_people"] += ws
+                m["recheck_removed_households"] += w
             if h.dibao:
                 m["dibao_people"] += ws
                 m["reached_people_dibao"] += ws
@@ -840,16 +1208,26 @@ class ReferenceModel(mesa.Model):
                 m["reached_people_medical_insurance"] += ws
             if h.reached_assistance:
                 m["reached_people_medical_assistance"] += ws
-            open_loan = h.loan_principal > 0 or h.loan_arrears > 0
-            if h.loan_made or open_loan or h.loan_default:
+            if h.reached_microcredit:
                 m["reached_people_microcredit"] += ws
-            m["microcredit_active_loans"] += w * open_loan
+            for name in CORE:
+                if h.measures_reached & BIT[name]:
+                    m[f"ever_reached_people_{name}"] += ws
+            m["microcredit_active_loans"] += w * h.loan_open
             m["microcredit_defaults"] += w * h.loan_default
             m["microcredit_loans_made"] += w * h.loan_made
+            m["microcredit_extensions"] += w * h.loan_extended
+            m["microcredit_renewals"] += w * h.loan_renewed
             m["microcredit_outstanding"] += w * (h.loan_principal + h.loan_arrears)
         m["mean_income_per_capita"] = income / m["people"] if m["people"] else 0.0
         m["mean_income_registered"] = income_reg / m["registered_poor_people"] if m["registered_poor_people"] else 0.0
         m["poverty_line"] = self.line
+        m["planned_exits_people"] = self.planned_exits_people
+        m["plan_unfilled_people"] = self.plan_unfilled_people
+        for name in CORE:
+            m[f"exit_route_people_{name}"] = self.route_people[name]
+        for b in BATCH_NAMES:
+            m[f"exit_route_batch_people_{b}"] = self.route_batch_people[b]
         m["microcredit_interest_subsidy"] = self.loan_subsidy
         compensation = self.loan_losses * self.p["microcredit.risk_compensation_share"]
         m["microcredit_risk_compensation"] = compensation
@@ -874,10 +1252,20 @@ class ReferenceModel(mesa.Model):
 METRICS = (
     "year", "households", "people", "births", "deaths", "registered_poor_households", "registered_poor_people",
     "exits_households", "exits_people", "returns_households", "returns_people", "exits_under_pressure_people",
-    "exits_reversed_people", "new_poor_households", "new_poor_people", "exited_people", "income_poor_people",
+    "exits_reversed_people", "new_poor_households", "new_poor_people", "registered_net_births_people",
+    "exited_people", "income_poor_people", "registered_above_line_people", "unregistered_poor_people",
+    "start_cohort_registered_people", "start_cohort_exits_people", "start_cohort_returns_people",
+    "monitored_people", "newly_monitored_people", "planned_exits_people", "plan_unfilled_people",
+    "recheck_added_people", "recheck_removed_people", "recheck_removed_households",
     "mean_income_per_capita", "mean_income_registered", "poverty_line", "dibao_people",
     "no_labor_registered_people", "oop_medical_total", "microcredit_active_loans", "microcredit_defaults",
     "microcredit_loans_made", "microcredit_outstanding", "microcredit_interest_subsidy",
-    "microcredit_risk_compensation", "poor_villages", "villages_exited", "poor_counties", "counties_exited",
+    "microcredit_risk_compensation", "microcredit_extensions", "microcredit_renewals",
+    "poor_villages", "villages_exited", "poor_counties", "counties_exited",
     "fiscal_cost_total", *(f"fiscal_cost_{name}" for name in CORE), *(f"reached_people_{name}" for name in CORE),
+    *(f"ever_reached_people_{name}" for name in CORE), *(f"exit_route_people_{name}" for name in CORE),
+    *(f"exit_route_batch_people_{b}" for b in BATCH_NAMES),
+    *(f"poor_people_cause_{name}" for name, _ in CAUSES),
+    *(f"registered_poor_people_cause_{name}" for name, _ in CAUSES),
+    "registered_poor_people_cause_none",
 )

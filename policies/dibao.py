@@ -17,8 +17,9 @@ poor who cannot escape poverty through industry or work are all covered (应保�
 003 §三(十二): "因病因残、年老体弱、丧失劳动能力 ... 无法通过产业扶持和就业帮助实现脱贫的建卡
 贫困户全部纳入最低生活保障"): a supported household (`policies.supported`: registered,
 exited while support continues, under return monitoring) below the line is eligible when
-it lacks full labor or has a chronically ill, disabled or elderly member, and it is
-covered whatever its draw; so households that work cannot lift exit through dibao.
+it lacks full labor or has a chronically ill or disabled member (因病因残; the old and frail
+are those without full labor), and it is covered whatever its draw; so households that
+work cannot lift exit through dibao.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _dibao_rows(key, line, exclusion, inclusion, inclusion_share, extra_share, s
                 n_senior[a:b], n_college[a:b], extras)
         sure = supported[a:b]
         frail = np.empty(b - a, np.bool_)
-        _frail_block(n_disabled[a:b], n_chronic[a:b], n_elderly[a:b], frail)
+        _frail_block(n_disabled[a:b], n_chronic[a:b], frail)
         _benefit_block(q, cover_supported, sure, frail, u, before, extras, size[a:b], labor[a:b], n_working[a:b],
                        n_college[a:b], benefit)
         _covered_block(q, cover_supported, sure, frail, u, before, size[a:b], labor[a:b], dibao[a:b])
@@ -67,16 +68,16 @@ def _dibao_rows(key, line, exclusion, inclusion, inclusion_share, extra_share, s
 
 
 @numba.njit(cache=True)
-def _frail_block(n_disabled, n_chronic, n_elderly, out):
+def _frail_block(n_disabled, n_chronic, out):
     for j in range(np.uint64(out.shape[0])):
-        out[j] = (n_disabled[j] + n_chronic[j] + n_elderly[j]) > 0
+        out[j] = (n_disabled[j] + n_chronic[j]) > 0
 
 
 @numba.njit(cache=True, inline="always")
 def _covered(q, sure, frail, u, before, size, labor):
     """(covered as eligible, covered by an inclusion error) of one household; `sure`: a
-    supported household under two lines in one, eligible also when frail (an ill,
-    disabled or elderly member) and covered whatever its draw."""
+    supported household under two lines in one, eligible also when frail (an ill or
+    disabled member) and covered whatever its draw."""
     line, exclusion, inclusion = q[0], q[1], q[2]
     pc = before / size
     eligible = (size > 0) & ((labor != FULL) | (sure & frail)) & (pc < line)

@@ -7,15 +7,19 @@ the line apply with `register.application_chance`; the village appraises the app
 `register.adjustment_quota` times the people it registered in the start year (dated:
 0 closes the adjustment). Identification was by application, village appraisal and
 public notice within a scale (规模控制) set from above (国开办发〔2014〕24号), adjusted yearly
-since 2017 (docs/register_sources.md §1, §3b). From the year return monitoring begins
-(`monitoring.start_year`), a household must have been under monitoring, and so helped,
-since an earlier year before it can apply: help comes before registration.
+since 2017 (docs/register_sources.md §1, §3b). From the year after return monitoring
+begins (`monitoring.start_year`; in 2020 itself new poor and returns were still
+registered as they fell, docs/register_sources.md §3c), a household must have been under
+monitoring, and so helped, since an earlier year before it can apply: help comes before
+registration.
 
 In the re-check year (`register.recheck_year`; nationally August 2015 to June 2016,
 docs/register_sources.md §3a) a share `register.recheck_correction` of the register's
 errors is corrected each way: registered households truly above the line are removed
 (not exits: they are taken off as wrongly registered), households truly below it and
-never registered are added (new entries).
+never registered are added (new entries); the causes of every household left on the
+register are recorded again (the re-check's own record: docs/register_sources.md §9 gives
+the illness share before and after it).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import numpy as np
 from . import appraisal
 from .fields import Status
 from .groups import FILL, SLOT_ADJUSTMENT, lottery_draws, take_within
-from .register import register_rows
+from .register import diagnose, register_rows
 from .sums import BLOCKS, block_rows
 
 NEVER, REGISTERED, EXITED, RETURNED = (int(s) for s in (Status.NEVER, Status.REGISTERED, Status.EXITED,
@@ -52,12 +56,14 @@ def _off_below_block(year, line, monitoring, status, exit_year, size, measured_p
 
 def applicants(model) -> np.ndarray:
     """The rows that apply this year: not on the register, measured below the line, one
-    "application" draw below the application chance, and (once monitoring runs) under
-    monitoring since an earlier year. An exit of this year cannot return the same year."""
+    "application" draw below the application chance, and (from the year after monitoring
+    began) under monitoring since an earlier year. An exit of this year cannot return the
+    same year."""
     hh, p, year = model.hh, model.p, model.year
     below = np.empty(hh.n, bool)
-    _off_below_rows(year, float(model.line), bool(year >= p["monitoring.start_year"]), hh.status, hh.exit_year,
-                    hh.size, hh.measured_pc, hh.monitor_year, below)
+    helped_first = bool(year > p["monitoring.start_year"])  # in its first year nobody has been monitored yet
+    _off_below_rows(year, float(model.line), helped_first, hh.status, hh.exit_year, hh.size, hh.measured_pc,
+                    hh.monitor_year, below)
     idx = np.flatnonzero(below)
     return idx[model.streams.uniform_at("application", year, idx) < p["register.application_chance"]]
 
@@ -102,5 +108,7 @@ def recheck(model) -> None:
         hh.main_cause[removed] = -1
         register_rows(model, added, REGISTERED)
         f["new_poor"] = f["new_poor"] | added
+        # the re-check records again the causes of every household left on the register
+        diagnose(model, (hh.status == REGISTERED) | (hh.status == RETURNED))
     f["recheck_added"] = added
     f["recheck_removed"] = removed

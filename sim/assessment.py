@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import adjustment, exit_routes, exits, monitoring, register
+from . import adjustment, exit_routes, exits, monitoring, register, register_build
 
 
 def _places(model) -> None:
@@ -13,6 +13,7 @@ def _places(model) -> None:
 # The order of the assessment at the end of each year (docs/ODD.md §3).
 ASSESSMENT = (
     ("measurement", register.measure_income),    # cadres measure per-capita net income, with error
+    ("start causes", register_build.record_start_causes),  # in the start year: the start cohort's causes
     ("exit", exits.assess_exits),                # on the county's plan: stable, guarantees; pressure, checks
     ("exit routes", exit_routes.attribute_exits),  # which measures carried the exits out
     ("adjustment", adjustment.adjust),           # applications, appraisal, county quotas: entries, returns

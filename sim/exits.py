@@ -163,11 +163,12 @@ def assess_exits(model) -> None:
     """Exit on the county's plan (关于建立贫困退出机制的意见, 2016; 002 §3; 003 §二(二)).
 
     A registered household qualifies when it has been on the register at least
-    `register.min_years_before_exit` years, its measured income is at or above the exit
-    threshold at this assessment and, with `exit.stability_assessments` = 2, was at or above
-    last year's threshold at the one before ("stably above"), and the three guarantees hold. Each county exits qualifying
-    households up to its plan for the year (`county_plans`), those cadres planned at
-    the start of the year first, then the highest measured incomes. Then exit practice:
+    `register.min_years_before_exit` years, its measured income (one-off payments left
+    out) is at or above the exit threshold at this assessment and, with
+    `exit.stability_assessments` = 2, was at or above last year's threshold at the one
+    before ("stably above"), and the three guarantees hold. Each county exits qualifying
+    households up to its plan for the year (`county_plans`), those cadres planned at the
+    start of the year first, then the highest measured incomes. Then exit practice:
     under target pressure cadres certify households just below the threshold, within the
     plan (001 §五; 004 ch.3 §3); third-party verification of a sample of exits reverses
     the false ones it finds (002 §25; 004 ch.3 §4).
@@ -191,9 +192,10 @@ def assess_exits(model) -> None:
         key = key - 1e6 * f["in_plan"][idx]
     exits = take_within(hh.county, n_c, idx, key, people, plans, FILL, unit=hh.size[idx],
                         draw=lottery_draws(model, idx, SLOT_EXIT))
-    done_idx = idx[exits[idx]]
-    done = np.bincount(hh.county[done_idx], people[exits[idx]], minlength=n_c)
-    pressured = _certify_under_pressure(model, near, plans, done)
+    # planned exits that found no qualifying household, county by county
+    unfilled = np.where(np.isfinite(plans), np.maximum(plans - np.bincount(hh.county[idx], people, minlength=n_c),
+                                                       0.0), 0.0)
+    pressured = _certify_under_pressure(model, near, unfilled)
     exits |= pressured
     reversed_ = _verify(model, exits)
     exits &= ~reversed_
@@ -201,11 +203,8 @@ def assess_exits(model) -> None:
     f["exited"] = exits
     f["exits_under_pressure"] = pressured & ~reversed_
     f["exits_reversed"] = reversed_
-    finite = np.isfinite(plans)
-    exited = np.flatnonzero(exits)
-    done = np.bincount(hh.county[exited], hh.weight[exited].astype(np.float64) * hh.size[exited], minlength=n_c)
-    f["planned_exits_people"] = float(plans[finite].sum())
-    f["plan_unfilled_people"] = float(np.maximum(plans[finite] - done[finite], 0.0).sum())
+    f["planned_exits_people"] = float(plans[np.isfinite(plans)].sum())
+    f["plan_unfilled_people"] = float(unfilled.sum())
 
 
 @numba.njit(cache=True, parallel=True)
@@ -216,12 +215,13 @@ def _record_exits(year, exits, status, exit_year):
             exit_year[i] = year
 
 
-def _certify_under_pressure(model, near, plans, done) -> np.ndarray:
+def _certify_under_pressure(model, near, unfilled) -> np.ndarray:
     """Households certified as exited, measured just under the threshold, to fill a share
-    `exit.target_pressure` of what the county's plan still lacks (closest first)."""
+    `exit.target_pressure` of the county's planned exits that found no qualifying
+    household (closest first)."""
     hh = model.hh
     pressure = model.p["exit.target_pressure"]
-    shortfall = np.where(np.isfinite(plans), np.maximum(plans - done, 0.0), 0.0) * pressure
+    shortfall = unfilled * pressure
     if pressure <= 0 or not (shortfall > 0).any():
         return np.zeros(hh.n, bool)
     idx = np.flatnonzero(near)

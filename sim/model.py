@@ -55,13 +55,13 @@ YEAR = (
 
 @numba.njit(cache=True, parallel=True)
 def _ability_rows(growth, floor_per_person, target_pc, size, income_farm, income_local_wage, income_migrant,
-                  income_transfers, rigid, ability):
+                  income_transfers, ability):
     """Earning ability backed out from the earnings per unit of ability the work pass gave.
     A household with nothing to earn from (no labor and no land income) has no ability to
     back out: it lives on its pension and transfers."""
     for i in numba.prange(size.shape[0]):
         units = (np.float64(income_farm[i]) + income_local_wage[i] + income_migrant[i]) / growth
-        earned = max(target_pc[i] * size[i] - np.float64(income_transfers[i]) + rigid[i], floor_per_person * size[i])
+        earned = max(target_pc[i] * size[i] - np.float64(income_transfers[i]), floor_per_person * size[i])
         ability[i] = earned / units if units > 0 else 0.0
 
 
@@ -146,16 +146,20 @@ class PovertyModel(mesa.Model):
         # earnings. The earnings rules live only in the behaviour pass. A first pass sets
         # the villages' migration networks, which the allocation of work reads.
         keys = (self.streams.key("synth.households", 0), self.streams.key("synth.households", 1))
+        # The drawn incomes are those of the registration year (the year before the start):
+        # realized incomes, that year's transitory farm shock among them, so that the
+        # first simulated year's fresh shocks leave the spread of incomes as it was.
+        shocks = dict(shocks=True, enrol=False, shock_year=self.start_year - 1)
         hh.ability = 1.0
-        behaviour.work(self, *keys, shocks=False, enrol=False)
+        behaviour.work(self, *keys, **shocks)
         register.aggregate_places(self)  # the villages' migration networks, which the allocation reads
-        behaviour.work(self, *keys, shocks=False, enrol=False)
+        behaviour.work(self, *keys, **shocks)
         # The drawn per-capita income is net income before dibao (earnings and pension):
         # what the register measures, with no costs added back. Dibao then tops up the
         # households it covers, as it did before the register was built.
         _ability_rows(float(self.growth_index), 0.05 * self.line, target_pc, hh.size, hh.income_farm,  # assumption: a small floor
-                      hh.income_local_wage, hh.income_migrant, hh.income_transfers, np.zeros(hh.n), hh.ability)
-        behaviour.work(self, *keys, shocks=False, enrol=False)
+                      hh.income_local_wage, hh.income_migrant, hh.income_transfers, hh.ability)
+        behaviour.work(self, *keys, **shocks)
         self.flows.update(births=np.zeros(hh.n, np.int8), deaths=np.zeros(hh.n, np.int8))
         apply_measures(self, entitlements_only=True)  # transfers and insurance shape starting incomes
         hh.oop_medical = 0.0  # the synthesized income already reflects last year's costs

@@ -118,17 +118,16 @@ def median_ability(hh) -> float:
     return float(np.median(hh.ability[::step]))
 
 
-def diagnose(model, rows: np.ndarray, oop: np.ndarray | None = None) -> None:
+def diagnose(model, rows: np.ndarray) -> None:
     """Record the causes of poverty of the households registered now (`rows`, a mask or
-    indices), as
-    the 12-cause bitmask, and their main cause: the first recorded cause in the official
-    order (illness, disability, schooling, disaster, ...), the order cadres' forms list them.
+    indices), as the 12-cause bitmask, and their main cause: the first recorded cause in
+    the official order (illness, disability, schooling, disaster, ...), the order cadres'
+    forms list them.
 
     Illness is recorded when the year's out-of-pocket medical costs exceed
     `register.illness_cause_share` of income, or a chronically ill member leaves the
-    household short of full labor. `oop` replaces this year's out-of-pocket costs (at the
-    start, the expected costs: the start year's own are not yet known). Marriage and lack
-    of water are official causes the model does not represent; they are never recorded.
+    household short of full labor. Marriage and lack of water are official causes the
+    model does not represent; they are never recorded.
     """
     hh, p = model.hh, model.p
     idx = as_rows(rows)
@@ -138,9 +137,9 @@ def diagnose(model, rows: np.ndarray, oop: np.ndarray | None = None) -> None:
     t = (float(p["register.illness_cause_share"]), float(p["register.schooling_cause_share"]),
          float(p["register.land_cause_ability_share"] * median_ability(hh)),
          float(p["register.capital_cause_months"] / 12.0 * model.line), float(p["register.motivation_cause_below"]))
-    _diagnose_rows(t, idx, hh.n_chronic, hh.n_disabled, hh.oop_medical if oop is None else oop, hh.school_cost,
-                   hh.income, disaster, hh.ability, hh.n_skilled, hh.head_schooling, hh.savings, hh.size, hh.labor,
-                   hh.location_risk, hh.motivation, hh.causes, hh.main_cause)
+    _diagnose_rows(t, idx, hh.n_chronic, hh.n_disabled, hh.oop_medical, hh.school_cost, hh.income, disaster,
+                   hh.ability, hh.n_skilled, hh.head_schooling, hh.savings, hh.size, hh.labor, hh.location_risk,
+                   hh.motivation, hh.causes, hh.main_cause)
 
 
 # --- measurement --------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ long as they fit in the excess (sample rows stand for many households, so a vill
 list rounds by whole rows).
 Households in need the appraisal missed (exclusion errors) and households above the line
 it took (inclusion errors) follow from the rule; the re-check (`sim/adjustment.py`)
-corrects a share of both.
+corrects a share of both. The start cohort's causes are recorded during the start year
+(`record_start_causes`, a step of the assessment), against that year's costs.
 
 The registration is the assessment of the year before the start year (the incomes
 synthesized are that year's), so the start year's assessment is the registered
@@ -28,12 +29,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents import life
-
 from . import appraisal
 from .fields import Status
 from .groups import FILL, NEAREST, SLOT_BALANCE, lottery_draws, take_within
-from .register import diagnose, measure_income
+from .register import diagnose, measure_income, registered
 
 
 def quotas(model) -> np.ndarray:
@@ -66,7 +65,7 @@ def _balance(model, idx, score, people, chosen, village_quota) -> np.ndarray:
 
 
 def build(model) -> None:
-    """Measure, appraise and register up to each village's quota; record causes."""
+    """Measure, appraise and register up to each village's quota."""
     hh = model.hh
     registration_year = model.start_year - 1
     measure_income(model, registration_year)
@@ -80,9 +79,14 @@ def build(model) -> None:
     hh.status = np.where(chosen, Status.REGISTERED, Status.NEVER)
     hh.reg_year = np.where(chosen, registration_year, 0)
     hh.cohort = chosen
-    # The start year's own medical costs are not known yet: causes are recorded against
-    # the costs a household of its make-up can expect.
-    diagnose(model, chosen, oop=life.expected_oop_medical(model))
     reg = np.flatnonzero(chosen)
     model.start_register_people = np.bincount(hh.county[reg], hh.weight[reg].astype(np.float64) * hh.size[reg],
                                               minlength=model.counties.n)
+
+
+def record_start_causes(model) -> None:
+    """The start cohort's causes, recorded in the start year (the year of its registration
+    work: 2014 for the national register, cadres filling in each household's handbook with
+    its causes, docs/register_sources.md §1d), against that year's illnesses and costs."""
+    if model.year == model.start_year:
+        diagnose(model, model.hh.cohort & registered(model.hh))

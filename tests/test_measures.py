@@ -208,6 +208,7 @@ def test_shangluo_variants_differ_only_in_what_their_names_say():
         "shangluo_keep_3y": {"parameters.exit.support_years_after_exit"},
         "shangluo_strict_verification": {"parameters.exit.verification_rate"},
         "shangluo_target_pressure": {"parameters.exit.target_pressure"},
+        "shangluo_no_deadline": {"parameters.exit.plan_rule"},
     }
     for name, keys in expected.items():
         other = load_scenario(SCENARIOS / f"{name}.toml").resolved()

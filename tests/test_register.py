@@ -188,7 +188,8 @@ def test_target_pressure_certifies_households_just_under_the_line_within_the_pla
     exits.assess_exits(m)
     assert m.flows["exited"].tolist() == [True, True, False, False]
     assert m.flows["exits_under_pressure"].tolist() == [False, True, False, False]
-    assert m.flows["plan_unfilled_people"] == pytest.approx(0.0)
+    # planned exits that found no qualifying household: 2 of the 4 (pressure certified them)
+    assert m.flows["plan_unfilled_people"] == pytest.approx(2.0)
 
 
 def test_without_a_plan_pressure_certifies_nobody():
@@ -216,6 +217,21 @@ def test_verification_reverses_false_exits():
 def below(n, status=Status.NEVER, **kw):
     return [dict(status=status, measured_pc=1000.0 + 100 * k, exit_year=2015 if status == Status.EXITED else 0, **kw)
             for k in range(n)]
+
+
+def test_nobody_enters_outside_the_yearly_adjustment():
+    """The government's step of the year plans exits and assigns measures: a household
+    measured below the line is not registered there, only at the adjustment."""
+    from agents.government import govern
+    m = with_profile(world(below(3), overrides={"register.adjustment_quota": 1.0,
+                                                "register.application_chance": 1.0},
+                           start_register=np.array([100.0])), deadline={"value": 2020, "source": "t"})
+    m.initial = {"registered_poor_people": 0.0}
+    m.initial_poor_villages = 1.0
+    govern(m)
+    assert (m.hh.status == Status.NEVER).all()
+    adjustment.adjust(m)
+    assert (m.hh.status == Status.REGISTERED).all()
 
 
 def test_nobody_enters_when_the_adjustment_is_closed():
@@ -267,17 +283,26 @@ def test_a_monitored_household_gets_help_before_it_is_registered_again():
     rows = [dict(status=Status.EXITED, exit_year=2018, income=income(1000), measured_pc=1000.0, oop_medical=0.0)]
     m = world(rows, overrides={"register.adjustment_quota": 1.0, "register.application_chance": 1.0,
                                "monitoring.start_year": 2020}, start_register=np.array([100.0]))
-    m.year = 2020
-    adjustment.adjust(m)
-    assert not m.flows["returned"].any()  # not monitored before: no return this year
-    monitoring.monitor(m)
-    assert m.hh.monitor_year[0] == 2020 and m.flows["newly_monitored"][0]
-    from policies import supported
     m.year = 2021
+    adjustment.adjust(m)
+    assert not m.flows["returned"].any()  # monitoring runs, not monitored before: no return this year
+    monitoring.monitor(m)
+    assert m.hh.monitor_year[0] == 2021 and m.flows["newly_monitored"][0]
+    from policies import supported
+    m.year = 2022
     assert supported(m)[0]  # helped as a supported household the next year
     adjustment.adjust(m)
     assert m.flows["returned"].tolist() == [True]  # still below the line after help: registered again
     assert m.hh.monitor_year[0] == 0
+
+
+def test_in_the_first_year_of_monitoring_households_still_return_as_they_fall():
+    rows = [dict(status=Status.EXITED, exit_year=2018, measured_pc=1000.0)]
+    m = world(rows, overrides={"register.adjustment_quota": 1.0, "register.application_chance": 1.0,
+                               "monitoring.start_year": 2020}, start_register=np.array([100.0]))
+    m.year = 2020
+    adjustment.adjust(m)
+    assert m.flows["returned"].tolist() == [True]
 
 
 def test_monitoring_takes_on_the_near_poor_and_rigid_spending_and_lets_go():
@@ -310,16 +335,18 @@ def test_no_monitoring_before_it_began():
 
 
 def test_recheck_corrects_errors_both_ways_in_its_year_only():
-    rows = [dict(status=Status.REGISTERED, income=income(4000)),   # wrongly registered
-            dict(status=Status.REGISTERED, income=income(2000)),   # rightly registered
-            dict(status=Status.NEVER, income=income(2000)),        # wrongly left out
-            dict(status=Status.NEVER, income=income(4000))]        # rightly left out
+    rows = [dict(status=Status.REGISTERED, income=income(4000)),                # wrongly registered
+            dict(status=Status.REGISTERED, income=income(2000), n_disabled=1),  # rightly registered
+            dict(status=Status.NEVER, income=income(2000), n_disabled=1),       # wrongly left out
+            dict(status=Status.NEVER, income=income(4000))]                     # rightly left out
     m = world(rows, overrides={"register.recheck_year": YEAR, "register.recheck_correction": 1.0})
     m.flows.update(new_poor=np.zeros(4, bool), returned=np.zeros(4, bool))
     adjustment.recheck(m)
     assert m.flows["recheck_removed"].tolist() == [True, False, False, False]
     assert m.flows["recheck_added"].tolist() == [False, False, True, False]
     assert m.hh.status.tolist() == [Status.NEVER, Status.REGISTERED, Status.REGISTERED, Status.NEVER]
+    # causes recorded for the household added and again for the one that stays
+    assert Cause.DISABILITY in Cause(int(m.hh.causes[2])) and Cause.DISABILITY in Cause(int(m.hh.causes[1]))
     m.year += 1
     m.flows.update(new_poor=np.zeros(4, bool), returned=np.zeros(4, bool))
     adjustment.recheck(m)

@@ -144,25 +144,199 @@ def test_report_runs_on_a_tiny_population_and_reloads_stored_runs(tmp_path, caps
     args = ["--households", "120", "--seeds", "2", "--executor", "serial", "--out", str(out), "--runs", str(runs)]
     assert val.main(args) == 0
     text = (out / "validation.md").read_text(encoding="utf-8")
-    for section in ("# Validation", "**Not calibrated.**", "## 1. Calibration region: Shangluo",
+    for section in ("# Validation", "**Not calibrated.**", "## Summary", "## 1. Calibration region: Shangluo",
                     "## 2. Out of sample", "### Guangdong", "### Guangyuan", "### Nanning",
-                    "## 3. National, 2014-2020, out of sample", "## 4. Pattern checks",
-                    "### 4.1 Composition of the registered poor by cause", "### 4.2 Returns relative to exits",
-                    "### 4.3 Income paths", "## 5. What fits, what does not, and why"):
+                    "## 3. National, 2014-2020, out of sample", "## 4. The register as an administrative process",
+                    "### 4.1 Year by year", "### 4.2 Without the deadline", "### 4.3 Exit routes by batch",
+                    "## 5. The judged figures", "## 6. Pattern checks",
+                    "### 6.1 Composition of the registered poor by cause", "### 6.2 Returns relative to exits",
+                    "### 6.3 Income paths", "## 7. What fits, what does not, and why", "## 8. Reproduce"):
         assert section in text, section
+    # the judged figures, each with a verdict, in the summary
+    summary = text.split("## Summary")[1].split("## 1.")[0]
+    for key in "abcde":
+        line = next(x for x in summary.splitlines() if x.startswith(f"- ({key}) "))
+        assert any(w in line for w in (": met.", ": **not met**.", ": cannot be judged.")), line
     # every target of Shangluo's target file is in the table with its verdict
     assert "| `exits_people` | 2016 | 133,000 | ± 25%" in text
-    assert "`relocated_people`" in text and "`microcredit_ever_households`" in text
+    assert "`relocated_people`" in text and "`cumulative_exit_route_people_dibao`" in text
+    # the national checks include the re-check; the end-2020 register is judged in the text
+    assert "| `recheck_added_people` | 2015 | 8.07 M | ± 50%" in text
+    assert "| `recheck_removed_people` | 2015 | 9.29 M | ± 50%" in text
+    assert "Everyone out by the end of 2020" in text
+    # the register table of every scenario and of both no-deadline variants
+    for name in ("shangluo", "guangdong", "guangyuan", "nanning", "national", "national (no deadline)",
+                 "shangluo (no deadline)"):
+        assert f"**{name}** (people, " in text, name
+    # no parameter that no longer exists, no leftover of the old register
+    assert "rollover" not in text and "resources above" not in text
     for name in val.FIGURES:
         assert (out / "figures" / name).stat().st_size > 10_000
         assert f"figures/{name}" in text or name == "validation_fit.png"
     manifest = json.loads((runs / "manifest.json").read_text())
-    assert manifest["runs"] == {"done": 10, "failed": 0, "skipped": 0}
+    assert manifest["runs"] == {"done": 14, "failed": 0, "skipped": 0}
 
     # a second call loads the stored runs instead of running them again
     assert val.main(args) == 0
     manifest = json.loads((runs / "manifest.json").read_text())
-    assert manifest["runs"] == {"done": 0, "failed": 0, "skipped": 10}
+    assert manifest["runs"] == {"done": 0, "failed": 0, "skipped": 14}
+
+
+def test_no_deadline_variant_is_the_same_scenario_without_a_plan(tmp_path):
+    """The national and Shangluo scenarios are run again with exit.plan_rule = "qualifying",
+    with everything else (calibrated values, seeds, households) as in the scenario."""
+    p = val.plan(val.Calibration(None, {}, ""), 100, 2)
+    roles = {name: role for name, _, _, role in p.runs}
+    for name in ("national", "shangluo"):
+        base, variant = p.scenario(name), p.scenario(name + val.NO_DEADLINE_SUFFIX)
+        assert roles[name + val.NO_DEADLINE_SUFFIX] == "no deadline"
+        assert base.params.at("exit.plan_rule", 2018) == "plan"
+        assert variant.params.at("exit.plan_rule", 2018) == "qualifying"
+        assert variant.households == base.households == 100
+        assert (variant.start_year, variant.end_year) == (base.start_year, base.end_year)
+        assert variant.config_hash() != base.config_hash()
+    assert roles["guangdong"] == "out of sample" and "guangdong" + val.NO_DEADLINE_SUFFIX not in roles
+
+    # with a calibration, the variant carries the calibrated values (and the national roll-out)
+    cal = val.read_calibration(str(_calibrated_file(tmp_path)))
+    p = val.plan(cal, 100, 2)
+    variant = p.scenario("national" + val.NO_DEADLINE_SUFFIX)
+    assert variant.params.at("microcredit.takeup_base", 2014) == 0.0
+    assert variant.params.at("microcredit.takeup_base", 2016) == 0.3
+    assert p.scenario("shangluo" + val.NO_DEADLINE_SUFFIX).params.at("economy.income_shock_sd", 2016) == 0.2
+
+
+def test_every_parameter_the_report_reads_exists():
+    """Each `_par(...)` / `params.at(...)` name in the report's code is a parameter of the model."""
+    import inspect
+    import re
+
+    from sim.params import Parameters
+
+    source = inspect.getsource(val)
+    names = set(re.findall(r"""(?:par|_par\(scen\[[A-Z_]+\]|params\.at)\(\s*['"]([a-z_]+\.[a-z_0-9]+)['"]""", source))
+    names |= set(re.findall(r"""_par\([^,]+,\s*['"]([a-z_]+\.[a-z_0-9]+)['"]""", source))
+    assert {"microcredit.project_return_mean", "register.recheck_correction", "monitoring.scale"} <= names
+    # and every parameter the prose names in backticks (profile paths apart)
+    profile_paths = {"exit.deadline", "exit.reference_income", "exit.schedule_people", "register.people"}
+    names |= set(re.findall(r"`([a-z_]+\.[a-z_0-9]+)`", source)) - profile_paths
+    names = {n for n in names if not n.endswith((".toml", ".md", ".png", ".py"))}
+    assert {"economy.income_growth", "exit.support_years_after_exit"} <= names
+    params = Parameters.load()
+    for name in sorted(names):
+        params.spec(name)  # raises KeyError for a parameter that does not exist
+    assert "rollover_share" not in source
+
+
+# ---------------------------------------------------------------------------------------
+# the judged figures, on hand-made runs whose verdicts are known
+
+
+def _frame(years, seeds=(1, 2), **columns):
+    """Runs whose means over the two seeds are the given yearly values (seed 1 at 0.9 times
+    them, seed 2 at 1.1 times)."""
+    import pandas as pd
+
+    rows = []
+    for seed, scale in zip(seeds, (0.9, 1.1)):
+        for k, year in enumerate(years):
+            row = {"scenario": "x", "seed": seed, "year": year}
+            row.update({c: scale * float(v[k]) for c, v in columns.items()})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _national(registered_end=4.0):
+    # people in millions; 90 registered at the start (80 left at the end of 2014 + 10 exits)
+    return _frame(range(2014, 2021),
+                  exits_people=[10] * 7,
+                  start_cohort_exits_people=[10] * 7,
+                  returns_people=[0, 0.8, 0.5, 0.4, 0.3, 0.2, 0],           # 8%, 5%, 4% | 3%, 2% | 0 (monitoring)
+                  new_poor_people=[0.5, 9.0, 1.5, 1.0, 1.0, 0.5, 0],         # 2015: 1.0 after the re-check's 8.0
+                  recheck_added_people=[0, 8.0, 0, 0, 0, 0, 0],
+                  recheck_removed_people=[0, 9.0, 0, 0, 0, 0, 0],
+                  microcredit_loans_made=[1] * 7,
+                  microcredit_defaults=[0, 0, 0, 0.01, 0.02, 0.02, 0],        # 0.05 of 7: 0.7%
+                  microcredit_extensions=[0] * 7,
+                  registered_poor_people=[80, 70, 60, 40, 20, 10, registered_end],
+                  start_cohort_registered_people=[80, 60, 50, 30, 15, 8, 3.0])
+
+
+def _shangluo():
+    # thousands; returns jump in 2019 (12% of exits), defaults 4% of loans
+    return _frame(range(2016, 2021),
+                  exits_people=[100] * 5,
+                  start_cohort_exits_people=[100] * 5,
+                  returns_people=[0, 1, 2, 12, 0],
+                  new_poor_people=[5, 5, 5, 5, 0],
+                  recheck_added_people=[0] * 5,
+                  recheck_removed_people=[0] * 5,
+                  microcredit_loans_made=[10] * 5,
+                  microcredit_defaults=[0, 0, 1, 1, 0],
+                  microcredit_extensions=[0] * 5,
+                  registered_poor_people=[400, 300, 200, 100, 20],
+                  start_cohort_registered_people=[400, 300, 200, 100, 20])
+
+
+def _fit_table(met: int, n: int = 14):
+    import pandas as pd
+    return pd.DataFrame({"within": [True] * met + [False] * (n - met)})
+
+
+def test_judged_figures_on_hand_made_runs():
+    frames = {"shangluo": _shangluo(), "national": _national()}
+    judged = {j.key: j for j in val.judged_figures(frames, _fit_table(10),
+                                                   open_until={"shangluo": 2020, "national": 2020})}
+    # (a) 10 of 14 is enough, 9 is not
+    assert judged["a"].met is True and "10 of 14" in judged["a"].detail
+    assert val.judged_figures(frames, _fit_table(9))[0].met is False
+    # (b) national: under 10% every year, 2018-2019 pooled 2.5% below the 2015 peak of 8%;
+    # Shangluo: 12% in 2019, and 2019 above the 2017-2018 peak
+    assert judged["b"].per == {"shangluo": False, "national": True} and judged["b"].met is False
+    # (c) the re-check's 8.0 in 2015 is left out: 10% of exits, under a fifth
+    assert judged["c"].per == {"shangluo": True, "national": True} and judged["c"].met is True
+    # (d) national 0.7%, Shangluo 4%
+    assert judged["d"].per == {"shangluo": False, "national": True} and judged["d"].met is False
+    # (e) 4 and 3 of the 90 registered at the start: 4.4% and 3.3%
+    assert judged["e"].met is True and "4.4%" in judged["e"].detail and "3.3%" in judged["e"].detail
+    e = val.judged_figures({"national": _national(registered_end=5.0)}, _fit_table(10))[-1]
+    assert e.key == "e" and e.met is False                      # 5 of 90: 5.6%
+
+
+def test_returns_fall_is_read_before_monitoring_begins():
+    m = val.yearly(_national())
+    r = val.returns_check(m, open_until=2020)
+    assert r["early"] == [2015, 2016, 2017] and r["late"] == [2018, 2019]
+    assert r["peak_year"] == 2015 and r["peak"] == pytest.approx(0.08)
+    assert r["late_ratio"] == pytest.approx(0.025) and r["falls"] is True and r["under"] is True
+    # without the monitoring rule the last years would hold 2020's zero, which is not a fall
+    r = val.returns_check(m, open_until=None)
+    assert r["late"] == [2019, 2020] and r["late_ratio"] == pytest.approx(0.01)
+    # too few years to judge a fall
+    short = val.yearly(_frame([2016, 2017], exits_people=[10, 10], returns_people=[0, 1]))
+    assert val.returns_check(short, 2020)["falls"] is None
+    # no returns at all: nothing to fall from
+    none = val.yearly(_frame(range(2016, 2020), exits_people=[10] * 4, returns_people=[0] * 4))
+    assert val.returns_check(none, None)["falls"] is True
+    # a year with returns but no exits cannot be under any share
+    bad = val.yearly(_frame([2016, 2017, 2018], exits_people=[10, 0, 10], returns_people=[0, 1, 0]))
+    assert val.returns_check(bad, None)["under"] is False
+
+
+def test_register_table_and_defaults_due():
+    m = val.yearly(_national())
+    for column, _ in val.REGISTER_TABLE:
+        if isinstance(column, str) and column not in m:
+            m[column] = 0.0
+    assert val.register_base(m) == pytest.approx(90.0)  # 80 + 10 exits in 2014, no removals then
+    assert val._unit(90e6) == (1e6, "M") and val._unit(489_000) == (1e3, "k")
+    rows = val.register_table(m, (1.0, "M"))  # the hand-made values are in millions already
+    assert rows[0].startswith("| year | registered |") and len(rows) == 2 + 7 + 1
+    # 2015: 70 registered, 10 exits, 0.8 returns, the re-check's 8 apart from the 1 new entry
+    assert rows[3].startswith("| 2015 | 70.00 | 60.00 | 10.00 | 10.00 | 0.80 | 1.00 | 8.00 | 9.00 |")
+    d = val.defaults_check(m, term=3)
+    assert d["share"] == pytest.approx(0.05 / 7) and d["due_by"] == 2017
+    assert d["due_share"] == pytest.approx(0.05 / 4)
 
 
 @pytest.mark.parametrize("args, expect", [
@@ -188,7 +362,11 @@ def test_report_loss_is_the_calibration_loss():
     for seed, scale in ((1, 0.8), (2, 1.3)):
         for k, year in enumerate(range(2016, 2021)):
             rows.append({"seed": seed, "year": year, "exits_people": scale * (150_000 - 20_000 * k),
-                         "villages_exited": scale * 100, "relocated_people": scale * 50_000 * (k + 1)})
+                         "villages_exited": scale * 100, "relocated_people": scale * 50_000 * (k + 1),
+                         "exit_route_batch_people_education": scale * 10_000 * (k + 1),
+                         "exit_route_people_medical_assistance": scale * 15_000,
+                         "exit_route_people_dibao": scale * (50_000 - 5_000 * k),
+                         "exit_route_batch_people_production_employment": scale * 60_000})
     frame = pd.DataFrame(rows)
     _, mine = val.load_region("shangluo", 100)
     theirs = targets.load_targets(REPO / "experiments" / "targets" / "shangluo.toml", households=100)
