@@ -27,20 +27,28 @@ the engine's order (`sim/model.py: YEAR`, `sim/assessment.py: ASSESSMENT`):
                                     losses), interest, repayment from savings then income, sale
                                     at maturity, extension, renewal, default
         dibao                       the floor, centralized support, targeting errors (the
-                                    household's own draw), two lines in one
+                                    household's own draw), two lines in one (supported households
+                                    without full labor or with an ill or disabled member covered)
         account                     income, resources after rigid costs, savings and debt
         assess                      measured per-capita net income (last year's kept), the exit
                                     standard and the pressure margin
     loan standing                   (model: each village's share of loans in good standing)
+    start causes                    (model, in the start year: the start register's causes
+                                    recorded against that year's costs)
     exits                           (model: each county exits qualifying households up to its
                                     plan, in-plan first then highest measured income, a lottery
                                     for a row that partly fits; target pressure certifies those
-                                    just under within what the plan lacks; verification reverses
-                                    false exits)
-    exit routes                     (model: the core measures that carried the exits out)
-    adjustment                      (model: applicants measured below the line, appraised by the
-                                    village, admitted within county quotas: new entries, returns)
-    re-check                        (model, in its year: errors corrected both ways)
+                                    just under for a share of the planned exits no qualifying
+                                    household could fill; verification reverses false exits)
+    exit routes                     (model: the core measures that carried the exits out: dibao
+                                    and microcredit by their income, medical assistance by the
+                                    illness cause it removed)
+    adjustment                      (model: applicants measured below the line, from the year
+                                    after monitoring began only those monitored before, appraised
+                                    by the village, admitted within county quotas: new entries,
+                                    returns)
+    re-check                        (model, in its year: errors corrected both ways, causes of
+                                    those left on the register recorded again)
     monitoring                      (model, from its start year: exited and never-registered
                                     households at risk taken on within each county's scale)
     places                          (model: village and county people, migration network,
@@ -104,7 +112,6 @@ from sim.streams import STREAM_INDEX, binomial_members, normal01, u01
 CORE = ("medical_insurance", "medical_assistance", "microcredit", "dibao")
 CORE_MEASURES = {name: name in CORE for name in MEASURES}
 BIT = {name: 1 << k for k, name in enumerate(MEASURES)}  # bit of each measure in `measures_reached`
-ORDER = {name: k for k, name in enumerate(MEASURES)}
 
 NEVER, REGISTERED, EXITED, RETURNED = (int(s) for s in Status)
 MAJOR, CHRONIC, NO_ILLNESS = int(Illness.MAJOR), int(Illness.CHRONIC), int(Illness.NONE)
@@ -119,6 +126,12 @@ SLOT_ADJUSTMENT, SLOT_EXIT, SLOT_PRESSURE, SLOT_MONITORING = 1, 2, 3, 4  # lotte
 PAID_UP = 1.0  # less than a yuan left unpaid on a loan is rounding
 
 _F32 = array("f", [0.0])  # a one-item float32 buffer: storing into it rounds, as a float32 column does
+
+
+def priority(value: float, first: bool) -> float:
+    """The selection key of a household with a priority: those first before the others,
+    each part by value (squashed into (-1, 1), so that float32 keeps the order)."""
+    return value / (1.0 + abs(value)) - 3.0 * first
 
 
 def f32(x: float) -> float:
@@ -549,7 +562,7 @@ class HouseholdAgent(mesa.Agent):
             pc = f32(self.income_sum() / self.size)
             u = u01(self.model.k_dibao, self.row, 0)  # the household's draw for the whole run
             sure = y.two_lines and self.supported  # two lines in one: supported households covered
-            frail = self.n_disabled + self.n_chronic + self.n_elderly > 0
+            frail = self.n_disabled + self.n_chronic > 0  # an ill or disabled member
             eligible = (self.labor != FULL or (sure and frail)) and pc < y.dibao_line
             if eligible:
                 if u >= y.exclusion_error or sure:
@@ -735,7 +748,8 @@ class ReferenceModel(mesa.Model):
             support_end_year=p["exit.support_end_year"],
             application_chance=p["register.application_chance"], adjustment_quota=p["register.adjustment_quota"],
             recheck_year=p["register.recheck_year"], recheck_correction=p["register.recheck_correction"],
-            monitoring=year >= p["monitoring.start_year"], monitor_range=p["monitoring.range_multiple"] * self.line,
+            monitoring=year >= p["monitoring.start_year"], helped_first=year > p["monitoring.start_year"],
+            monitor_range=p["monitoring.range_multiple"] * self.line,
             rigid_share=p["monitoring.rigid_share"], monitoring_scale=p["monitoring.scale"],
             # medical insurance and assistance
             share_township=p["medical.share_township"], share_city=p["medical.share_city"],
@@ -811,6 +825,7 @@ class ReferenceModel(mesa.Model):
         self.plan_year()
         self.households.shuffle_do("govern_and_settle")
         self.loan_standing()
+        self.start_causes()
         self.exits()
         self.exit_routes()
         self.adjust()
@@ -952,23 +967,32 @@ class ReferenceModel(mesa.Model):
             if loans[v.row] > 0:
                 v.loan_good_share = f32(1.0 - bad[v.row] / max(loans[v.row], 1e-12))
 
+    def start_causes(self) -> None:
+        """In the start year, the causes of the register built at set-up are recorded against
+        that year's illnesses and costs (sim/register_build.py: record_start_causes)."""
+        if self.year != self.start_year:
+            return
+        for h in self.household_list:
+            if h.cohort and (h.status == REGISTERED or h.status == RETURNED):
+                h.record_causes()
+
     def exits(self) -> None:
         """Each county exits qualifying households up to its plan (those planned at the start
         of the year first, then the highest measured incomes); under target pressure cadres
-        certify households just under the threshold, within what the plan still lacks;
-        third-party verification reverses false exits (sim/exits.py)."""
+        certify households just under the threshold, for a share of the planned exits that
+        found no qualifying household; third-party verification reverses false exits (sim/exits.py)."""
         y = self.y
         qualify = [h for h in self.household_list if h.qualifies]
-        keys = [-(h.measured_pc / h.row_threshold) - 1e6 * h.in_plan for h in qualify]
+        keys = [priority(-(h.measured_pc / h.row_threshold), h.in_plan) for h in qualify]
         plans = [c.plan for c in self.counties]
         for h in self.take_within(qualify, keys, plans, FILL, SLOT_EXIT):
             h.exited = True
-        done = [0.0] * len(self.counties)
-        for h in self.household_list:
-            if h.exited:
-                done[h.county.row] += h.weight * h.size
-        shortfall = [max(plan - d, 0.0) * y.target_pressure if math.isfinite(plan) else 0.0
-                     for plan, d in zip(plans, done)]
+        # planned exits that found no qualifying household, county by county
+        qualifying = [0.0] * len(self.counties)
+        for h in qualify:
+            qualifying[h.county.row] += h.weight * h.size
+        unfilled = [max(plan - q, 0.0) if math.isfinite(plan) else 0.0 for plan, q in zip(plans, qualifying)]
+        shortfall = [u * y.target_pressure for u in unfilled]
         if y.target_pressure > 0 and any(s > 0 for s in shortfall):
             near = [h for h in self.household_list if h.near]
             keys = [-(h.measured_pc / h.row_threshold) for h in near]
@@ -976,20 +1000,18 @@ class ReferenceModel(mesa.Model):
                 h.exited = h.pressured = True
         if y.verification_rate > 0:
             self.households.select(lambda h: h.exited).shuffle_do("verify")
-        done = [0.0] * len(self.counties)
         for h in self.household_list:
             if h.exited:
                 h.status, h.exit_year = EXITED, y.year
-                done[h.county.row] += h.weight * h.size
-        finite = [c for c in range(len(plans)) if math.isfinite(plans[c])]
-        self.planned_exits_people = float(np.sum([plans[c] for c in finite]))
-        self.plan_unfilled_people = float(np.sum([max(plans[c] - done[c], 0.0) for c in finite]))
+        self.planned_exits_people = float(np.sum([plan for plan in plans if math.isfinite(plan)]))
+        self.plan_unfilled_people = float(np.sum(unfilled))
 
     def exit_routes(self) -> None:
         """The core measures that carried each exiting household out: without what the measure
         paid it this year (dibao, the microcredit project's gain) its per-capita income would
         be below the threshold (or only all together, then the one that paid most); medical
-        assistance also for a household registered mainly for illness that it reached (sim/exit_routes.py)."""
+        assistance also when illness is a recorded cause and this year's assistance brought its
+        out-of-pocket costs from above the illness threshold to within it (sim/exit_routes.py)."""
         self.route_people = dict.fromkeys(MEASURES, 0.0)
         self.route_batch_people = dict.fromkeys(BATCH_NAMES, 0.0)
         batch_of = {name: (spec.batch, spec.batch_guangyuan) for name, spec in MEASURES.items()}
@@ -999,12 +1021,15 @@ class ReferenceModel(mesa.Model):
             paid = {"microcredit": h.project_gain or 0.0, "dibao": float(h.transfer_dibao)}
             size, income, t = float(max(h.size, 1)), float(h.income), h.row_threshold
             credited = {name for name, x in paid.items() if x > 0 and (income - x) / size < t}
-            if not credited and (income - (paid["microcredit"] + paid["dibao"])) / size < t:
-                # the one that paid most (the first measure in order among equals, a measure paying nothing included)
+            total = paid["microcredit"] + paid["dibao"]
+            if not credited and total > 0 and (income - total) / size < t:
+                # the one that paid most (the first measure in order among equals)
                 values = [paid.get(name, 0.0) for name in MEASURES]
                 credited.add(list(MEASURES)[values.index(max(values))])
-            if h.main_cause == C_ILLNESS.bit_length() - 1 and h.measures_reached & BIT["medical_assistance"]:
-                credited.add("medical_assistance")
+            if h.causes & C_ILLNESS:  # the cause removed: costs within the threshold only with assistance
+                threshold, oop = self.y.illness_cause * max(income, 1.0), float(h.oop_medical)
+                if oop + self.y.assistance_share * h.compliant_left > threshold and oop <= threshold:
+                    credited.add("medical_assistance")
             people = h.weight * h.size
             for name in credited:
                 self.route_people[name] += people
@@ -1013,15 +1038,15 @@ class ReferenceModel(mesa.Model):
 
     def adjust(self) -> None:
         """The yearly adjustment: households off the register measured below the line apply
-        (once monitoring runs, only after being helped under it); the village appraises them
-        and each county admits the poorest-looking up to its quota (sim/adjustment.py)."""
+        (from the year after monitoring began, only after being helped under it); the village
+        appraises them and each county admits the poorest-looking up to its quota (sim/adjustment.py)."""
         y = self.y
         if y.adjustment_quota <= 0:
             return
         applicants = [h for h in self.household_list
                       if (h.status == NEVER or (h.status == EXITED and h.exit_year < y.year)) and h.size > 0
                       and h.measured_pc < y.line
-                      and (not y.monitoring or 0 < h.monitor_year < y.year)
+                      and (not y.helped_first or 0 < h.monitor_year < y.year)
                       and u01(self.k.application, h.row, 0) < y.application_chance]
         quotas = [y.adjustment_quota * c.start_register_people for c in self.counties]
         admitted = self.take_within(applicants, [h.appraisal() for h in applicants], quotas, FILL, SLOT_ADJUSTMENT)
@@ -1035,7 +1060,8 @@ class ReferenceModel(mesa.Model):
 
     def recheck(self) -> None:
         """In the re-check year a share of the register's errors is corrected each way, by true
-        income: registered households above the line removed, never-registered below it added."""
+        income: registered households above the line removed, never-registered below it added;
+        then the causes of every household left on the register are recorded again."""
         y = self.y
         if self.year != y.recheck_year or y.recheck_correction <= 0:
             return
@@ -1053,6 +1079,9 @@ class ReferenceModel(mesa.Model):
             else:
                 h.recheck_added = h.new_poor = True
                 h.register(REGISTERED)
+        for h in self.household_list:
+            if h.status == REGISTERED or h.status == RETURNED:
+                h.record_causes()
 
     def monitor(self) -> None:
         """Return monitoring: households at risk taken on within each county's scale, those
@@ -1065,7 +1094,7 @@ class ReferenceModel(mesa.Model):
         keys = []
         for h in at_risk:  # numpy's float32 arithmetic on the columns
             left = f32(h.measured_pc - f32(f32(h.oop_medical + h.school_cost) / max(h.size, 1)))
-            keys.append(f32(left / y.line) - 1e6 * (h.monitor_year > 0))
+            keys.append(priority(float(f32(left / y.line)), h.monitor_year > 0))
         limits = [y.monitoring_scale * c.start_register_people for c in self.counties]
         kept = set(self.take_within(at_risk, keys, limits, FILL, SLOT_MONITORING))
         for h in self.household_list:

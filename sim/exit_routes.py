@@ -9,10 +9,12 @@ measure touches. A household that exits this year is counted for a measure when
   (`income_contribution` of the measure's module) its per-capita income would be below
   the exit threshold; where no single measure was needed but all of them together were,
   the one that paid most is credited;
-- or the measure removed the cause it was registered for: relocation for a relocated
-  household (搬迁脱贫), medical assistance for a household registered mainly because of
-  illness that assistance reached, education support for one registered mainly because
-  of schooling costs that support reached.
+- or the measure removed a cause it was registered for, this year: medical assistance
+  when illness is among its recorded causes and without this year's assistance its
+  out-of-pocket medical costs would have been above the illness threshold
+  (`register.illness_cause_share` of income) and with it are not; education support
+  likewise for schooling costs (`register.schooling_cause_share`); relocation for a
+  relocated household (the place was the cause: 搬迁脱贫).
 
 A household may be counted for several measures (the plans' batches overlap too); a batch
 counts a household once however many of its measures are credited.
@@ -28,8 +30,6 @@ from .exits import thresholds_at
 from .fields import Cause
 
 CHUNK = 1 << 20  # rows attributed at a time (bounds the per-measure arrays at national size)
-MEASURE_BIT = {name: 1 << k for k, name in enumerate(MEASURES)}
-MAIN_CAUSE_OF = {"medical_assistance": Cause.ILLNESS, "education": Cause.SCHOOLING}
 
 
 def _credited(model, rows: np.ndarray) -> np.ndarray:
@@ -45,16 +45,27 @@ def _credited(model, rows: np.ndarray) -> np.ndarray:
     income = hh.income[rows].astype(np.float64)
     t = thresholds_at(model, rows)
     credited = (contrib > 0) & ((income - contrib) / size < t)
-    together = ~credited.any(0) & ((income - contrib.sum(0)) / size < t)
+    paid = contrib.sum(0)
+    together = ~credited.any(0) & (paid > 0) & ((income - paid) / size < t)
     largest = contrib.argmax(0)
     credited[largest[together], np.flatnonzero(together)] = True
-    reached = hh.measures_reached[rows]
     if model.measures.get("relocation", False):
         credited[names.index("relocation")] |= hh.relocated[rows]
-    for name, cause in MAIN_CAUSE_OF.items():
-        if model.measures.get(name, False):
-            bit = int(cause).bit_length() - 1
-            credited[names.index(name)] |= (hh.main_cause[rows] == bit) & ((reached & MEASURE_BIT[name]) != 0)
+    p, f = model.p, model.flows
+    inc = np.maximum(income, 1.0)
+    causes = hh.causes[rows]
+    if model.measures.get("medical_assistance", False) and "compliant_left" in f:
+        relief = p["medical.assistance_share"] * f["compliant_left"][rows]
+        t = p["register.illness_cause_share"] * inc
+        oop = hh.oop_medical[rows].astype(np.float64)
+        ill = (causes & int(Cause.ILLNESS)) != 0
+        credited[names.index("medical_assistance")] |= ill & (oop + relief > t) & (oop <= t)
+    if model.measures.get("education", False):
+        t = p["register.schooling_cause_share"] * inc
+        net = hh.school_cost[rows].astype(np.float64)
+        gross = net + hh.school_support[rows]
+        schooling = (causes & int(Cause.SCHOOLING)) != 0
+        credited[names.index("education")] |= schooling & (gross > t) & (net <= t)
     return credited
 
 

@@ -19,7 +19,7 @@ import numba
 import numpy as np
 
 from .fields import Labor, Status
-from .groups import FILL, NEAREST, SLOT_EXIT, SLOT_PRESSURE, lottery_draws, take_within
+from .groups import FILL, NEAREST, SLOT_EXIT, SLOT_PRESSURE, lottery_draws, priority_key, take_within
 from .register import registered_people_by_county
 from .sums import BLOCKS, block_rows
 
@@ -187,9 +187,7 @@ def assess_exits(model) -> None:
     idx = np.flatnonzero(qualify)
     people = hh.weight[idx].astype(np.float64) * hh.size[idx]
     closeness = hh.measured_pc[idx] / thresholds_at(model, idx)
-    key = -closeness
-    if "in_plan" in f:
-        key = key - 1e6 * f["in_plan"][idx]
+    key = priority_key(-closeness, f["in_plan"][idx] if "in_plan" in f else False)
     exits = take_within(hh.county, n_c, idx, key, people, plans, FILL, unit=hh.size[idx],
                         draw=lottery_draws(model, idx, SLOT_EXIT))
     # planned exits that found no qualifying household, county by county

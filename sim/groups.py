@@ -43,6 +43,15 @@ PARALLEL_GROUPS_MAX = 1 << 14
 SLOT_BALANCE, SLOT_ADJUSTMENT, SLOT_EXIT, SLOT_PRESSURE, SLOT_MONITORING = range(5)
 
 
+def priority_key(values: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """A key ordering the rows of `first` before the others, each part by `values`: the
+    values squashed into (-1, 1) (v / (1 + |v|), order kept), the first ones moved down
+    by 3. Squashed, the order survives the float32 the selection sorts by (an offset added
+    to the raw values would round nearby values together)."""
+    values = np.asarray(values, dtype=np.float64)
+    return values / (1.0 + np.abs(values)) - 3.0 * first
+
+
 def lottery_draws(model, rows: np.ndarray, slot: int, year: int | None = None) -> np.ndarray:
     """The rows' uniforms for a `FILL` selection's lottery ("quota" stream, one slot per
     selection, so that two selections of a year draw independently)."""

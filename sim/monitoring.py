@@ -21,7 +21,7 @@ import numba
 import numpy as np
 
 from .fields import Status
-from .groups import FILL, SLOT_MONITORING, lottery_draws, take_within
+from .groups import FILL, SLOT_MONITORING, lottery_draws, priority_key, take_within
 from .sums import BLOCKS, block_rows
 
 NEVER, EXITED = int(Status.NEVER), int(Status.EXITED)
@@ -58,7 +58,7 @@ def monitor(model) -> None:
         size = np.maximum(hh.size[idx], 1)
         left = hh.measured_pc[idx] - (hh.oop_medical[idx] + hh.school_cost[idx]) / size
         monitored = hh.monitor_year[idx] > 0
-        key = left / model.line - 1e6 * monitored
+        key = priority_key(left / model.line, monitored)
         people = hh.weight[idx].astype(np.float64) * hh.size[idx]
         limit = p["monitoring.scale"] * model.start_register_people
         kept = take_within(hh.county, model.counties.n, idx, key, people, limit, FILL, unit=hh.size[idx],

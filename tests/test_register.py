@@ -430,3 +430,17 @@ def test_exit_routes_credit_the_measures_that_carried_a_household_out():
     assert routes["measure:dibao"] == pytest.approx(2.0)
     assert routes["batch:industry_employment"] == pytest.approx(2.0)
     assert routes["batch:social_security"] == pytest.approx(2.0)
+
+
+def test_exit_routes_credit_a_measure_that_removed_the_cause_a_household_was_registered_for():
+    """Both registered for illness: assistance of 500 kept household 0's costs (200) under
+    10% of its income (6,000); household 1's costs (900) stay above it."""
+    from policies import MEASURES
+    rows = [dict(income=6000.0, oop_medical=200.0, causes=int(Cause.ILLNESS)),
+            dict(income=6000.0, oop_medical=900.0, causes=int(Cause.ILLNESS)),
+            dict(income=6000.0, oop_medical=200.0, causes=int(Cause.SKILLS))]
+    m = world(rows, measures={name: name == "medical_assistance" for name in MEASURES},
+              overrides={"medical.assistance_share": 0.5})
+    m.flows.update(exited=np.array([True, True, True]), compliant_left=np.array([1000.0, 1000.0, 1000.0]))
+    exit_routes.attribute_exits(m)
+    assert m.flows["exit_routes"]["measure:medical_assistance"] == pytest.approx(2.0)
