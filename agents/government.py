@@ -19,7 +19,7 @@ import numba
 import numpy as np
 
 from policies import MEASURES, supported
-from sim.exits import plan_year
+from sim.exits import plan_year, planned_households
 from sim.ranking import in_order, poorest_within
 
 
@@ -56,7 +56,7 @@ def assign(model) -> None:
     # Cadres take on the candidates in the exit plan first, then the others, the poorest
     # first within each, as many as they can (weighted).
     capacity = cadre_capacity(model)
-    in_plan = f["in_plan"] if "in_plan" in f else np.zeros(hh.n, bool)
+    in_plan = planned_households(model)
     first = poorest_within(np.flatnonzero(anyone & in_plan), hh.measured_pc, hh.weight, capacity, dtype=np.float64)
     if np.isfinite(capacity):
         capacity -= float(hh.weight[first].sum(dtype=np.float64))

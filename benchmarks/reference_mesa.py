@@ -15,9 +15,7 @@ the engine's order (`sim/model.py: YEAR`, `sim/assessment.py: ASSESSMENT`):
                                     chains per worker (last year's workers stop, others start);
                                     earnings by source; insurance enrolment
     exit plans                      (model: each county's plan, the region's schedule or what is
-                                    left spread to the deadline, split by registered people; the
-                                    in-plan list: due households closest to the threshold at the
-                                    last assessment, up to the plan, nearest rounding)
+                                    left spread to the deadline, split by registered people)
     pass 2, HouseholdAgent.govern_and_settle:
         supported                   registered, exited within the support years and the
                                     campaign, or under return monitoring
@@ -36,7 +34,7 @@ the engine's order (`sim/model.py: YEAR`, `sim/assessment.py: ASSESSMENT`):
     start causes                    (model, in the start year: the start register's causes
                                     recorded against that year's costs)
     exits                           (model: each county exits qualifying households up to its
-                                    plan, in-plan first then highest measured income, a lottery
+                                    plan, highest measured income first, a lottery
                                     for a row that partly fits; target pressure certifies those
                                     just under for a share of the planned exits no qualifying
                                     household could fill; verification reverses false exits)
@@ -197,7 +195,7 @@ class HouseholdAgent(mesa.Agent):
             setattr(self, name, state[name])
         self.births = self.deaths = 0
         self.clear_flows()
-        self.supported = self.in_plan = self.qualifies = self.near = False
+        self.supported = self.qualifies = self.near = False
         self.row_threshold = 0.0
         self.compliant_left = 0.0
         self.project_gain = None
@@ -908,11 +906,9 @@ class ReferenceModel(mesa.Model):
     def plan_year(self) -> None:
         """Each county's exit plan: the region's plan (the profile's schedule, or what is left
         spread evenly to the deadline, at least the floor; everyone left from the deadline on)
-        split by registered people; then the households cadres expect to exit on it (due for
-        assessment, closest to the threshold at the last assessment first, up to the plan)."""
+        split by registered people. (The households expected to exit on it matter only to
+        targeted measures, none of which is among the core measures.)"""
         y = self.y
-        for h in self.household_list:
-            h.in_plan = False
         if y.plan_rule == "qualifying":
             for c in self.counties:
                 c.plan = math.inf
@@ -931,14 +927,6 @@ class ReferenceModel(mesa.Model):
         plan = math.inf if plan is None else float(plan)
         for c in self.counties:
             c.plan = math.inf if math.isinf(plan) else (plan * people[c.row] / total if total > 0 else 0.0)
-        if math.isinf(plan):
-            return
-        due = [h for h in self.household_list
-               if (h.status == REGISTERED or h.status == RETURNED) and y.year - h.reg_year >= y.min_years
-               and h.size > 0]
-        keys = [-(h.measured_pc / self.threshold_of(h)) for h in due]
-        for h in self.take_within(due, keys, [c.plan for c in self.counties], NEAREST):
-            h.in_plan = True
 
     def threshold_of(self, h: HouseholdAgent) -> float:
         """The threshold a household must reach (the line under the relative rule without full labor)."""
@@ -977,13 +965,13 @@ class ReferenceModel(mesa.Model):
                 h.record_causes()
 
     def exits(self) -> None:
-        """Each county exits qualifying households up to its plan (those planned at the start
-        of the year first, then the highest measured incomes); under target pressure cadres
+        """Each county exits qualifying households up to its plan (the highest measured incomes
+        first); under target pressure cadres
         certify households just under the threshold, for a share of the planned exits that
         found no qualifying household; third-party verification reverses false exits (sim/exits.py)."""
         y = self.y
         qualify = [h for h in self.household_list if h.qualifies]
-        keys = [priority(-(h.measured_pc / h.row_threshold), h.in_plan) for h in qualify]
+        keys = [-(h.measured_pc / h.row_threshold) for h in qualify]
         plans = [c.plan for c in self.counties]
         for h in self.take_within(qualify, keys, plans, FILL, SLOT_EXIT):
             h.exited = True
@@ -1092,9 +1080,9 @@ class ReferenceModel(mesa.Model):
             return
         at_risk = [h for h in self.household_list if h.at_risk()]
         keys = []
-        for h in at_risk:  # numpy's float32 arithmetic on the columns
-            left = f32(h.measured_pc - f32(f32(h.oop_medical + h.school_cost) / max(h.size, 1)))
-            keys.append(priority(float(f32(left / y.line)), h.monitor_year > 0))
+        for h in at_risk:
+            left = (h.measured_pc - (h.oop_medical + h.school_cost) / max(h.size, 1)) / y.line
+            keys.append(priority(left, h.monitor_year > 0))
         limits = [y.monitoring_scale * c.start_register_people for c in self.counties]
         kept = set(self.take_within(at_risk, keys, limits, FILL, SLOT_MONITORING))
         for h in self.household_list:

@@ -144,6 +144,8 @@ def _chosen_villages(model, movers_v: np.ndarray, open_v: np.ndarray, quota: flo
 
 def act(model, on: bool) -> dict[str, float]:
     hh, v, p, f = model.hh, model.villages, model.p, model.flows
+    if not on and not hh.relocated.any():
+        return {}  # no move to make and no land rent to pay
     can_move = np.empty(hh.n, bool)
     _eligible_rows(model.year, float(p["relocation.land_rent_per_person"]), f["supported"], hh.relocated,
                    hh.location_risk, hh.size, hh.relocation_year, hh.income_property, can_move)

@@ -32,14 +32,14 @@ from .fields import Cause
 CHUNK = 1 << 20  # rows attributed at a time (bounds the per-measure arrays at national size)
 
 
-def _credited(model, rows: np.ndarray) -> np.ndarray:
-    """(measures x rows) which measures carried each row out."""
+def _credited(model, rows: np.ndarray, names: list[str]) -> np.ndarray:
+    """(measures x rows) which of the measures `names` (those switched on) carried each
+    row out."""
     hh = model.hh
-    names = list(MEASURES)
     contrib = np.zeros((len(names), rows.size))
     for k, name in enumerate(names):
         module = MEASURES[name].module
-        if model.measures.get(name, False) and hasattr(module, "income_contribution"):
+        if hasattr(module, "income_contribution"):
             contrib[k] = module.income_contribution(model, rows)
     size = np.maximum(hh.size[rows], 1).astype(np.float64)
     income = hh.income[rows].astype(np.float64)
@@ -49,18 +49,18 @@ def _credited(model, rows: np.ndarray) -> np.ndarray:
     together = ~credited.any(0) & (paid > 0) & ((income - paid) / size < t)
     largest = contrib.argmax(0)
     credited[largest[together], np.flatnonzero(together)] = True
-    if model.measures.get("relocation", False):
+    if "relocation" in names:
         credited[names.index("relocation")] |= hh.relocated[rows]
     p, f = model.p, model.flows
     inc = np.maximum(income, 1.0)
     causes = hh.causes[rows]
-    if model.measures.get("medical_assistance", False) and "compliant_left" in f:
+    if "medical_assistance" in names and "compliant_left" in f:
         relief = p["medical.assistance_share"] * f["compliant_left"][rows]
         t = p["register.illness_cause_share"] * inc
         oop = hh.oop_medical[rows].astype(np.float64)
         ill = (causes & int(Cause.ILLNESS)) != 0
         credited[names.index("medical_assistance")] |= ill & (oop + relief > t) & (oop <= t)
-    if model.measures.get("education", False):
+    if "education" in names:
         t = p["register.schooling_cause_share"] * inc
         net = hh.school_cost[rows].astype(np.float64)
         gross = net + hh.school_support[rows]
@@ -76,15 +76,17 @@ def attribute_exits(model) -> None:
     by_measure = dict.fromkeys(MEASURES, 0.0)
     by_batch = dict.fromkeys(BATCH_NAMES, 0.0)
     idx = np.flatnonzero(f["exited"])
-    batches = [(b, [k for k, spec in enumerate(MEASURES.values()) if b in (spec.batch, spec.batch_guangyuan)])
+    names = [name for name in MEASURES if model.measures.get(name, False)]
+    batches = [(b, [k for k, name in enumerate(names) if b in (MEASURES[name].batch, MEASURES[name].batch_guangyuan)])
                for b in BATCH_NAMES]
     for lo in range(0, idx.size, CHUNK):
         rows = idx[lo:lo + CHUNK]
-        credited = _credited(model, rows)
+        credited = _credited(model, rows, names)
         people = hh.weight[rows].astype(np.float64) * hh.size[rows]
-        for k, name in enumerate(MEASURES):
+        for k, name in enumerate(names):
             by_measure[name] += float(people[credited[k]].sum())
         for b, ks in batches:
-            by_batch[b] += float(people[credited[ks].any(0)].sum()) if ks else 0.0
+            if ks:
+                by_batch[b] += float(people[credited[ks].any(0)].sum())
     f["exit_routes"] = {**{f"measure:{k}": v for k, v in by_measure.items()},
                         **{f"batch:{k}": v for k, v in by_batch.items()}}

@@ -3,7 +3,8 @@
 Provinces made yearly plans (年度计划) for getting their poor out by the deadline
 (关于建立贫困退出机制的意见, 2016; docs/register_sources.md §2a), and counties exited
 households on them: a pre-exit list chosen at the start of the year and checked at its end
-(local practice, docs/register_sources.md §2b). The region's plan for a year is its
+(local practice, docs/register_sources.md §2b: the households expected to exit get
+targeted support first, `planned_households`). The region's plan for a year is its
 profile's schedule where the plan gives one (Shangluo, Guangdong), otherwise what is left
 on the register spread evenly over the years to the deadline (national: everyone out by
 the end of 2020), never below the profile's yearly floor (Guangyuan's 60,000, Nanning's
@@ -19,7 +20,7 @@ import numba
 import numpy as np
 
 from .fields import Labor, Status
-from .groups import FILL, NEAREST, SLOT_EXIT, SLOT_PRESSURE, lottery_draws, priority_key, take_within
+from .groups import FILL, NEAREST, SLOT_EXIT, SLOT_PRESSURE, lottery_draws, take_within
 from .register import registered_people_by_county
 from .sums import BLOCKS, block_rows
 
@@ -81,21 +82,24 @@ def _due_block(year, min_years, status, reg_year, size, out):
 
 
 def plan_year(model) -> None:
-    """At the start of the year: each county's plan, and the households cadres expect to
-    exit on it (`in_plan`: the registered closest to the threshold at the last assessment,
-    up to the plan), to whom targeted support goes first."""
+    """At the start of the year: each county's plan (`model.flows["county_plans"]`)."""
+    model.flows["county_plans"] = county_plans(model)
+
+
+def planned_households(model) -> np.ndarray:
+    """The households cadres expect to exit on this year's plans, to whom targeted support
+    goes first: in each county the registered closest to the threshold at the last
+    assessment, up to the plan (no one where no plan limits exits)."""
     hh, p, f = model.hh, model.p, model.flows
-    plans = county_plans(model)
-    f["county_plans"] = plans
-    if not np.isfinite(plans).any():
-        f["in_plan"] = np.zeros(hh.n, bool)
-        return
+    plans = f.get("county_plans")  # set by `plan_year` (none made: no one planned)
+    if plans is None or not np.isfinite(plans).any():
+        return np.zeros(hh.n, bool)
     due = np.empty(hh.n, bool)
     _due_rows(model.year, p["register.min_years_before_exit"], hh.status, hh.reg_year, hh.size, due)
     idx = np.flatnonzero(due)
     people = hh.weight[idx].astype(np.float64) * hh.size[idx]
     closeness = hh.measured_pc[idx] / thresholds_at(model, idx)
-    f["in_plan"] = take_within(hh.county, model.counties.n, idx, -closeness, people, plans, NEAREST)
+    return take_within(hh.county, model.counties.n, idx, -closeness, people, plans, NEAREST)
 
 
 def exit_threshold(model, year: int | None = None) -> float:
@@ -167,8 +171,8 @@ def assess_exits(model) -> None:
     out) is at or above the exit threshold at this assessment and, with
     `exit.stability_assessments` = 2, was at or above last year's threshold at the one
     before ("stably above"), and the three guarantees hold. Each county exits qualifying
-    households up to its plan for the year (`county_plans`), those cadres planned at the
-    start of the year first, then the highest measured incomes. Then exit practice:
+    households up to its plan for the year (`county_plans`), the highest measured incomes
+    (relative to the threshold) first. Then exit practice:
     under target pressure cadres certify households just below the threshold, within the
     plan (001 §五; 004 ch.3 §3); third-party verification of a sample of exits reverses
     the false ones it finds (002 §25; 004 ch.3 §4).
@@ -187,8 +191,7 @@ def assess_exits(model) -> None:
     idx = np.flatnonzero(qualify)
     people = hh.weight[idx].astype(np.float64) * hh.size[idx]
     closeness = hh.measured_pc[idx] / thresholds_at(model, idx)
-    key = priority_key(-closeness, f["in_plan"][idx] if "in_plan" in f else False)
-    exits = take_within(hh.county, n_c, idx, key, people, plans, FILL, unit=hh.size[idx],
+    exits = take_within(hh.county, n_c, idx, -closeness, people, plans, FILL, unit=hh.size[idx],
                         draw=lottery_draws(model, idx, SLOT_EXIT))
     # planned exits that found no qualifying household, county by county
     unfilled = np.where(np.isfinite(plans), np.maximum(plans - np.bincount(hh.county[idx], people, minlength=n_c),

@@ -158,12 +158,10 @@ def _take_group(members, idx, key, bits, amount, unit, draw, cap, rounding, take
         share = cap / total * MARGIN
         while share < 1.0:
             threshold = sample[min(int(share * sample.shape[0]) + 1, sample.shape[0] - 1)]
-            below = key[members] <= threshold
-            if _take_lowest(members[below], members[~below], idx, key, bits, amount, unit, draw, cap, rounding,
-                            taken):
+            if _take_lowest(members, threshold, idx, key, bits, amount, unit, draw, cap, rounding, taken):
                 return
             share *= 2.0
-    _take_lowest(members, members[:0], idx, key, bits, amount, unit, draw, cap, rounding, taken)
+    _take_lowest(members, np.inf, idx, key, bits, amount, unit, draw, cap, rounding, taken)
 
 
 @numba.njit(cache=True)
@@ -215,21 +213,39 @@ def _greedy(ranked, amount, unit, draw, cap, rounding, total, chosen, n_chosen):
 
 
 @numba.njit(cache=True)
-def _take_lowest(members, rest, idx, key, bits, amount, unit, draw, cap, rounding, taken):
-    """Take from `members` (the group's candidates with the lowest keys; `rest` has the
-    others, all with higher keys) in stable key order within `cap`. True when that decides
-    the group as a full sort would; only then is anything taken. When `members` all fit
-    and `rest` is not empty, the threshold was too low: False. When FILL passed over some
-    of them, the candidates of `rest` that could still fit follow, in key order."""
-    chosen = np.empty(members.shape[0] + rest.shape[0], np.int64)
-    total, n_chosen, stopped, passed = _greedy(_ranked(members, key, bits), amount, unit, draw, cap, rounding,
+def _take_lowest(members, threshold, idx, key, bits, amount, unit, draw, cap, rounding, taken):
+    """Take from the group's candidates with keys up to `threshold` (inf: all of them) in
+    stable key order within `cap`. True when that decides the group as a full sort would;
+    only then is anything taken. When those all fit and others are left, the threshold
+    was too low: False. When FILL passed over some of them, the others that could still
+    fit follow, in key order."""
+    n_below = 0
+    for m in members:
+        n_below += key[m] <= threshold
+    below = np.empty(n_below, np.int64)
+    k = 0
+    for m in members:
+        if key[m] <= threshold:
+            below[k] = m
+            k += 1
+    has_rest = n_below < members.shape[0]
+    chosen = np.empty(members.shape[0], np.int64)
+    total, n_chosen, stopped, passed = _greedy(_ranked(below, key, bits), amount, unit, draw, cap, rounding,
                                                0.0, chosen, 0)
-    if not stopped and not passed and rest.shape[0] > 0:
+    if not stopped and not passed and has_rest:
         return False
-    if not stopped and rest.shape[0] > 0:
+    if not stopped and has_rest:
         left = cap - total
-        fits = rest[unit[rest] <= left]  # the others cannot take even one household
-        if fits.shape[0] > 0:
+        n_fits = 0
+        for m in members:
+            n_fits += (key[m] > threshold) & (unit[m] <= left)
+        if n_fits > 0:  # the others cannot take even one household
+            fits = np.empty(n_fits, np.int64)
+            k = 0
+            for m in members:
+                if (key[m] > threshold) & (unit[m] <= left):
+                    fits[k] = m
+                    k += 1
             total, n_chosen, stopped, passed = _greedy(_ranked(fits, key, bits), amount, unit, draw, cap, rounding,
                                                        total, chosen, n_chosen)
     for k in range(n_chosen):

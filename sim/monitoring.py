@@ -21,7 +21,7 @@ import numba
 import numpy as np
 
 from .fields import Status
-from .groups import FILL, SLOT_MONITORING, lottery_draws, priority_key, take_within
+from .groups import FILL, SLOT_MONITORING, lottery_draws, take_within
 from .sums import BLOCKS, block_rows
 
 NEVER, EXITED = int(Status.NEVER), int(Status.EXITED)
@@ -44,6 +44,39 @@ def _risk_block(range_pc, rigid_share, status, size, measured_pc, measured_pc_la
         out[j] = off & ((measured_pc[j] < range_pc) | (rigid > rigid_share * measured_pc_last[j]))
 
 
+@numba.njit(cache=True, parallel=True)
+def _candidates(idx, line, weight, size, measured_pc, oop_medical, school_cost, monitor_year, key, people, unit):
+    """Per household at risk: its selection key (income left after rigid spending, over
+    the line; those monitored already first, `groups.priority_key`), people and size."""
+    for k in numba.prange(idx.shape[0]):
+        i = idx[k]
+        left = (np.float64(measured_pc[i]) - (np.float64(oop_medical[i]) + school_cost[i]) / max(size[i], 1)) / line
+        key[k] = left / (1.0 + abs(left)) - 3.0 * (monitor_year[i] > 0)
+        people[k] = np.float64(weight[i]) * size[i]
+        unit[k] = size[i]
+
+
+@numba.njit(cache=True, parallel=True)
+def _update_rows(year, kept, monitor_year, newly):
+    """Taken on this year where kept and not monitored yet; released where not kept."""
+    for block in numba.prange(BLOCKS):
+        a, b = block_rows(block, kept.shape[0])
+        _newly_block(kept[a:b], monitor_year[a:b], newly[a:b])
+        _monitor_block(year, kept[a:b], monitor_year[a:b])
+
+
+@numba.njit(cache=True)
+def _newly_block(kept, monitor_year, out):
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = kept[j] & (monitor_year[j] == 0)
+
+
+@numba.njit(cache=True)
+def _monitor_block(year, kept, monitor_year):
+    for j in range(np.uint64(kept.shape[0])):
+        monitor_year[j] = (monitor_year[j] if monitor_year[j] > 0 else year) if kept[j] else 0
+
+
 def monitor(model) -> None:
     """Take on households at risk within each county's scale; release those whose risk is
     gone. Households already monitored keep their place while at risk; the others come in
@@ -55,16 +88,11 @@ def monitor(model) -> None:
         _risk_rows(float(p["monitoring.range_multiple"] * model.line), float(p["monitoring.rigid_share"]), hh.status,
                    hh.size, hh.measured_pc, hh.measured_pc_last, hh.oop_medical, hh.school_cost, at_risk)
         idx = np.flatnonzero(at_risk)
-        size = np.maximum(hh.size[idx], 1)
-        left = hh.measured_pc[idx] - (hh.oop_medical[idx] + hh.school_cost[idx]) / size
-        monitored = hh.monitor_year[idx] > 0
-        key = priority_key(left / model.line, monitored)
-        people = hh.weight[idx].astype(np.float64) * hh.size[idx]
+        key, people, unit = np.empty(idx.size), np.empty(idx.size), np.empty(idx.size)
+        _candidates(idx, float(model.line), hh.weight, hh.size, hh.measured_pc, hh.oop_medical, hh.school_cost,
+                    hh.monitor_year, key, people, unit)
         limit = p["monitoring.scale"] * model.start_register_people
-        kept = take_within(hh.county, model.counties.n, idx, key, people, limit, FILL, unit=hh.size[idx],
+        kept = take_within(hh.county, model.counties.n, idx, key, people, limit, FILL, unit=unit,
                            draw=lottery_draws(model, idx, SLOT_MONITORING))
-        was = hh.monitor_year > 0
-        newly = kept & ~was
-        hh.monitor_year[newly] = model.year
-        hh.monitor_year[was & ~kept] = 0
+        _update_rows(model.year, kept, hh.monitor_year, newly)
     model.flows["newly_monitored"] = newly

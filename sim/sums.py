@@ -98,3 +98,4 @@ def weighted_sum(weight, values) -> float:
     for i in range(whole, n):
         a0 += _term(weight, values, i)
     return (a0 + a1) + (a2 + a3)
+

@@ -139,13 +139,20 @@ def test_a_household_out_of_the_plan_stays():
     assert (m.hh.status[:2] == Status.REGISTERED).all()
 
 
-def test_households_planned_at_the_start_of_the_year_exit_first():
-    m = with_profile(world(qualifying(4)), deadline={"value": 2020, "source": "t"},
-                     schedule_people={"values": {YEAR: 2.0}, "source": "t"})
-    m.flows["in_plan"] = np.array([True, False, False, False])
-    register.measure_income(m)
-    exits.assess_exits(m)
-    assert m.flows["exited"].tolist() == [True, False, False, False]
+def test_targeted_support_goes_first_to_the_households_planned_to_exit():
+    """Cadres can take on one household: the one in this year's plan (closest to the line
+    at the last assessment), not the poorest."""
+    from agents.government import assign
+    from policies import MEASURES
+    rows = [dict(status=Status.REGISTERED, measured_pc=1000.0, n_skilled=0),
+            dict(status=Status.REGISTERED, measured_pc=2900.0, n_skilled=0)]
+    m = with_profile(world(rows, measures={name: name == "training" for name in MEASURES},
+                           overrides={"government.households_per_cadre": 1, "government.cadres_per_poor_village": 1}),
+                     deadline={"value": 2020, "source": "t"}, schedule_people={"values": {YEAR: 2.0}, "source": "t"})
+    m.initial, m.initial_poor_villages = {"registered_poor_people": 4.0}, 1.0
+    exits.plan_year(m)
+    assign(m)
+    assert m.flows["assigned_training"].tolist() == [False, True]
 
 
 def test_plan_rules_schedule_deadline_floor():
@@ -172,7 +179,7 @@ def test_the_plan_marks_the_households_closest_to_the_line():
     m = with_profile(world(qualifying(3) + [dict(status=Status.REGISTERED, measured_pc=1000.0)]),
                      deadline={"value": 2020, "source": "t"}, schedule_people={"values": {YEAR: 4.0}, "source": "t"})
     exits.plan_year(m)
-    assert m.flows["in_plan"].tolist() == [False, True, True, False]
+    assert exits.planned_households(m).tolist() == [False, True, True, False]
 
 
 def test_target_pressure_certifies_households_just_under_the_line_within_the_plan():
