@@ -29,7 +29,7 @@ import numpy as np
 
 from . import appraisal
 from .fields import Status
-from .groups import FILL, SLOT_ADJUSTMENT, lottery_draws, take_within
+from .groups import FILL, SLOT_ADJUSTMENT, lottery, take_within
 from .register import diagnose, register_rows
 from .sums import BLOCKS, block_rows
 
@@ -80,7 +80,7 @@ def adjust(model) -> None:
             score = appraisal.score(model, model.line, model.year, idx)
             quota = quota_share * model.start_register_people
             admitted = take_within(hh.county, model.counties.n, idx, score, people, quota, FILL,
-                                   unit=hh.size[idx], draw=lottery_draws(model, idx, SLOT_ADJUSTMENT))
+                                   unit=hh.size[idx], draws=lottery(model, SLOT_ADJUSTMENT))
             new = admitted & (hh.status == NEVER)
             back = admitted & (hh.status == EXITED)
             register_rows(model, new, REGISTERED)

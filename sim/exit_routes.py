@@ -22,20 +22,57 @@ counts a household once however many of its measures are credited.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from policies import BATCH_NAMES, MEASURES
 
 from .exits import thresholds_at
 from .fields import Cause
+from .sums import BLOCKS, block_rows
 
 CHUNK = 1 << 20  # rows attributed at a time (bounds the per-measure arrays at national size)
 
 
+@numba.njit(cache=True, parallel=True)
+def _credit_rows(contrib, income, size, threshold, extra, bits):
+    """Each row's credited measures as bits (bit k: the k-th of `contrib`'s measures): those
+    without whose payment its per-capita income would be below the threshold, else, where
+    all together were needed, the one that paid most (the first among equals); with the
+    bits of `extra` (the causes removed)."""
+    for j in numba.prange(bits.shape[0]):
+        credited, paid, best, most = 0, 0.0, 0, 0.0
+        for k in range(contrib.shape[0]):
+            c = contrib[k, j]
+            paid += c
+            if c > 0 and (income[j] - c) / size[j] < threshold[j]:
+                credited |= 1 << k
+            if c > most:
+                best, most = k, c
+        if credited == 0 and paid > 0 and (income[j] - paid) / size[j] < threshold[j]:
+            credited |= 1 << best
+        bits[j] = credited | extra[j]
+
+
+@numba.njit(cache=True, parallel=True)
+def _people_by_bits(bits, people, masks, out):
+    """out[k] += people of the rows whose bits meet `masks[k]` (a measure's bit, or a
+    batch's measures); block by block, the blocks added in order."""
+    parts = np.zeros((BLOCKS, masks.shape[0]))
+    for block in numba.prange(BLOCKS):
+        a, b = block_rows(block, bits.shape[0])
+        acc = parts[block]
+        for j in range(a, b):
+            for k in range(masks.shape[0]):
+                if bits[j] & masks[k]:
+                    acc[k] += people[j]
+    for block in range(BLOCKS):
+        out += parts[block]
+
+
 def _credited(model, rows: np.ndarray, names: list[str]) -> np.ndarray:
-    """(measures x rows) which of the measures `names` (those switched on) carried each
-    row out."""
-    hh = model.hh
+    """Each row's credited measures among `names` (those switched on), as bits."""
+    hh, p, f = model.hh, model.p, model.flows
     contrib = np.zeros((len(names), rows.size))
     for k, name in enumerate(names):
         module = MEASURES[name].module
@@ -43,15 +80,10 @@ def _credited(model, rows: np.ndarray, names: list[str]) -> np.ndarray:
             contrib[k] = module.income_contribution(model, rows)
     size = np.maximum(hh.size[rows], 1).astype(np.float64)
     income = hh.income[rows].astype(np.float64)
-    t = thresholds_at(model, rows)
-    credited = (contrib > 0) & ((income - contrib) / size < t)
-    paid = contrib.sum(0)
-    together = ~credited.any(0) & (paid > 0) & ((income - paid) / size < t)
-    largest = contrib.argmax(0)
-    credited[largest[together], np.flatnonzero(together)] = True
+    # the causes removed this year
+    extra = np.zeros(rows.size, np.int64)
     if "relocation" in names:
-        credited[names.index("relocation")] |= hh.relocated[rows]
-    p, f = model.p, model.flows
+        extra |= np.where(hh.relocated[rows], 1 << names.index("relocation"), 0)
     inc = np.maximum(income, 1.0)
     causes = hh.causes[rows]
     if "medical_assistance" in names and "compliant_left" in f:
@@ -59,34 +91,35 @@ def _credited(model, rows: np.ndarray, names: list[str]) -> np.ndarray:
         t = p["register.illness_cause_share"] * inc
         oop = hh.oop_medical[rows].astype(np.float64)
         ill = (causes & int(Cause.ILLNESS)) != 0
-        credited[names.index("medical_assistance")] |= ill & (oop + relief > t) & (oop <= t)
+        extra |= np.where(ill & (oop + relief > t) & (oop <= t), 1 << names.index("medical_assistance"), 0)
     if "education" in names:
         t = p["register.schooling_cause_share"] * inc
         net = hh.school_cost[rows].astype(np.float64)
         gross = net + hh.school_support[rows]
         schooling = (causes & int(Cause.SCHOOLING)) != 0
-        credited[names.index("education")] |= schooling & (gross > t) & (net <= t)
-    return credited
+        extra |= np.where(schooling & (gross > t) & (net <= t), 1 << names.index("education"), 0)
+    bits = np.empty(rows.size, np.int64)
+    _credit_rows(contrib, income, size, thresholds_at(model, rows), extra, bits)
+    return bits
 
 
 def attribute_exits(model) -> None:
     """People exiting this year by measure and by batch that carried them out
     (`model.flows["exit_routes"]`: {"measure:<name>" or "batch:<batch>": people})."""
     hh, f = model.hh, model.flows
-    by_measure = dict.fromkeys(MEASURES, 0.0)
-    by_batch = dict.fromkeys(BATCH_NAMES, 0.0)
-    idx = np.flatnonzero(f["exited"])
     names = [name for name in MEASURES if model.measures.get(name, False)]
-    batches = [(b, [k for k, name in enumerate(names) if b in (MEASURES[name].batch, MEASURES[name].batch_guangyuan)])
-               for b in BATCH_NAMES]
+    masks = [1 << k for k in range(len(names))]
+    for b in BATCH_NAMES:
+        masks.append(sum(1 << k for k, name in enumerate(names)
+                         if b in (MEASURES[name].batch, MEASURES[name].batch_guangyuan)))
+    masks = np.array(masks, np.int64)
+    totals = np.zeros(masks.size)
+    idx = np.flatnonzero(f["exited"])
     for lo in range(0, idx.size, CHUNK):
         rows = idx[lo:lo + CHUNK]
-        credited = _credited(model, rows, names)
         people = hh.weight[rows].astype(np.float64) * hh.size[rows]
-        for k, name in enumerate(names):
-            by_measure[name] += float(people[credited[k]].sum())
-        for b, ks in batches:
-            if ks:
-                by_batch[b] += float(people[credited[ks].any(0)].sum())
+        _people_by_bits(_credited(model, rows, names), people, masks, totals)
+    by_measure = dict.fromkeys(MEASURES, 0.0)
+    by_measure.update(zip(names, totals[:len(names)].tolist()))
     f["exit_routes"] = {**{f"measure:{k}": v for k, v in by_measure.items()},
-                        **{f"batch:{k}": v for k, v in by_batch.items()}}
+                        **{f"batch:{b}": v for b, v in zip(BATCH_NAMES, totals[len(names):].tolist())}}

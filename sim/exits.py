@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from .fields import Labor, Status
-from .groups import FILL, NEAREST, SLOT_EXIT, SLOT_PRESSURE, lottery_draws, take_within
+from .groups import FILL, SLOT_EXIT, SLOT_PRESSURE, lottery, take_within
 from .register import registered_people_by_county
 from .sums import BLOCKS, block_rows
 
@@ -86,20 +86,75 @@ def plan_year(model) -> None:
     model.flows["county_plans"] = county_plans(model)
 
 
+# Cadres list the households they expect to exit by measured income in bands: closeness to
+# the threshold (measured income over it) on a log scale from BAND_LOW to BAND_HIGH in
+# BANDS bands (assumption: bands of about 1%, finer than the measurement's error).
+BANDS, BAND_LOW, BAND_HIGH = 512, 0.1, 10.0
+
+
 def planned_households(model) -> np.ndarray:
     """The households cadres expect to exit on this year's plans, to whom targeted support
     goes first: in each county the registered closest to the threshold at the last
-    assessment, up to the plan (no one where no plan limits exits)."""
+    assessment, by bands of measured income from the top, down to the band that brings the
+    list nearest the plan in people (no one where no plan limits exits)."""
     hh, p, f = model.hh, model.p, model.flows
     plans = f.get("county_plans")  # set by `plan_year` (none made: no one planned)
     if plans is None or not np.isfinite(plans).any():
         return np.zeros(hh.n, bool)
-    due = np.empty(hh.n, bool)
-    _due_rows(model.year, p["register.min_years_before_exit"], hh.status, hh.reg_year, hh.size, due)
-    idx = np.flatnonzero(due)
-    people = hh.weight[idx].astype(np.float64) * hh.size[idx]
-    closeness = hh.measured_pc[idx] / thresholds_at(model, idx)
-    return take_within(hh.county, model.counties.n, idx, -closeness, people, plans, NEAREST)
+    threshold = float(exit_threshold(model))
+    relative = model.profile.data["exit"]["rule"] == "relative"
+    band = np.empty(hh.n, np.int16)
+    _band_rows(model.year, int(p["register.min_years_before_exit"]), relative, float(model.line), threshold,
+               hh.status, hh.reg_year, hh.size, hh.labor, hh.measured_pc, band)
+    people = np.zeros((model.counties.n, BANDS))
+    _band_people(hh.county, hh.weight, hh.size, band, people)
+    cutoff = _cutoffs(people, np.where(np.isfinite(plans), plans, np.inf))
+    out = np.empty(hh.n, bool)
+    _planned_rows(hh.county, band, cutoff, out)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _band_rows(year, min_years, relative, line, threshold, status, reg_year, size, labor, measured_pc, band):
+    """Each row's band of closeness to its threshold, the highest band BANDS - 1; -1 for
+    households not due for exit assessment."""
+    scale = BANDS / np.log(BAND_HIGH / BAND_LOW)
+    for i in numba.prange(status.shape[0]):
+        due = (status[i] == REGISTERED or status[i] == RETURNED) and year - reg_year[i] >= min_years and size[i] > 0
+        t = line if relative and labor[i] != FULL else threshold
+        c = max(np.float64(measured_pc[i]) / t, BAND_LOW)
+        b = min(int(np.log(c / BAND_LOW) * scale), BANDS - 1)
+        band[i] = b if due else -1
+
+
+@numba.njit(cache=True)
+def _band_people(county, weight, size, band, out):
+    """People per county and band (in row order)."""
+    for i in range(band.shape[0]):
+        if band[i] >= 0:
+            out[county[i], band[i]] += np.float64(weight[i]) * size[i]
+
+
+@numba.njit(cache=True)
+def _cutoffs(people, plans):
+    """Per county the lowest band listed: from the top band down, while that leaves the
+    list nearer the plan (BANDS: none listed)."""
+    out = np.full(people.shape[0], BANDS, np.int64)
+    for c in range(people.shape[0]):
+        total = 0.0
+        for b in range(BANDS - 1, -1, -1):
+            after = total + people[c, b]
+            if after > plans[c] and after - plans[c] >= plans[c] - total:
+                break
+            total = after
+            out[c] = b
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _planned_rows(county, band, cutoff, out):
+    for i in numba.prange(band.shape[0]):
+        out[i] = band[i] >= 0 and band[i] >= cutoff[county[i]]
 
 
 def exit_threshold(model, year: int | None = None) -> float:
@@ -192,7 +247,7 @@ def assess_exits(model) -> None:
     people = hh.weight[idx].astype(np.float64) * hh.size[idx]
     closeness = hh.measured_pc[idx] / thresholds_at(model, idx)
     exits = take_within(hh.county, n_c, idx, -closeness, people, plans, FILL, unit=hh.size[idx],
-                        draw=lottery_draws(model, idx, SLOT_EXIT))
+                        draws=lottery(model, SLOT_EXIT))
     # planned exits that found no qualifying household, county by county
     unfilled = np.where(np.isfinite(plans), np.maximum(plans - np.bincount(hh.county[idx], people, minlength=n_c),
                                                        0.0), 0.0)
@@ -229,7 +284,7 @@ def _certify_under_pressure(model, near, unfilled) -> np.ndarray:
     people = hh.weight[idx].astype(np.float64) * hh.size[idx]
     closeness = hh.measured_pc[idx] / thresholds_at(model, idx)
     return take_within(hh.county, model.counties.n, idx, -closeness, people, shortfall, FILL, unit=hh.size[idx],
-                       draw=lottery_draws(model, idx, SLOT_PRESSURE))
+                       draws=lottery(model, SLOT_PRESSURE))
 
 
 def _verify(model, exits) -> np.ndarray:

@@ -20,6 +20,7 @@ import numba
 import numpy as np
 
 from .ranking import _packed
+from .streams import u01
 from .sums import BLOCKS, block_rows
 
 # How the first candidate that does not fit is treated:
@@ -52,21 +53,23 @@ def priority_key(values: np.ndarray, first: np.ndarray) -> np.ndarray:
     return values / (1.0 + np.abs(values)) - 3.0 * first
 
 
-def lottery_draws(model, rows: np.ndarray, slot: int, year: int | None = None) -> np.ndarray:
-    """The rows' uniforms for a `FILL` selection's lottery ("quota" stream, one slot per
-    selection, so that two selections of a year draw independently)."""
-    return model.streams.uniform_at("quota", model.year if year is None else year, rows, slot)
+def lottery(model, slot: int, year: int | None = None) -> tuple:
+    """The draws of a `FILL` selection's lottery: the "quota" stream of the year, one slot
+    per selection (two selections of a year draw independently); a row's draw is
+    `u01(key, row, slot)`, taken only for the row that partly fits."""
+    return np.uint64(model.streams.key("quota", model.year if year is None else year)), int(slot)
 
 
 def take_within(group: np.ndarray, n_groups: int, idx: np.ndarray, key: np.ndarray, amount: np.ndarray,
                 limit: np.ndarray, rounding: int = WITHIN, unit: np.ndarray | None = None,
-                draw: np.ndarray | None = None) -> np.ndarray:
+                draws: tuple | None = None) -> np.ndarray:
     """The candidate rows taken, as a mask over all rows (`group`'s length).
 
     `idx` are the candidate rows in row order; `key`, `amount` and (for `FILL`) `unit`
-    (the amount of one of the households a row stands for: its size) and `draw` (a
-    uniform of the row, for the lottery of a row that partly fits) are given per candidate,
-    aligned with `idx`. A limit of inf takes every candidate of its group."""
+    (the amount of one of the households a row stands for: its size) are given per
+    candidate, aligned with `idx`; `draws` (`lottery`) are the stream and slot of the
+    lottery of a row that partly fits (without them such a row is passed over). A limit of
+    inf takes every candidate of its group."""
     taken = np.zeros(group.shape[0], bool)
     if idx.size == 0:
         return taken
@@ -77,8 +80,8 @@ def take_within(group: np.ndarray, n_groups: int, idx: np.ndarray, key: np.ndarr
     key32 = np.ascontiguousarray(key, dtype=np.float32)
     amount = np.ascontiguousarray(amount, dtype=np.float64)
     unit = amount if unit is None else np.ascontiguousarray(unit, dtype=np.float64)
-    draw = np.ones(idx.size) if draw is None else np.ascontiguousarray(draw, dtype=np.float64)
-    _take_groups(starts, order, idx, key32, key32.view(np.uint32), amount, unit, draw,
+    stream, slot = draws if draws is not None else (np.uint64(0), -1)
+    _take_groups(starts, order, idx, key32, key32.view(np.uint32), amount, unit, np.uint64(stream), int(slot),
                  np.ascontiguousarray(limit, dtype=np.float64), rounding, taken)
     return taken
 
@@ -134,15 +137,15 @@ def _group_order_blocks(idx, group, n_groups):
 
 
 @numba.njit(cache=True, parallel=True)
-def _take_groups(starts, order, idx, key, bits, amount, unit, draw, limit, rounding, taken):
+def _take_groups(starts, order, idx, key, bits, amount, unit, stream, slot, limit, rounding, taken):
     for g in numba.prange(starts.shape[0] - 1):
         lo, hi = starts[g], starts[g + 1]
         if hi > lo:
-            _take_group(order[lo:hi], idx, key, bits, amount, unit, draw, limit[g], rounding, taken)
+            _take_group(order[lo:hi], idx, key, bits, amount, unit, (stream, slot), limit[g], rounding, taken)
 
 
 @numba.njit(cache=True)
-def _take_group(members, idx, key, bits, amount, unit, draw, cap, rounding, taken):
+def _take_group(members, idx, key, bits, amount, unit, draws, cap, rounding, taken):
     """One group: `members` are positions into the candidate arrays, in row order."""
     total = 0.0
     for j in members:
@@ -158,10 +161,10 @@ def _take_group(members, idx, key, bits, amount, unit, draw, cap, rounding, take
         share = cap / total * MARGIN
         while share < 1.0:
             threshold = sample[min(int(share * sample.shape[0]) + 1, sample.shape[0] - 1)]
-            if _take_lowest(members, threshold, idx, key, bits, amount, unit, draw, cap, rounding, taken):
+            if _take_lowest(members, threshold, idx, key, bits, amount, unit, draws, cap, rounding, taken):
                 return
             share *= 2.0
-    _take_lowest(members, np.inf, idx, key, bits, amount, unit, draw, cap, rounding, taken)
+    _take_lowest(members, np.inf, idx, key, bits, amount, unit, draws, cap, rounding, taken)
 
 
 @numba.njit(cache=True)
@@ -181,7 +184,7 @@ def _ranked(members, key, bits):
 
 
 @numba.njit(cache=True)
-def _greedy(ranked, amount, unit, draw, cap, rounding, total, chosen, n_chosen):
+def _greedy(ranked, idx, amount, unit, draws, cap, rounding, total, chosen, n_chosen):
     """Go through `ranked` within `cap` by the rounding rule, from `total` taken so far;
     chosen positions are appended to `chosen`. Returns (total, how many are chosen now,
     stopped: the rule stopped at a candidate, passed: FILL passed over one)."""
@@ -203,7 +206,8 @@ def _greedy(ranked, amount, unit, draw, cap, rounding, total, chosen, n_chosen):
             return total, n_chosen, True, passed
         fit = np.floor((cap - total) / unit[j])  # households of this row that fit
         if fit >= 1.0:
-            if draw[j] < fit * unit[j] / a:
+            stream, slot = draws
+            if slot >= 0 and u01(stream, idx[j], slot) < fit * unit[j] / a:
                 chosen[n_chosen] = j
                 n_chosen += 1
                 total += a
@@ -213,7 +217,7 @@ def _greedy(ranked, amount, unit, draw, cap, rounding, total, chosen, n_chosen):
 
 
 @numba.njit(cache=True)
-def _take_lowest(members, threshold, idx, key, bits, amount, unit, draw, cap, rounding, taken):
+def _take_lowest(members, threshold, idx, key, bits, amount, unit, draws, cap, rounding, taken):
     """Take from the group's candidates with keys up to `threshold` (inf: all of them) in
     stable key order within `cap`. True when that decides the group as a full sort would;
     only then is anything taken. When those all fit and others are left, the threshold
@@ -230,7 +234,7 @@ def _take_lowest(members, threshold, idx, key, bits, amount, unit, draw, cap, ro
             k += 1
     has_rest = n_below < members.shape[0]
     chosen = np.empty(members.shape[0], np.int64)
-    total, n_chosen, stopped, passed = _greedy(_ranked(below, key, bits), amount, unit, draw, cap, rounding,
+    total, n_chosen, stopped, passed = _greedy(_ranked(below, key, bits), idx, amount, unit, draws, cap, rounding,
                                                0.0, chosen, 0)
     if not stopped and not passed and has_rest:
         return False
@@ -246,8 +250,8 @@ def _take_lowest(members, threshold, idx, key, bits, amount, unit, draw, cap, ro
                 if (key[m] > threshold) & (unit[m] <= left):
                     fits[k] = m
                     k += 1
-            total, n_chosen, stopped, passed = _greedy(_ranked(fits, key, bits), amount, unit, draw, cap, rounding,
-                                                       total, chosen, n_chosen)
+            total, n_chosen, stopped, passed = _greedy(_ranked(fits, key, bits), idx, amount, unit, draws, cap,
+                                                       rounding, total, chosen, n_chosen)
     for k in range(n_chosen):
         taken[idx[chosen[k]]] = True
     return True

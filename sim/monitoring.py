@@ -21,7 +21,7 @@ import numba
 import numpy as np
 
 from .fields import Status
-from .groups import FILL, SLOT_MONITORING, lottery_draws, take_within
+from .groups import FILL, SLOT_MONITORING, lottery, take_within
 from .sums import BLOCKS, block_rows
 
 NEVER, EXITED = int(Status.NEVER), int(Status.EXITED)
@@ -93,6 +93,6 @@ def monitor(model) -> None:
                     hh.monitor_year, key, people, unit)
         limit = p["monitoring.scale"] * model.start_register_people
         kept = take_within(hh.county, model.counties.n, idx, key, people, limit, FILL, unit=unit,
-                           draw=lottery_draws(model, idx, SLOT_MONITORING))
+                           draws=lottery(model, SLOT_MONITORING))
         _update_rows(model.year, kept, hh.monitor_year, newly)
     model.flows["newly_monitored"] = newly

@@ -31,7 +31,7 @@ import numpy as np
 
 from . import appraisal
 from .fields import Status
-from .groups import FILL, NEAREST, SLOT_BALANCE, lottery_draws, take_within
+from .groups import FILL, NEAREST, SLOT_BALANCE, lottery, take_within
 from .register import diagnose, measure_income, registered
 
 
@@ -58,9 +58,9 @@ def _balance(model, idx, score, people, chosen, village_quota) -> np.ndarray:
     year = model.start_year - 1
     out, into = idx[~listed], idx[listed]
     added = take_within(hh.county, n_c, out, score[~listed], people[~listed], short, FILL, unit=hh.size[out],
-                        draw=lottery_draws(model, out, SLOT_BALANCE, year))
+                        draws=lottery(model, SLOT_BALANCE, year))
     dropped = take_within(hh.county, n_c, into, -score[listed], people[listed], over, FILL, unit=hh.size[into],
-                          draw=lottery_draws(model, into, SLOT_BALANCE, year))
+                          draws=lottery(model, SLOT_BALANCE, year))
     return (chosen | added) & ~dropped
 
 

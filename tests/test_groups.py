@@ -5,11 +5,15 @@ import numpy as np
 import pytest
 
 from sim.groups import FILL, NEAREST, SORT_ALL_BELOW, WITHIN, take_within
+from sim.streams import u01
 
 
-def brute_force(group, n_groups, idx, key, amount, limit, rounding, unit=None, draw=None):
+def brute_force(group, n_groups, idx, key, amount, limit, rounding, unit=None, draws=None):
+    """The rule, written out: each group's candidates fully sorted (ties by row), then
+    taken one by one; the lottery's draw of a row is `u01(stream, row, slot)`."""
     unit = amount if unit is None else unit
-    draw = np.ones(amount.size) if draw is None else draw
+    draw = (np.array([u01(draws[0], int(i), draws[1]) for i in idx]) if draws is not None
+            else np.ones(amount.size))
     taken = np.zeros(group.size, bool)
     key32 = key.astype(np.float32)
     for g in range(n_groups):
@@ -67,10 +71,10 @@ def test_fill_with_weighted_rows_is_the_full_sort_rule(size):
         key = np.round(rng.normal(size=idx.size), 1 + trial % 2)
         unit = rng.integers(1, 6, idx.size).astype(float)  # household sizes
         amount = unit * rng.choice([1.0, 10.0, 50.0], idx.size)  # rows standing for 1, 10 or 50 households
-        draw = rng.random(idx.size)
+        draws = (np.uint64(rng.integers(1, 2**63)), 3)
         limit = np.array([amount.sum() * share / n_groups for share in (0.05, 0.4, 0.9)])
-        got = take_within(group, n_groups, idx, key, amount, limit, FILL, unit=unit, draw=draw)
-        want = brute_force(group, n_groups, idx, key, amount, limit, FILL, unit=unit, draw=draw)
+        got = take_within(group, n_groups, idx, key, amount, limit, FILL, unit=unit, draws=draws)
+        want = brute_force(group, n_groups, idx, key, amount, limit, FILL, unit=unit, draws=draws)
         np.testing.assert_array_equal(got, want)
 
 
@@ -78,9 +82,8 @@ def test_a_row_standing_for_several_households_fills_a_quota_on_average():
     """A quota of 30 people, one row of 10 households of 5 people (50): 6 of its households
     fit, so it is taken with chance 6/10; over many draws the quota is filled on average."""
     group, idx = np.zeros(1, np.int64), np.array([0])
-    draws = np.random.default_rng(1).random(4000)
     taken = [take_within(group, 1, idx, np.zeros(1), np.array([50.0]), np.array([30.0]), FILL,
-                         unit=np.array([5.0]), draw=np.array([u]))[0] for u in draws]
+                         unit=np.array([5.0]), draws=(np.uint64(key), 0))[0] for key in range(1, 4001)]
     assert np.mean(taken) * 50 == pytest.approx(30, rel=0.05)
 
 
