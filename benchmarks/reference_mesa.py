@@ -169,6 +169,7 @@ class VillageAgent(mesa.Agent):
                      "income_pc", "loan_good_share"):
             setattr(self, name, state[name])
         self.hit = False
+        self.planned = False  # planned to exit this year
 
 
 class CountyAgent(mesa.Agent):
@@ -927,6 +928,43 @@ class ReferenceModel(mesa.Model):
         plan = math.inf if plan is None else float(plan)
         for c in self.counties:
             c.plan = math.inf if math.isinf(plan) else (plan * people[c.row] / total if total > 0 else 0.0)
+        self.plan_villages(deadline)
+
+    def plan_villages(self, deadline) -> None:
+        """The poor villages planned to exit this year, whose households come first on the
+        plan: the village schedule, or the poor villages left spread evenly to the deadline,
+        the smallest share registered first, as many as come nearest the plan; every poor
+        village from the deadline on (sim/exits.py: planned_villages)."""
+        poor = [v for v in self.villages if v.poor]
+        for v in self.villages:
+            v.planned = False
+        if deadline is not None and self.year >= deadline:
+            for v in poor:
+                v.planned = True
+            return
+        plan = self._this_year("exit.schedule_villages")
+        if plan is None and deadline is not None:
+            plan = float(np.sum(np.array([v.weight for v in poor], dtype=np.float32))) / (deadline - self.year + 1)
+        if plan is None:
+            return
+        amounts = [float(v.weight) for v in poor]
+        total = 0.0
+        for a in amounts:
+            total += a
+        if total <= plan:
+            for v in poor:
+                v.planned = True
+            return
+        keys = [f32(v.poor_people / v.people) if v.people > 0 else f32(0.0) for v in poor]
+        total = 0.0
+        for j in sorted(range(len(poor)), key=lambda j: _order(keys[j], j)):
+            if total + amounts[j] <= plan:
+                poor[j].planned = True
+                total += amounts[j]
+                continue
+            if total + amounts[j] - plan < plan - total:
+                poor[j].planned = True
+            break
 
     def threshold_of(self, h: HouseholdAgent) -> float:
         """The threshold a household must reach (the line under the relative rule without full labor)."""
@@ -964,14 +1002,21 @@ class ReferenceModel(mesa.Model):
             if h.cohort and (h.status == REGISTERED or h.status == RETURNED):
                 h.record_causes()
 
+    @staticmethod
+    def exit_key(h: HouseholdAgent) -> float:
+        """Closest to the threshold first, households of villages planned to exit before the
+        others (sim/groups.py: priority_key)."""
+        value = -(h.measured_pc / h.row_threshold)
+        return value / (1.0 + abs(value)) - 3.0 * h.village.planned
+
     def exits(self) -> None:
-        """Each county exits qualifying households up to its plan (the highest measured incomes
-        first); under target pressure cadres
+        """Each county exits qualifying households up to its plan (those of villages planned to
+        exit first, then the highest measured incomes first); under target pressure cadres
         certify households just under the threshold, for a share of the planned exits that
         found no qualifying household; third-party verification reverses false exits (sim/exits.py)."""
         y = self.y
         qualify = [h for h in self.household_list if h.qualifies]
-        keys = [-(h.measured_pc / h.row_threshold) for h in qualify]
+        keys = [self.exit_key(h) for h in qualify]
         plans = [c.plan for c in self.counties]
         for h in self.take_within(qualify, keys, plans, FILL, SLOT_EXIT):
             h.exited = True
@@ -983,7 +1028,7 @@ class ReferenceModel(mesa.Model):
         shortfall = [u * y.target_pressure for u in unfilled]
         if y.target_pressure > 0 and any(s > 0 for s in shortfall):
             near = [h for h in self.household_list if h.near]
-            keys = [-(h.measured_pc / h.row_threshold) for h in near]
+            keys = [self.exit_key(h) for h in near]
             for h in self.take_within(near, keys, shortfall, FILL, SLOT_PRESSURE):
                 h.exited = h.pressured = True
         if y.verification_rate > 0:
@@ -1251,6 +1296,7 @@ class ReferenceModel(mesa.Model):
         # float32 sums of the village weights, as numpy forms them in the engine
         m["poor_villages"] = float(np.array([v.weight for v in self.villages if v.poor], np.float32).sum())
         m["villages_exited"] = float(np.array(self.exited_village_weights, np.float32).sum())
+        m["planned_village_exits"] = float(np.array([v.weight for v in self.villages if v.planned], np.float32).sum())
         m["poor_counties"] = float(sum(c.poor for c in self.counties))
         m["counties_exited"] = float(self.counties_exited)
         m["fiscal_cost_medical_insurance"] = self.cost_insurance
@@ -1278,7 +1324,7 @@ METRICS = (
     "no_labor_registered_people", "oop_medical_total", "microcredit_active_loans", "microcredit_defaults",
     "microcredit_loans_made", "microcredit_outstanding", "microcredit_interest_subsidy",
     "microcredit_risk_compensation", "microcredit_extensions", "microcredit_renewals",
-    "poor_villages", "villages_exited", "poor_counties", "counties_exited",
+    "poor_villages", "villages_exited", "planned_village_exits", "poor_counties", "counties_exited",
     "fiscal_cost_total", *(f"fiscal_cost_{name}" for name in CORE), *(f"reached_people_{name}" for name in CORE),
     *(f"ever_reached_people_{name}" for name in CORE), *(f"exit_route_people_{name}" for name in CORE),
     *(f"exit_route_batch_people_{b}" for b in BATCH_NAMES),

@@ -9,7 +9,9 @@ profile's schedule where the plan gives one (Shangluo, Guangdong), otherwise wha
 on the register spread evenly over the years to the deadline (national: everyone out by
 the end of 2020), never below the profile's yearly floor (Guangyuan's 60,000, Nanning's
 100,000 in 2015); in the deadline year (and after it) everyone left is in the plan. The
-region's plan is split over counties in proportion to their registered people.
+region's plan is split over counties in proportion to their registered people. Poor
+villages are planned the same way (`exit.schedule_villages`, or spread to the deadline),
+the least poor first, and their households come first on the county's plan.
 `exit.plan_rule = "qualifying"` drops the plan: every qualifying household exits (what
 emerges without the deadline).
 """
@@ -20,7 +22,7 @@ import numba
 import numpy as np
 
 from .fields import Labor, Status
-from .groups import FILL, SLOT_EXIT, SLOT_PRESSURE, lottery, take_within
+from .groups import FILL, NEAREST, SLOT_EXIT, SLOT_PRESSURE, lottery, priority_key, take_within
 from .register import registered_people_by_county
 from .sums import BLOCKS, block_rows
 
@@ -81,9 +83,57 @@ def _due_block(year, min_years, status, reg_year, size, out):
                   & (size[j] > 0))
 
 
+def region_village_plan(model) -> float:
+    """Poor villages (weighted) the region plans to exit this year (inf: no plan limits
+    them): the profile's village schedule where its plan gives one, otherwise the poor
+    villages left spread evenly over the years to the deadline; all of them from the
+    deadline on."""
+    if model.p["exit.plan_rule"] == "qualifying":
+        return np.inf
+    v, prof, year = model.villages, model.profile, model.year
+    remaining = float(v.weight[v.poor].sum())
+    deadline = prof.value("exit.deadline") if prof.has("exit.deadline") else None
+    plan = _this_year(prof, "exit.schedule_villages", year)
+    if plan is None and deadline is not None and year < deadline:
+        plan = remaining / (deadline - year + 1)
+    if deadline is not None and year >= deadline:
+        plan = remaining
+    return np.inf if plan is None else float(plan)
+
+
+def planned_villages(model) -> np.ndarray:
+    """The poor villages planned to exit this year, a mask over villages: those with the
+    smallest share of their people on the register at the last assessment first, as many
+    as come nearest the village plan (none where no plan is made)."""
+    v, deadline = model.villages, model.profile.value("exit.deadline") if model.profile.has("exit.deadline") else None
+    plan = region_village_plan(model)
+    if not np.isfinite(plan):
+        return np.zeros(v.n, bool)
+    if deadline is not None and model.year >= deadline:
+        return v.poor.copy()  # every poor village left
+    idx = np.flatnonzero(v.poor)
+    people = np.asarray(v.people, np.float64)[idx]
+    incidence = np.divide(np.asarray(v.poor_people, np.float64)[idx], people, out=np.zeros(idx.size),
+                          where=people > 0)
+    return take_within(np.zeros(v.n, np.int64), 1, idx, incidence, np.asarray(v.weight, np.float64)[idx],
+                       np.array([plan]), NEAREST)
+
+
 def plan_year(model) -> None:
-    """At the start of the year: each county's plan (`model.flows["county_plans"]`)."""
+    """At the start of the year: each county's plan (`model.flows["county_plans"]`) and
+    the poor villages planned to exit (`model.flows["planned_villages"]`), whose
+    households come first on the county's plan (villages exited by plan, their households
+    the plan's first batch: 关于建立贫困退出机制的意见, 2016, docs/register_sources.md §2a)."""
     model.flows["county_plans"] = county_plans(model)
+    model.flows["planned_villages"] = planned_villages(model)
+
+
+def in_planned_village(model, rows: np.ndarray) -> np.ndarray:
+    """Whether each of `rows` lives in a village planned to exit this year."""
+    planned = model.flows.get("planned_villages")
+    if planned is None:
+        return np.zeros(rows.size, bool)
+    return planned[model.hh.village[rows]]
 
 
 # Cadres list the households they expect to exit by measured income in bands: closeness to
@@ -104,9 +154,12 @@ def planned_households(model) -> np.ndarray:
     threshold = float(exit_threshold(model))
     relative = model.profile.data["exit"]["rule"] == "relative"
     band = np.empty(hh.n, np.int16)
+    villages = f.get("planned_villages")
+    if villages is None:
+        villages = np.zeros(model.villages.n, bool)
     _band_rows(model.year, int(p["register.min_years_before_exit"]), relative, float(model.line), threshold,
-               hh.status, hh.reg_year, hh.size, hh.labor, hh.measured_pc, band)
-    people = np.zeros((model.counties.n, BANDS))
+               hh.status, hh.reg_year, hh.size, hh.labor, hh.measured_pc, hh.village, villages, band)
+    people = np.zeros((model.counties.n, 2 * BANDS))
     _band_people(hh.county, hh.weight, hh.size, band, people)
     cutoff = _cutoffs(people, np.where(np.isfinite(plans), plans, np.inf))
     out = np.empty(hh.n, bool)
@@ -115,16 +168,18 @@ def planned_households(model) -> np.ndarray:
 
 
 @numba.njit(cache=True, parallel=True)
-def _band_rows(year, min_years, relative, line, threshold, status, reg_year, size, labor, measured_pc, band):
-    """Each row's band of closeness to its threshold, the highest band BANDS - 1; -1 for
-    households not due for exit assessment."""
+def _band_rows(year, min_years, relative, line, threshold, status, reg_year, size, labor, measured_pc, village,
+               planned_village, band):
+    """Each row's band of closeness to its threshold, the highest band BANDS - 1, moved up
+    by BANDS in a village planned to exit (listed before any other); -1 for households
+    not due for exit assessment."""
     scale = BANDS / np.log(BAND_HIGH / BAND_LOW)
     for i in numba.prange(status.shape[0]):
         due = (status[i] == REGISTERED or status[i] == RETURNED) and year - reg_year[i] >= min_years and size[i] > 0
         t = line if relative and labor[i] != FULL else threshold
         c = max(np.float64(measured_pc[i]) / t, BAND_LOW)
         b = min(int(np.log(c / BAND_LOW) * scale), BANDS - 1)
-        band[i] = b if due else -1
+        band[i] = b + BANDS * planned_village[village[i]] if due else -1
 
 
 @numba.njit(cache=True)
@@ -138,11 +193,11 @@ def _band_people(county, weight, size, band, out):
 @numba.njit(cache=True)
 def _cutoffs(people, plans):
     """Per county the lowest band listed: from the top band down, while that leaves the
-    list nearer the plan (BANDS: none listed)."""
-    out = np.full(people.shape[0], BANDS, np.int64)
+    list nearer the plan (the number of bands: none listed)."""
+    out = np.full(people.shape[0], people.shape[1], np.int64)
     for c in range(people.shape[0]):
         total = 0.0
-        for b in range(BANDS - 1, -1, -1):
+        for b in range(people.shape[1] - 1, -1, -1):
             after = total + people[c, b]
             if after > plans[c] and after - plans[c] >= plans[c] - total:
                 break
@@ -246,7 +301,8 @@ def assess_exits(model) -> None:
     idx = np.flatnonzero(qualify)
     people = hh.weight[idx].astype(np.float64) * hh.size[idx]
     closeness = hh.measured_pc[idx] / thresholds_at(model, idx)
-    exits = take_within(hh.county, n_c, idx, -closeness, people, plans, FILL, unit=hh.size[idx],
+    key = priority_key(-closeness, in_planned_village(model, idx))
+    exits = take_within(hh.county, n_c, idx, key, people, plans, FILL, unit=hh.size[idx],
                         draws=lottery(model, SLOT_EXIT))
     # planned exits that found no qualifying household, county by county
     unfilled = np.where(np.isfinite(plans), np.maximum(plans - np.bincount(hh.county[idx], people, minlength=n_c),
@@ -274,7 +330,7 @@ def _record_exits(year, exits, status, exit_year):
 def _certify_under_pressure(model, near, unfilled) -> np.ndarray:
     """Households certified as exited, measured just under the threshold, to fill a share
     `exit.target_pressure` of the county's planned exits that found no qualifying
-    household (closest first)."""
+    household (those in villages planned to exit first, then the closest first)."""
     hh = model.hh
     pressure = model.p["exit.target_pressure"]
     shortfall = unfilled * pressure
@@ -283,7 +339,8 @@ def _certify_under_pressure(model, near, unfilled) -> np.ndarray:
     idx = np.flatnonzero(near)
     people = hh.weight[idx].astype(np.float64) * hh.size[idx]
     closeness = hh.measured_pc[idx] / thresholds_at(model, idx)
-    return take_within(hh.county, model.counties.n, idx, -closeness, people, shortfall, FILL, unit=hh.size[idx],
+    key = priority_key(-closeness, in_planned_village(model, idx))
+    return take_within(hh.county, model.counties.n, idx, key, people, shortfall, FILL, unit=hh.size[idx],
                        draws=lottery(model, SLOT_PRESSURE))
 
 

@@ -72,6 +72,7 @@ COLUMNS: dict[str, str] = {
     "relocated_people": "people relocated (cumulative)",
     "poor_villages": "poor villages not yet exited (weighted)",
     "villages_exited": "poor villages that exited this year (weighted)",
+    "planned_village_exits": "poor villages planned to exit this year (weighted; their households first on the plan)",
     "poor_counties": "poor counties not yet exited",
     "counties_exited": "poor counties that exited this year",
     "fiscal_cost_total": "fiscal cost of all measures this year, yuan",
@@ -372,6 +373,7 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
         "relocated_people": sums["relocated_people"],
         "poor_villages": float(v.weight[v.poor].sum()),
         "villages_exited": float(v.weight[f["villages_exited"]].sum()),
+        "planned_village_exits": float(v.weight[f["planned_villages"]].sum()) if "planned_villages" in f else 0.0,
         "poor_counties": float(c.poor.sum()),
         "counties_exited": float(f["counties_exited"].sum()),
     })

@@ -65,6 +65,7 @@ PROFILE_SCHEMA = declare("profile", {
         "deadline": S("sourced", min=2011, max=2035, help="the year by which everyone on the register is to be out"),
         "schedule_people": S("sourced", min=0, help="the plan's exits by year, in people"),
         "floor_people": S("sourced", min=0, help="the plan's minimum exits by year, in people"),
+        "schedule_villages": S("sourced", min=0, help="the plan's poor-village exits by year"),
     }),
     "targets": S("table", schema={
         "exits_people": S("sourced", min=0),

@@ -182,6 +182,38 @@ def test_the_plan_marks_the_households_closest_to_the_line():
     assert exits.planned_households(m).tolist() == [False, True, True, False]
 
 
+def test_villages_planned_to_exit_are_the_least_poor_up_to_the_village_schedule():
+    """Four poor villages (one already out) and a schedule of two: the two with the
+    smallest share registered; in the deadline year every poor village left."""
+    villages = {"poor": np.array([True, True, True, True, False]),
+                "people": np.full(5, 100.0), "poor_people": np.array([40.0, 5.0, 20.0, 10.0, 0.0])}
+    m = with_profile(world(qualifying(1), villages=villages), deadline={"value": 2020, "source": "t"},
+                     schedule_villages={"values": {YEAR: 2.0}, "source": "t"})
+    exits.plan_year(m)
+    assert m.flows["planned_villages"].tolist() == [False, True, False, True, False]
+    m.year = 2019  # no schedule: the four left spread over 2019 and 2020
+    assert exits.region_village_plan(m) == pytest.approx(2.0)
+    m.year = 2020
+    assert exits.planned_villages(m).tolist() == [True, True, True, True, False]
+
+
+def test_households_of_a_village_planned_to_exit_come_first_on_the_plan():
+    """Two households qualify, the plan has room for one: the one in the village planned to
+    exit goes, though the other is further above the line."""
+    rows = [dict(status=Status.REGISTERED, income=income(3900), measured_pc=3900, village=0),
+            dict(status=Status.REGISTERED, income=income(3100), measured_pc=3100, village=1)]
+    villages = {"poor": np.array([True, True]), "people": np.full(2, 100.0), "poor_people": np.array([40.0, 5.0])}
+    m = with_profile(world(rows, villages=villages), deadline={"value": 2020, "source": "t"},
+                     schedule_people={"values": {YEAR: 2.0}, "source": "t"},
+                     schedule_villages={"values": {YEAR: 1.0}, "source": "t"})
+    exits.plan_year(m)
+    assert m.flows["planned_villages"].tolist() == [False, True]
+    assert exits.planned_households(m).tolist() == [False, True]
+    register.measure_income(m)
+    exits.assess_exits(m)
+    assert m.flows["exited"].tolist() == [False, True]
+
+
 def test_target_pressure_certifies_households_just_under_the_line_within_the_plan():
     rows = [
         dict(status=Status.REGISTERED, income=income(3100), measured_pc=3100),   # exits on merit
