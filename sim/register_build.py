@@ -27,6 +27,7 @@ households' second measurement.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from . import appraisal
@@ -35,12 +36,20 @@ from .groups import FILL, NEAREST, SLOT_BALANCE, lottery, take_within
 from .register import diagnose, measure_income, registered
 
 
+@numba.njit(cache=True)
+def _village_poor_people(village, weight, size, income, line, n_villages):
+    """People in households below the line by income, per village (in row order)."""
+    out = np.zeros(n_villages)
+    for i in range(village.shape[0]):
+        if size[i] > 0 and income[i] < line * size[i]:
+            out[village[i]] += np.float64(weight[i]) * size[i]
+    return out
+
+
 def quotas(model) -> np.ndarray:
     """Each village's quota of registered people."""
     hh, v = model.hh, model.villages
-    people = hh.weight.astype(np.float64) * hh.size
-    poor = (hh.size > 0) & (hh.income < model.line * hh.size)
-    village_poor = np.bincount(hh.village, np.where(poor, people, 0.0), minlength=v.n)
+    village_poor = _village_poor_people(hh.village, hh.weight, hh.size, hh.income, float(model.line), v.n)
     total = float(village_poor.sum())
     register_people = float(model.profile.value("register.people"))
     if total <= 0:
@@ -56,10 +65,14 @@ def _balance(model, idx, score, people, chosen, village_quota) -> np.ndarray:
     have = np.bincount(hh.county[idx], np.where(listed, people, 0.0), minlength=n_c)
     short, over = np.maximum(county_quota - have, 0.0), np.maximum(have - county_quota, 0.0)
     year = model.start_year - 1
-    out, into = idx[~listed], idx[listed]
-    added = take_within(hh.county, n_c, out, score[~listed], people[~listed], short, FILL, unit=hh.size[out],
+    # a county with nothing short (or over) takes (or drops) no one: only the others' rows
+    county = hh.county[idx]
+    add = ~listed & (short[county] > 0)
+    drop = listed & (over[county] > 0)
+    out, into = idx[add], idx[drop]
+    added = take_within(hh.county, n_c, out, score[add], people[add], short, FILL, unit=hh.size[out],
                         draws=lottery(model, SLOT_BALANCE, year))
-    dropped = take_within(hh.county, n_c, into, -score[listed], people[listed], over, FILL, unit=hh.size[into],
+    dropped = take_within(hh.county, n_c, into, -score[drop], people[drop], over, FILL, unit=hh.size[into],
                           draws=lottery(model, SLOT_BALANCE, year))
     return (chosen | added) & ~dropped
 
