@@ -904,27 +904,22 @@ def plot_national(frame: pd.DataFrame, variant: pd.DataFrame | None, targets: li
     exits (with the variant's); returns; new entries and the re-check's additions; then the
     national checks."""
     grey = "#7f8c8d"
-    panels = []
 
-    def register(ax):
-        _line_band(ax, per_seed(frame, "registered_poor_people"), _COLOURS[0], "registered")
-        _line_band(ax, per_seed(frame, "start_cohort_registered_people"), _COLOURS[3], "of them start cohort")
-        if variant is not None and len(variant):
-            _line_band(ax, per_seed(variant, "registered_poor_people"), grey, "registered, no deadline", ls="--")
-        _axis(ax, "register (end of year)", "people")
+    def series(column, colour, label, title, ylabel, cohort=None):
+        """A panel of one column, its start cohort's part, and the no-deadline variant's."""
+        def draw(ax):
+            _line_band(ax, per_seed(frame, column), colour, label)
+            if cohort is not None:
+                _line_band(ax, per_seed(frame, cohort), _COLOURS[3], "of them start cohort")
+            if variant is not None and len(variant):
+                _line_band(ax, per_seed(variant, column), grey, f"{label}, no deadline", ls="--")
+            _axis(ax, title, ylabel)
+        return draw
 
-    def exits(ax):
-        _line_band(ax, per_seed(frame, "exits_people"), _COLOURS[2], "exits")
-        _line_band(ax, per_seed(frame, "start_cohort_exits_people"), _COLOURS[3], "of them start cohort")
-        if variant is not None and len(variant):
-            _line_band(ax, per_seed(variant, "exits_people"), grey, "exits, no deadline", ls="--")
-        _axis(ax, "exits", "people per year")
-
-    def returns(ax):
-        _line_band(ax, per_seed(frame, "returns_people"), _COLOURS[1], "returns")
-        if variant is not None and len(variant):
-            _line_band(ax, per_seed(variant, "returns_people"), grey, "returns, no deadline", ls="--")
-        _axis(ax, "returns", "people per year")
+    register = series("registered_poor_people", _COLOURS[0], "registered", "register (end of year)", "people",
+                      cohort="start_cohort_registered_people")
+    exits = series("exits_people", _COLOURS[2], "exits", "exits", "people per year", cohort="start_cohort_exits_people")
+    returns = series("returns_people", _COLOURS[1], "returns", "returns", "people per year")
 
     def entries(ax):
         _line_band(ax, _entries_wide(frame), _COLOURS[4], "new entries (adjustment)")
