@@ -1820,6 +1820,7 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, com
         L += [f"**{n}** ({verdict(t)}). {by_series(t)}", ""]
         variant = diags.get(nd[n]) if n in nd else None
         L += [f"- {w}" for w in _why(n, scen[n], diags[n], t, starts[n], seed, variant)] + [""]
+    L += _rows_caveat(scen, all_names)
     L += ["These misfits are left as they are: parameters are changed only by calibration, through the "
           "parameters declared free (`experiments/calibratable.toml`), never to hide a misfit here.", ""]
 
@@ -1828,6 +1829,27 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, com
           "configuration hash, with a manifest); a second call with the same configuration loads them instead "
           "of running them again.", ""]
     return "\n".join(L)
+
+
+def _rows_caveat(scen: dict, names: list[str]) -> list[str]:
+    """How many household rows stand for a village and a county in these runs: village exits
+    and the adjustment's flows depend on it."""
+    parts, seen = [], set()
+    for n in names:
+        sc = scen[n]
+        prof = sc.profile
+        if prof.name in seen:
+            continue
+        seen.add(prof.name)
+        rows = sc.households or prof.value("default_households")
+        villages, counties = prof.value("population.villages"), prof.value("register.counties")
+        parts.append(f"{n} {rows / villages:.2g} a village and {rows / counties:,.0f} a county")
+    return ["Village exits and the yearly adjustment depend on how many household rows stand for a village "
+            "and a county: a village with few rows meets its incidence standard once its last registered rows "
+            "exit, all at once, and a county's quota filled by lottery from a few large applicant rows admits "
+            "less on average than one filled from many small ones. Rows in these runs: " + "; ".join(parts) +
+            ". More rows (`--households`) give fewer village exits and, nationally, more new entries and "
+            "returns; compare such figures at equal rows.", ""]
 
 
 def _yes(v: bool | None) -> str:
