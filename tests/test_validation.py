@@ -157,6 +157,9 @@ def test_report_runs_on_a_tiny_population_and_reloads_stored_runs(tmp_path, caps
     for key in "abcde":
         line = next(x for x in summary.splitlines() if x.startswith(f"- ({key}) "))
         assert any(w in line for w in (": met.", ": **not met**.", ": cannot be judged.")), line
+    # (a) again with five times the rows: its own count of targets met, and its table in section 1
+    assert any(x.startswith("- (a) with ") and "target values met" in x for x in summary.splitlines())
+    assert "The same parameters with " in text.split("## 1.")[1].split("## 2.")[0]
     # every target of Shangluo's target file is in the table with its verdict
     assert "| `exits_people` | 2016 | 133,000 | ± 25%" in text
     assert "`relocated_people`" in text and "`cumulative_exit_route_people_dibao`" in text
@@ -174,12 +177,12 @@ def test_report_runs_on_a_tiny_population_and_reloads_stored_runs(tmp_path, caps
         assert (out / "figures" / name).stat().st_size > 10_000
         assert f"figures/{name}" in text or name == "validation_fit.png"
     manifest = json.loads((runs / "manifest.json").read_text())
-    assert manifest["runs"] == {"done": 14, "failed": 0, "skipped": 0}
+    assert manifest["runs"] == {"done": 16, "failed": 0, "skipped": 0}
 
     # a second call loads the stored runs instead of running them again
     assert val.main(args) == 0
     manifest = json.loads((runs / "manifest.json").read_text())
-    assert manifest["runs"] == {"done": 0, "failed": 0, "skipped": 14}
+    assert manifest["runs"] == {"done": 0, "failed": 0, "skipped": 16}
 
 
 def test_no_deadline_variant_is_the_same_scenario_without_a_plan(tmp_path):
@@ -196,6 +199,10 @@ def test_no_deadline_variant_is_the_same_scenario_without_a_plan(tmp_path):
         assert (variant.start_year, variant.end_year) == (base.start_year, base.end_year)
         assert variant.config_hash() != base.config_hash()
     assert roles["guangdong"] == "out of sample" and "guangdong" + val.NO_DEADLINE_SUFFIX not in roles
+    # the calibration region again with five times the rows, the same parameters otherwise
+    big = p.scenario("shangluo (500 rows)")
+    assert roles["shangluo (500 rows)"] == "rows check" and big.households == 500
+    assert big.params.resolved(2016, 2020) == p.scenario("shangluo").params.resolved(2016, 2020)
 
     # with a calibration, the variant carries the calibrated values (and the national roll-out)
     cal = val.read_calibration(str(_calibrated_file(tmp_path)))
