@@ -29,7 +29,7 @@ import numpy as np
 
 from . import appraisal
 from .fields import Status
-from .groups import FILL, SLOT_ADJUSTMENT, lottery, take_within
+from .groups import FILL, SLOT_ADJUSTMENT, lottery, row_people, take_within
 from .register import diagnose, register_rows
 from .sums import BLOCKS, block_rows
 
@@ -76,7 +76,7 @@ def adjust(model) -> None:
     if quota_share > 0:
         idx = applicants(model)
         if idx.size:
-            people = hh.weight[idx].astype(np.float64) * hh.size[idx]
+            people = row_people(hh, idx)
             score = appraisal.score(model, model.line, model.year, idx)
             quota = quota_share * model.start_register_people
             admitted = take_within(hh.county, model.counties.n, idx, score, people, quota, FILL,

@@ -29,6 +29,7 @@ from policies import BATCH_NAMES, MEASURES
 
 from .exits import thresholds_at
 from .fields import Cause
+from .groups import row_people
 from .sums import BLOCKS, block_rows
 
 CHUNK = 1 << 20  # rows attributed at a time (bounds the per-measure arrays at national size)
@@ -117,7 +118,7 @@ def attribute_exits(model) -> None:
     idx = np.flatnonzero(f["exited"])
     for lo in range(0, idx.size, CHUNK):
         rows = idx[lo:lo + CHUNK]
-        people = hh.weight[rows].astype(np.float64) * hh.size[rows]
+        people = row_people(hh, rows)
         _people_by_bits(_credited(model, rows, names), people, masks, totals)
     by_measure = dict.fromkeys(MEASURES, 0.0)
     by_measure.update(zip(names, totals[:len(names)].tolist()))

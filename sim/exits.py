@@ -22,7 +22,7 @@ import numba
 import numpy as np
 
 from .fields import Labor, Status
-from .groups import FILL, NEAREST, SLOT_EXIT, SLOT_PRESSURE, lottery, priority_key, take_within
+from .groups import FILL, NEAREST, SLOT_EXIT, SLOT_PRESSURE, lottery, priority_key, row_people, take_within
 from .register import registered_people_by_county
 from .sums import BLOCKS, block_rows
 
@@ -38,21 +38,33 @@ def _this_year(profile, path: str, year: int):
     return values.get(year) if isinstance(values, dict) else None
 
 
-def region_plan(model, reg_people: float) -> float:
-    """People the region plans to exit this year (inf: no plan limits exits)."""
+def _deadline(profile):
+    """The year by which everyone on the register is to be out, or None."""
+    return profile.value("exit.deadline") if profile.has("exit.deadline") else None
+
+
+def _plan(model, schedule: str, remaining: float, floor: str | None = None) -> float:
+    """This year's plan by the profile's `schedule` where its plan gives one, otherwise
+    `remaining` spread evenly over the years to the deadline, at least the `floor` path's
+    value; everything remaining from the deadline on (inf: no plan limits it)."""
     if model.p["exit.plan_rule"] == "qualifying":
         return np.inf
     prof, year = model.profile, model.year
-    deadline = prof.value("exit.deadline") if prof.has("exit.deadline") else None
-    plan = _this_year(prof, "exit.schedule_people", year)
+    deadline = _deadline(prof)
+    plan = _this_year(prof, schedule, year)
     if plan is None and deadline is not None and year < deadline:
-        plan = reg_people / (deadline - year + 1)
-    floor = _this_year(prof, "exit.floor_people", year)
-    if floor is not None:
-        plan = max(plan or 0.0, floor)
+        plan = remaining / (deadline - year + 1)
+    least = _this_year(prof, floor, year) if floor is not None else None
+    if least is not None:
+        plan = max(plan or 0.0, least)
     if deadline is not None and year >= deadline:
-        plan = reg_people  # everyone left
+        plan = remaining  # everything left
     return np.inf if plan is None else float(plan)
+
+
+def region_plan(model, reg_people: float) -> float:
+    """People the region plans to exit this year (inf: no plan limits exits)."""
+    return _plan(model, "exit.schedule_people", reg_people, floor="exit.floor_people")
 
 
 def county_plans(model) -> np.ndarray:
@@ -67,20 +79,10 @@ def county_plans(model) -> np.ndarray:
     return plan * people / total if total > 0 else np.zeros(c.n)
 
 
-@numba.njit(cache=True, parallel=True)
-def _due_rows(year, min_years, status, reg_year, size, out):
-    """Registered households that may be assessed for exit this year (block by block, in a
-    branch-free loop the compiler vectorizes)."""
-    for block in numba.prange(BLOCKS):
-        a, b = block_rows(block, status.shape[0])
-        _due_block(year, min_years, status[a:b], reg_year[a:b], size[a:b], out[a:b])
-
-
-@numba.njit(cache=True)
-def _due_block(year, min_years, status, reg_year, size, out):
-    for j in range(np.uint64(out.shape[0])):
-        out[j] = (((status[j] == REGISTERED) | (status[j] == RETURNED)) & (year - reg_year[j] >= min_years)
-                  & (size[j] > 0))
+@numba.njit(cache=True, inline="always")
+def _due(year, min_years, status, reg_year, size):
+    """A registered household that may be assessed for exit this year."""
+    return ((status == REGISTERED) | (status == RETURNED)) & (year - reg_year >= min_years) & (size > 0)
 
 
 def region_village_plan(model) -> float:
@@ -88,24 +90,15 @@ def region_village_plan(model) -> float:
     them): the profile's village schedule where its plan gives one, otherwise the poor
     villages left spread evenly over the years to the deadline; all of them from the
     deadline on."""
-    if model.p["exit.plan_rule"] == "qualifying":
-        return np.inf
-    v, prof, year = model.villages, model.profile, model.year
-    remaining = float(v.weight[v.poor].sum())
-    deadline = prof.value("exit.deadline") if prof.has("exit.deadline") else None
-    plan = _this_year(prof, "exit.schedule_villages", year)
-    if plan is None and deadline is not None and year < deadline:
-        plan = remaining / (deadline - year + 1)
-    if deadline is not None and year >= deadline:
-        plan = remaining
-    return np.inf if plan is None else float(plan)
+    v = model.villages
+    return _plan(model, "exit.schedule_villages", float(v.weight[v.poor].sum()))
 
 
 def planned_villages(model) -> np.ndarray:
     """The poor villages planned to exit this year, a mask over villages: those with the
     smallest share of their people on the register at the last assessment first, as many
     as come nearest the village plan (none where no plan is made)."""
-    v, deadline = model.villages, model.profile.value("exit.deadline") if model.profile.has("exit.deadline") else None
+    v, deadline = model.villages, _deadline(model.profile)
     plan = region_village_plan(model)
     if not np.isfinite(plan):
         return np.zeros(v.n, bool)
@@ -175,7 +168,7 @@ def _band_rows(year, min_years, relative, line, threshold, status, reg_year, siz
     not due for exit assessment."""
     scale = BANDS / np.log(BAND_HIGH / BAND_LOW)
     for i in numba.prange(status.shape[0]):
-        due = (status[i] == REGISTERED or status[i] == RETURNED) and year - reg_year[i] >= min_years and size[i] > 0
+        due = _due(year, min_years, status[i], reg_year[i], size[i])
         t = line if relative and labor[i] != FULL else threshold
         c = max(np.float64(measured_pc[i]) / t, BAND_LOW)
         b = min(int(np.log(c / BAND_LOW) * scale), BANDS - 1)
@@ -253,7 +246,7 @@ def _exit_test(q, status, reg_year, measured_pc, measured_pc_last, labor, dibao,
                unsafe_housing, size):
     """(meets the standard, within the pressure margin below it) of one household."""
     year, min_years, stable, relative, line, threshold, margin, last_line, last_threshold = q
-    eligible = (((status == REGISTERED) | (status == RETURNED)) & (year - reg_year >= min_years) & (size > 0))
+    eligible = _due(year, min_years, status, reg_year, size)
     # the three guarantees: compulsory education, basic medical insurance, safe housing
     guaranteed = (n_dropout_compulsory == 0) & insured & ~unsafe_housing
     no_labor_rule = relative & (labor != FULL)  # under the relative rule, through dibao at the line
@@ -299,10 +292,8 @@ def assess_exits(model) -> None:
     plans = f["county_plans"] if "county_plans" in f else county_plans(model)  # people (inf: no limit)
     n_c = model.counties.n
     idx = np.flatnonzero(qualify)
-    people = hh.weight[idx].astype(np.float64) * hh.size[idx]
-    closeness = hh.measured_pc[idx] / thresholds_at(model, idx)
-    key = priority_key(-closeness, in_planned_village(model, idx))
-    exits = take_within(hh.county, n_c, idx, key, people, plans, FILL, unit=hh.size[idx],
+    people = row_people(hh, idx)
+    exits = take_within(hh.county, n_c, idx, _exit_key(model, idx), people, plans, FILL, unit=hh.size[idx],
                         draws=lottery(model, SLOT_EXIT))
     # planned exits that found no qualifying household, county by county
     unfilled = np.where(np.isfinite(plans), np.maximum(plans - np.bincount(hh.county[idx], people, minlength=n_c),
@@ -327,6 +318,13 @@ def _record_exits(year, exits, status, exit_year):
             exit_year[i] = year
 
 
+def _exit_key(model, idx: np.ndarray) -> np.ndarray:
+    """The order counties exit candidates in: those of villages planned to exit first, then
+    the highest measured income relative to the threshold."""
+    closeness = model.hh.measured_pc[idx] / thresholds_at(model, idx)
+    return priority_key(-closeness, in_planned_village(model, idx))
+
+
 def _certify_under_pressure(model, near, unfilled) -> np.ndarray:
     """Households certified as exited, measured just under the threshold, to fill a share
     `exit.target_pressure` of the county's planned exits that found no qualifying
@@ -337,11 +335,9 @@ def _certify_under_pressure(model, near, unfilled) -> np.ndarray:
     if pressure <= 0 or not (shortfall > 0).any():
         return np.zeros(hh.n, bool)
     idx = np.flatnonzero(near)
-    people = hh.weight[idx].astype(np.float64) * hh.size[idx]
-    closeness = hh.measured_pc[idx] / thresholds_at(model, idx)
-    key = priority_key(-closeness, in_planned_village(model, idx))
-    return take_within(hh.county, model.counties.n, idx, key, people, shortfall, FILL, unit=hh.size[idx],
-                       draws=lottery(model, SLOT_PRESSURE))
+    people = row_people(hh, idx)
+    return take_within(hh.county, model.counties.n, idx, _exit_key(model, idx), people, shortfall, FILL,
+                       unit=hh.size[idx], draws=lottery(model, SLOT_PRESSURE))
 
 
 def _verify(model, exits) -> np.ndarray:

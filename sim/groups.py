@@ -44,13 +44,33 @@ PARALLEL_GROUPS_MAX = 1 << 14
 SLOT_BALANCE, SLOT_ADJUSTMENT, SLOT_EXIT, SLOT_PRESSURE, SLOT_MONITORING = range(5)
 
 
+@numba.njit(cache=True, inline="always")
+def priority(value: float, first: bool) -> float:
+    """One row's key of `priority_key` (for compiled passes that build keys themselves)."""
+    return value / (1.0 + abs(value)) - 3.0 * first
+
+
+@numba.njit(cache=True)
+def _priority_rows(values, first, out):
+    for k in range(values.shape[0]):
+        out[k] = priority(values[k], first[k])
+
+
 def priority_key(values: np.ndarray, first: np.ndarray) -> np.ndarray:
     """A key ordering the rows of `first` before the others, each part by `values`: the
     values squashed into (-1, 1) (v / (1 + |v|), order kept), the first ones moved down
     by 3. Squashed, the order survives the float32 the selection sorts by (an offset added
     to the raw values would round nearby values together)."""
-    values = np.asarray(values, dtype=np.float64)
-    return values / (1.0 + np.abs(values)) - 3.0 * first
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    out = np.empty(values.shape[0])
+    _priority_rows(values, np.ascontiguousarray(first, dtype=np.bool_), out)
+    return out
+
+
+def row_people(hh, rows: np.ndarray) -> np.ndarray:
+    """The people each of `rows` stands for (weight times size, float64): the amount the
+    register's selections count."""
+    return hh.weight[rows].astype(np.float64) * hh.size[rows]
 
 
 def lottery(model, slot: int, year: int | None = None) -> tuple:

@@ -21,7 +21,7 @@ import numba
 import numpy as np
 
 from .fields import Status
-from .groups import FILL, SLOT_MONITORING, lottery, take_within
+from .groups import FILL, SLOT_MONITORING, lottery, priority, take_within
 from .sums import BLOCKS, block_rows
 
 NEVER, EXITED = int(Status.NEVER), int(Status.EXITED)
@@ -51,7 +51,7 @@ def _candidates(idx, line, weight, size, measured_pc, oop_medical, school_cost, 
     for k in numba.prange(idx.shape[0]):
         i = idx[k]
         left = (np.float64(measured_pc[i]) - (np.float64(oop_medical[i]) + school_cost[i]) / max(size[i], 1)) / line
-        key[k] = left / (1.0 + abs(left)) - 3.0 * (monitor_year[i] > 0)
+        key[k] = priority(left, monitor_year[i] > 0)
         people[k] = np.float64(weight[i]) * size[i]
         unit[k] = size[i]
 

@@ -181,13 +181,9 @@ def measure_income(model, year: int | None = None) -> None:
     relieved = f.get("reached_disaster_reconstruction")
     one_off_pc = float(model.p["disaster.relief_per_person"]) if relieved is not None else 0.0
     if relieved is None:
-        relieved = _no_rows(hh.n)
+        relieved = np.zeros(hh.n, bool)
     _measure_rows(key, float(model.p["register.measurement_error_sd"]), one_off_pc, relieved, hh.income, hh.size,
                   hh.measured_pc, hh.measured_pc_last)
-
-
-def _no_rows(n: int) -> np.ndarray:
-    return np.zeros(n, bool)
 
 
 # --- villages and counties ----------------------------------------------------------------------

@@ -32,7 +32,7 @@ import numpy as np
 
 from . import appraisal
 from .fields import Status
-from .groups import FILL, NEAREST, SLOT_BALANCE, lottery, take_within
+from .groups import FILL, NEAREST, SLOT_BALANCE, lottery, row_people, take_within
 from .register import diagnose, measure_income, registered
 
 
@@ -84,7 +84,7 @@ def build(model) -> None:
     measure_income(model, registration_year)
     hh.measured_pc_last = hh.measured_pc
     idx = np.flatnonzero(hh.size > 0)
-    people = hh.weight[idx].astype(np.float64) * hh.size[idx]
+    people = row_people(hh, idx)
     score = appraisal.score(model, model.line, registration_year, idx)
     village_quota = quotas(model)
     chosen = take_within(hh.village, model.villages.n, idx, score, people, village_quota, NEAREST)
@@ -93,8 +93,7 @@ def build(model) -> None:
     hh.reg_year = np.where(chosen, registration_year, 0)
     hh.cohort = chosen
     reg = np.flatnonzero(chosen)
-    model.start_register_people = np.bincount(hh.county[reg], hh.weight[reg].astype(np.float64) * hh.size[reg],
-                                              minlength=model.counties.n)
+    model.start_register_people = np.bincount(hh.county[reg], row_people(hh, reg), minlength=model.counties.n)
 
 
 def record_start_causes(model) -> None:
