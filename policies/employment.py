@@ -20,6 +20,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim.sparse import values_at
 from sim.sums import weighted_sum
 
 NAME = "employment"
@@ -92,11 +93,5 @@ def income_contribution(model, rows: np.ndarray) -> np.ndarray:
     """This year's income (yuan) the measure gave each of the given rows: the placed
     member's earnings in the year of placement (0 in other years: the member is then one
     of the household's own workers)."""
-    out = np.zeros(np.size(rows))
     placed, earnings = model.flows.get("employment_placed", (np.zeros(0, np.int64), np.zeros(0)))
-    if placed.size == 0 or out.size == 0:
-        return out
-    at = np.minimum(np.searchsorted(placed, rows), placed.size - 1)
-    hit = placed[at] == rows
-    out[hit] = earnings[at[hit]]
-    return out
+    return values_at(placed, earnings, rows)

@@ -75,6 +75,7 @@ import numba
 import numpy as np
 
 from sim.streams import normal01, u01
+from sim.sparse import values_at
 from sim.sums import BLOCKS, PLACE_PARTS, block_rows, block_totals, part_rows
 
 NAME = "microcredit"
@@ -327,12 +328,7 @@ def act(model, on: bool) -> dict[str, float]:
 def income_contribution(model, rows: np.ndarray) -> np.ndarray:
     """This year's project gain g (yuan, float64; a loss is negative) of each of `rows`, 0 for
     rows without a project: looked up in the year's sparse gains (rows in ascending order)."""
-    rows = np.asarray(rows, dtype=np.int64)
-    out = np.zeros(rows.shape[0])
     gain_rows = model.flows.get("microcredit_gain_rows")
-    if gain_rows is None or gain_rows.shape[0] == 0 or rows.shape[0] == 0:
-        return out
-    at = np.minimum(np.searchsorted(gain_rows, rows), gain_rows.shape[0] - 1)
-    hit = gain_rows[at] == rows
-    out[hit] = model.flows["microcredit_gains"][at[hit]]
-    return out
+    if gain_rows is None:
+        return np.zeros(np.size(rows))
+    return values_at(gain_rows, model.flows["microcredit_gains"], rows)

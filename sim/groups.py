@@ -40,6 +40,7 @@ MARGIN = 1.25  # the share of the limit the first threshold aims at
 # assumption: up to this many groups (counties, not villages) each block's counts per group
 # are small enough to keep (BLOCKS x groups), and the candidates are put in order in parallel
 PARALLEL_GROUPS_MAX = 1 << 14
+RUNS = 1 << 10  # assumption: many groups are ordered first by this many runs of consecutive groups
 # Slots of the "quota" stream, one per selection that may hold a lottery in a year.
 SLOT_BALANCE, SLOT_ADJUSTMENT, SLOT_EXIT, SLOT_PRESSURE, SLOT_MONITORING = range(5)
 
@@ -94,9 +95,9 @@ def take_within(group: np.ndarray, n_groups: int, idx: np.ndarray, key: np.ndarr
     if idx.size == 0:
         return taken
     if n_groups <= PARALLEL_GROUPS_MAX:
-        starts, order = _group_order_blocks(idx, group, n_groups)
+        starts, order, _ = _group_order_blocks(idx, group, n_groups, 0)
     else:
-        starts, order = _group_order(idx, group, n_groups)
+        starts, order = _group_order_two_levels(idx, group, n_groups)
     key32 = np.ascontiguousarray(key, dtype=np.float32)
     amount = np.ascontiguousarray(amount, dtype=np.float64)
     unit = amount if unit is None else np.ascontiguousarray(unit, dtype=np.float64)
@@ -106,36 +107,20 @@ def take_within(group: np.ndarray, n_groups: int, idx: np.ndarray, key: np.ndarr
     return taken
 
 
-@numba.njit(cache=True)
-def _group_order(idx, group, n_groups):
-    """Positions of the candidates in group order, their order kept within a group (a
-    stable counting sort), and where each group's run starts (starts[g]..starts[g + 1])."""
-    counts = np.zeros(n_groups + 1, np.int64)
-    for j in range(idx.shape[0]):
-        counts[group[idx[j]] + 1] += 1
-    for g in range(n_groups):
-        counts[g + 1] += counts[g]
-    starts = counts.copy()
-    fill = counts[:-1].copy()
-    order = np.empty(idx.shape[0], np.int64)
-    for j in range(idx.shape[0]):
-        g = group[idx[j]]
-        order[fill[g]] = j
-        fill[g] += 1
-    return starts, order
-
-
 @numba.njit(cache=True, parallel=True)
-def _group_order_blocks(idx, group, n_groups):
-    """`_group_order` in parallel: each block of candidates counts its groups, the counts
-    give every block its place in every group's run, and the blocks fill them at once."""
+def _group_order_blocks(idx, group, n_groups, shift):
+    """Positions of the candidates in order of their group `group[idx[j]] >> shift`, their
+    order kept within a group (a stable counting sort), where each group's run starts
+    (starts[g]..starts[g + 1]), and each position's own group, in that order. In
+    parallel: each block of candidates counts its groups, the counts give every block its
+    place in every group's run, and the blocks fill them at once."""
     n = idx.shape[0]
     counts = np.zeros((BLOCKS, n_groups), np.int64)
     for block in numba.prange(BLOCKS):
         a, b = block_rows(block, n)
         c = counts[block]
         for j in range(a, b):
-            c[group[idx[j]]] += 1
+            c[group[idx[j]] >> shift] += 1
     starts = np.zeros(n_groups + 1, np.int64)
     fill = np.empty((BLOCKS, n_groups), np.int64)
     at = 0
@@ -146,13 +131,50 @@ def _group_order_blocks(idx, group, n_groups):
             at += counts[block, g]
     starts[n_groups] = at
     order = np.empty(n, np.int64)
+    groups = np.empty(n, np.int64)
     for block in numba.prange(BLOCKS):
         a, b = block_rows(block, n)
         f = fill[block]
         for j in range(a, b):
-            g = group[idx[j]]
+            full = group[idx[j]]
+            g = full >> shift
             order[f[g]] = j
+            groups[f[g]] = full
             f[g] += 1
+    return starts, order, groups
+
+
+@numba.njit(cache=True, parallel=True)
+def _group_order_two_levels(idx, group, n_groups):
+    """The same order for many groups (villages): first by runs of 2^shift consecutive
+    groups (few runs, so the first pass writes to few places), then each run by its own
+    groups, the runs in parallel (a run's candidates fit in cache). Stable at both levels,
+    so the order within a group is the candidates' order, as a single counting sort gives."""
+    shift = 0
+    while (n_groups >> shift) >= RUNS:
+        shift += 1
+    n_runs = ((n_groups - 1) >> shift) + 1
+    run_starts, by_run, group_of = _group_order_blocks(idx, group, n_runs, shift)
+    width = 1 << shift
+    starts = np.empty(n_groups + 1, np.int64)
+    starts[n_groups] = idx.shape[0]
+    order = np.empty(idx.shape[0], np.int64)
+    for r in numba.prange(n_runs):
+        lo, hi = run_starts[r], run_starts[r + 1]
+        first = r * width
+        groups_here = min(width, n_groups - first)
+        fill = np.zeros(groups_here + 1, np.int64)
+        for k in range(lo, hi):
+            fill[group_of[k] - first + 1] += 1
+        fill[0] = lo
+        for g in range(groups_here):
+            fill[g + 1] += fill[g]
+        for g in range(groups_here):
+            starts[first + g] = fill[g]
+        for k in range(lo, hi):
+            g = group_of[k] - first
+            order[fill[g]] = by_run[k]
+            fill[g] += 1
     return starts, order
 
 

@@ -116,3 +116,20 @@ def test_a_priority_keeps_the_order_within_each_part_through_float32():
     assert taken.tolist() == [False, True, False]
     taken = take_within(group, 1, idx, key, np.ones(3), np.array([2.0]), FILL)
     assert taken.tolist() == [True, True, False]
+
+
+def test_many_groups_are_put_in_the_order_of_a_stable_sort():
+    """Villages (more groups than the one-pass ordering handles) are ordered in two levels;
+    the order within each group is still the candidates' own, as a stable sort gives."""
+    from sim.groups import PARALLEL_GROUPS_MAX, _group_order_two_levels
+
+    rng = np.random.default_rng(7)
+    for n_groups in (PARALLEL_GROUPS_MAX + 1, 3 * PARALLEL_GROUPS_MAX + 5):
+        group = rng.integers(0, n_groups, 200_000)
+        group[:50] = n_groups - 1  # the last group, of a run shorter than the others
+        idx = np.flatnonzero(rng.random(group.size) < 0.6)
+        starts, order = _group_order_two_levels(idx, group, n_groups)
+        np.testing.assert_array_equal(order, np.argsort(group[idx], kind="stable"))
+        np.testing.assert_array_equal(starts, np.concatenate([[0], np.cumsum(np.bincount(group[idx],
+                                                                                        minlength=n_groups))]))
+
