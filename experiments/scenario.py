@@ -78,9 +78,15 @@ class Scenario:
         scenario's name, file and description, the profile's name and file, and where
         each value came from. So renaming a scenario, moving a file or rewording a
         citation keeps the hash, and a sweep does not re-run identical work; any change
-        of a number changes it. (The seed is not in it: a run is keyed by (hash, seed).)
+        of a number changes it, and so does any change of the engine's code (its
+        sources' fingerprint, `sim/kernel_cache.py`): runs stored by other code are
+        done again, never taken for this code's results. (The seed is not in it: a run
+        is keyed by (hash, seed).)
         """
+        from sim.kernel_cache import engine_fingerprint
+
         return {
+            "engine": engine_fingerprint()[:16],
             "profile_data": _numbers_only(self.profile.data),
             "start_year": self.start_year,
             "end_year": self.end_year,

@@ -5,6 +5,7 @@ stamp: a pass that inlines a helper from another file (the draws of `sim/streams
 insurance cover of `policies/medical.py`) would keep running the old helper after the
 helper changed. The engine's sources are fingerprinted here at import; when the
 fingerprint changes, every cached pass of the engine is removed and numba compiles afresh.
+The same fingerprint keys stored runs (a run of older code is not this code's result).
 """
 
 from __future__ import annotations
@@ -27,6 +28,18 @@ def _fingerprint(root: Path) -> str:
     return h.hexdigest()
 
 
+_ENGINE: dict[Path, str] = {}
+
+
+def engine_fingerprint(root: Path = ROOT) -> str:
+    """The fingerprint of the engine's sources as this process imported them: stored runs
+    are keyed by it too (`experiments/scenario.py: Scenario.hashed`), so results of other
+    code are never taken for this code's."""
+    if root not in _ENGINE:
+        _ENGINE[root] = _fingerprint(root)
+    return _ENGINE[root]
+
+
 def _cache_dirs(root: Path) -> list[Path]:
     dirs = [root / package / "__pycache__" for package in PACKAGES]
     user_dir = os.environ.get("NUMBA_CACHE_DIR")
@@ -38,7 +51,7 @@ def _cache_dirs(root: Path) -> list[Path]:
 def clear_stale_kernels(root: Path = ROOT) -> bool:
     """Remove the engine's cached passes if its sources changed since they were cached.
     Returns whether anything was cleared. Unwritable installs are left alone."""
-    digest = _fingerprint(root)
+    digest = engine_fingerprint(root)
     stamp = root / "sim" / "__pycache__" / STAMP
     try:
         if stamp.read_text() == digest:

@@ -261,6 +261,30 @@ def test_the_config_hash_covers_numbers_not_names_or_citations(tmp_path):
     assert "scenario" not in base.hashed() and base.resolved()["scenario"] == "small"
 
 
+
+def test_runs_stored_by_other_engine_code_are_not_taken_for_this_codes(tmp_path):
+    """The config hash holds the fingerprint of the engine's sources: after a change to the
+    model's code (an upgrade, a rule changed), a sweep resuming into the same store runs
+    again instead of reporting the older code's numbers as stored."""
+    from sim import kernel_cache
+
+    sc = load_scenario(write(tmp_path, "a.toml", SMALL))
+    before = sc.config_hash()
+    root = tmp_path / "engine"
+    for package in kernel_cache.PACKAGES:
+        (root / package).mkdir(parents=True)
+        (root / package / "rule.py").write_text("SHARE = 0.5\n")
+    first = kernel_cache.engine_fingerprint(root)
+    (root / "sim" / "rule.py").write_text("SHARE = 0.6\n")
+    kernel_cache._ENGINE.clear()
+    assert kernel_cache.engine_fingerprint(root) != first
+    kernel_cache._ENGINE[kernel_cache.ROOT] = "0" * 64  # as if the engine's code had changed
+    try:
+        assert sc.config_hash() != before
+    finally:
+        kernel_cache._ENGINE.clear()
+    assert sc.config_hash() == before
+
 def test_renaming_a_scenario_reuses_its_stored_runs(tmp_path, capsys):
     path = sweep_file(tmp_path)
     out = tmp_path / "out"
