@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="household rows to simulate (overrides the scenario and profile)")
     run.add_argument("--out", metavar="DIR",
                      help="output directory (default: results/<scenario name>/)")
+    run.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="set",
+                     help="override on top of the scenario's, validated like the file's: a parameter "
+                          "(--set medical.assistance_share=0.9) or a measure switched on or off "
+                          "(--set measures.microcredit=false); repeat for several")
     run.add_argument("--debug", action="store_true", help="show tracebacks")
 
     sweep = sub.add_parser("sweep", help="run a sweep of scenarios over common seeds",
@@ -117,6 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("dir", metavar="DIR", help="results directory")
     report.add_argument("--baseline", metavar="NAME", help="scenario to compare against")
     report.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    comp = sub.add_parser("compare", help="paired differences of two results, seed by seed",
+                          description="B - A, paired by the seeds both were run with: per year and "
+                          "over the horizon, each with its 90%% t-interval; a table, compare.csv, "
+                          "compare.md and figures/differences.png.")
+    comp.add_argument("a", metavar="A", help="results of `povsim run` (a directory), or with --in a scenario name")
+    comp.add_argument("b", metavar="B", help="the same for the results compared with A")
+    comp.add_argument("--in", metavar="DIR", dest="store",
+                      help="a sweep's results directory holding scenarios A and B")
+    comp.add_argument("--out", metavar="DIR", help="where to write (default: results/compare/<B> vs <A>/)")
+    comp.add_argument("--debug", action="store_true", help="show tracebacks")
 
     check = sub.add_parser("check", help="validate a scenario, sweep or profile file",
                            description="Validate a scenario file, a sweep file (or a region "
@@ -209,6 +224,13 @@ def plan_run(args) -> tuple:
     seed = _int_arg(args.seed, "--seed", 0, int(seed_key.max) if seed_key.max else None)
 
     scenario = load_scenario(args.scenario, households=households)
+    if args.set:
+        from .sweep import derive, format_value
+
+        overrides = command_line_overrides(args.set)
+        # named as a sweep names a grid point, so its results do not replace the scenario's own
+        label = ",".join(f"{k}={format_value(v)}" for k, v in overrides.items())
+        scenario = derive(scenario, f"{scenario.name}[{label}]", overrides, CMDLINE, "--set")
 
     if seed is not None and n_seeds is None:
         seeds, seeding = [seed], {"method": "exact", "seed": seed}
@@ -231,6 +253,25 @@ def plan_run(args) -> tuple:
     years = scenario.end_year - scenario.start_year + 1
     _check_space(out_dir, BYTES_FIXED + len(seeds) * years * BYTES_PER_RUN_YEAR)
     return scenario, seeds, seeding, out_dir
+
+
+def command_line_overrides(items: list[str]) -> dict:
+    """{dotted path: value} of `--set KEY=VALUE` options; each value is read as a TOML value
+    (0.9, false, { values = { 2018 = 0.9 } }), so it means what it would in a file."""
+    import tomllib
+
+    out = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key, text = key.strip(), text.strip()
+        if not sep or not key or not text:
+            raise InputError(CMDLINE, "--set", f"expected KEY=VALUE, found {item!r}")
+        try:
+            out[key] = tomllib.loads(f"value = {text}")["value"]
+        except tomllib.TOMLDecodeError:
+            raise InputError(CMDLINE, f"--set {key}", f"cannot read {text!r} as a value "
+                             "(a number, true or false, or a TOML table)") from None
+    return out
 
 
 def _dir_name(name: str, file: str) -> None:
@@ -311,6 +352,12 @@ def cmd_report(args, argv: list[str]) -> int:
     from .report import report  # late: the report pulls in plotting
 
     return int(report(Path(args.dir), args.baseline) or 0)
+
+
+def cmd_compare(args, argv: list[str]) -> int:
+    from .compare import compare  # late: pulls in plotting
+
+    return compare(args.a, args.b, store=args.store, out_dir=args.out)
 
 
 def cmd_run(args, argv: list[str]) -> int:
@@ -415,7 +462,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     debug = getattr(args, "debug", debug)
-    commands = {"run": cmd_run, "check": cmd_check, "sweep": cmd_sweep, "report": cmd_report}
+    commands = {"run": cmd_run, "check": cmd_check, "sweep": cmd_sweep, "report": cmd_report,
+                "compare": cmd_compare}
     from .cli_analysis import COMMANDS as analysis_commands
     commands.update(analysis_commands)
     try:

@@ -156,6 +156,29 @@ def check_population(profile: Profile, params: Parameters, start: int, file: str
                          "(its registered share) below it")
 
 
+MEASURE_SWITCH = "measures."
+
+
+def measure_switches(overrides: dict, file: str, section: str) -> tuple[dict[str, bool], dict]:
+    """(measure switches, parameter overrides) of an overrides table: `measures.<name> =
+    true|false` switches a measure on or off, so a measure mix is one line of overrides (in
+    a scenario, a sweep's scenario entry or grid, or `povsim run --set`); every other key
+    is a parameter's dotted path."""
+    switches, params = {}, {}
+    for key, value in flatten_dotted(overrides).items():
+        if not key.startswith(MEASURE_SWITCH):
+            params[key] = value
+            continue
+        name, path = key[len(MEASURE_SWITCH):], f"{section}.{key}"
+        if name not in MEASURES:
+            hint = nearest(name, MEASURES) or f" (measures: {', '.join(MEASURES)})"
+            raise InputError(file, path, f"unknown measure '{name}'{hint}")
+        if not isinstance(value, bool):
+            raise InputError(file, path, f"expected true or false, found {value!r}")
+        switches[name] = value
+    return switches, params
+
+
 def load_scenario(path: str | Path, households: int | None = None,
                   base_params: Parameters | None = None) -> Scenario:
     path = Path(path)
@@ -178,7 +201,9 @@ def load_scenario(path: str | Path, households: int | None = None,
     params = base_params or Parameters.load()
     params = params.override(profile.parameter_overrides, profile.file, section="parameters")
     overrides = data.get("overrides", {})
-    params = params.override(overrides, file, section="overrides")
+    switches, parameter_overrides = measure_switches(overrides, file, "overrides")
+    measures.update(switches)
+    params = params.override(parameter_overrides, file, section="overrides")
     check_constraints(params, start, end, file)
     check_population(profile, params, start, file, "overrides.poverty.line"
                      if "poverty.line" in flatten_dotted(overrides) else "")

@@ -12,7 +12,8 @@ A sweep file (TOML) names scenario files and says how to vary them::
     [[scenarios]]
     name = "shangluo"
     file = "../scenarios/shangluo.toml"              # relative to the sweep file
-    overrides = { "medical.assistance_share" = 0.8 } # optional, dotted parameter paths
+    overrides = { "medical.assistance_share" = 0.8, "measures.microcredit" = false }
+                             # optional: dotted parameter paths, and measures switched on or off
 
     [grid]                   # optional: cartesian product applied to every scenario
     "medical.assistance_share" = [0.7, 0.9]
@@ -43,7 +44,8 @@ from sim.errors import InputError, nearest
 from sim.params import flatten_dotted, load_toml
 from sim.schema import Key, declare, problems_of, raise_all, validate
 
-from .scenario import SCENARIO_SCHEMA, Scenario, check_constraints, check_population, load_scenario
+from .scenario import (SCENARIO_SCHEMA, Scenario, check_constraints, check_population, load_scenario,
+                       measure_switches)
 
 SAMPLE_METHODS = ("lhs", "sobol")
 
@@ -111,16 +113,19 @@ def format_value(value) -> str:
 
 
 def derive(scenario: Scenario, name: str, overrides: dict, file: str, section: str) -> Scenario:
-    """A copy of `scenario` named `name` with parameter overrides (validated) applied on top."""
+    """A copy of `scenario` named `name` with overrides (validated) applied on top:
+    parameter values and measure switches (`measures.<name> = true|false`)."""
     if not overrides:
         return replace(scenario, name=name)
-    params = scenario.params.override(overrides, file, section=section)
+    switches, parameter_overrides = measure_switches(overrides, file, section)
+    params = scenario.params.override(parameter_overrides, file, section=section)
     check_constraints(params, scenario.start_year, scenario.end_year, file)
     check_population(scenario.profile, params, scenario.start_year, file,
-                     f"{section}.poverty.line" if "poverty.line" in flatten_dotted(overrides) else "")
+                     f"{section}.poverty.line" if "poverty.line" in parameter_overrides else "")
     merged = dict(flatten_dotted(scenario.overrides))
     merged.update(flatten_dotted(overrides))
-    return replace(scenario, name=name, params=params, overrides=merged)
+    return replace(scenario, name=name, params=params, overrides=merged,
+                   measures={**scenario.measures, **switches})
 
 
 def _check_name(name: str, file: str, path: str) -> None:
@@ -147,6 +152,9 @@ def _ranges(raw: dict, file: str) -> dict[str, tuple[float, float]]:
     ranges = {}
     for name, bounds in flatten_dotted(raw).items():
         path = f"sample.ranges.{name}"
+        if name.startswith("measures."):
+            raise InputError(file, path, "a measure is on or off, it cannot be sampled: give [grid] "
+                             f'"{name}" = [true, false] instead')
         ok = (isinstance(bounds, list) and len(bounds) == 2
               and all(isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b)
                       for b in bounds))
