@@ -29,6 +29,13 @@ DEFAULT_BUDGET = 100
 DEFAULT_CALIBRATION_SEEDS = 4
 DEFAULT_SENSITIVITY_SEEDS = 2
 DEFAULT_N = 32
+# assumption: below these sizes the estimates are noise whatever the model (Sobol: fewer than 8
+# base samples leave the bootstrap of each index fewer than 8 differences to resample; Morris:
+# fewer than 4 trajectories give each parameter fewer than 4 elementary effects)
+MIN_N = {"sobol": 8, "morris": 4}
+# Indices whose confidence half-width exceeds this (Sobol: a share of the output's variance)
+# are reported as unreliable, with their widths.
+UNRELIABLE_CONF = 0.1
 BATCH = 64  # points per batch of a sensitivity analysis (one progress line each)
 
 
@@ -57,7 +64,9 @@ def register(sub) -> None:
         "and figures/fit.png to the output directory.")
     cal.add_argument("targets", metavar="TARGETS", help="target file (TOML)")
     cal.add_argument("--budget", metavar="N",
-                     help=f"parameter points to evaluate (default {DEFAULT_BUDGET})")
+                     help=f"parameter points to evaluate (default {DEFAULT_BUDGET}); at least "
+                          "2 x max(5, 2 x parameters) for de (20 for up to 5 parameters, 44 for 11), "
+                          "parameters + 2 for nelder-mead")
     cal.add_argument("--method", choices=CALIBRATION_METHODS, default="de",
                      help="differential evolution (default) or Nelder-Mead from the scenario's values")
     cal.add_argument("--seeds", metavar="N",
@@ -75,8 +84,10 @@ def register(sub) -> None:
     sens.add_argument("scenario", metavar="SCENARIO", help="scenario file (TOML)")
     sens.add_argument("--method", choices=SENSITIVITY_METHODS, default="sobol",
                       help="sobol (default) or morris")
-    sens.add_argument("--n", metavar="N", help=f"base sample size: Sobol's N (a power of 2; "
-                      f"N x (parameters + 2) points) or Morris trajectories (default {DEFAULT_N})")
+    sens.add_argument("--n", metavar="N", help=f"base sample size: Sobol's N (a power of 2, at least "
+                      f"{MIN_N['sobol']}; N x (parameters + 2) points) or Morris trajectories (at least "
+                      f"{MIN_N['morris']}) (default {DEFAULT_N}); indices with wide confidence intervals "
+                      "are reported as unreliable")
     sens.add_argument("--outputs", metavar="A,B",
                       help=f"outputs to analyse (default {','.join(DEFAULT_OUTPUTS)})")
     sens.add_argument("--seeds", metavar="N",
@@ -156,6 +167,11 @@ def plan_sensitivity(args) -> dict:
 
     households, workers, free, cfile = _common(args)
     n = _int_arg(args.n, "--n", 2, 1_000_000) or DEFAULT_N
+    if n < MIN_N[args.method]:
+        what = "base samples" if args.method == "sobol" else "trajectories"
+        raise InputError(CMDLINE, "--n", f"{n} {what} are too few for {args.method}: the indices would be "
+                         f"noise; give at least {MIN_N[args.method]} (usable indices need far more, "
+                         f"e.g. {8 * DEFAULT_N})")
     if args.method == "sobol" and n & (n - 1):
         low = 1 << (n.bit_length() - 1)
         raise InputError(CMDLINE, "--n", f"{n} is not a power of 2, which Sobol's sequence needs "
@@ -247,7 +263,7 @@ def cmd_sensitivity(args, argv: list[str]) -> int:
             "seed": plan["seed"], "seeds": plan["n_seeds"], "households": scenario.households,
             "outputs": plan["outputs"], "runs_done": point_runner.runs_done,
             "runs_reused": point_runner.runs_skipped, "started_utc": runner._utc(started),
-            "command": [PROG, *argv]}
+            "command": [PROG, *argv], "warnings": reliability_warnings(table, args.method, plan["n"])}
     try:
         write_outputs(table, X, Y, free, args.method, out, info=info,
                       title=f"{scenario.name}: {args.method} over {len(free)} parameters, "
@@ -256,10 +272,33 @@ def cmd_sensitivity(args, argv: list[str]) -> int:
         return _fail(f"writing results to {out} failed: {_describe(exc)}", args.debug)
     print(table.drop(columns=["note"] if not table["note"].astype(bool).any() else [])
           .to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    for line in info["warnings"]:
+        print(f"{PROG}: warning: {line}", file=sys.stderr)
     print(f"{point_runner.runs_done} runs done, {point_runner.runs_skipped} already stored")
     print(f"results: {out}{os.sep} (sensitivity.csv, samples.csv, sensitivity.json, "
           f"figures/sensitivity.png, runs/)")
     return 0
+
+
+def reliability_warnings(table, method: str, n: int) -> list[str]:
+    """One line per output whose indices the sample cannot pin down: Sobol indices with a
+    confidence half-width over `UNRELIABLE_CONF`, or a Morris mu* whose half-width exceeds
+    the largest mu* of the output (the ranking of parameters is then noise)."""
+    out = []
+    for output, rows in table.groupby("output", sort=False):
+        if method == "sobol":
+            widest = {k: float(rows[f"{k}_conf"].max()) for k in ("S1", "ST")}
+            if max(widest.values()) > UNRELIABLE_CONF:
+                out.append(f"{output}: indices unreliable at N = {n}: confidence half-widths up to "
+                           f"{widest['S1']:.2g} (S1) and {widest['ST']:.2g} (ST), against indices between 0 "
+                           f"and 1; a larger --n narrows them (about 1/sqrt(N))")
+        else:
+            top, conf = float(rows["mu_star"].max()), float(rows["mu_star_conf"].max())
+            if conf > top:
+                out.append(f"{output}: screening unreliable with {n} trajectories: mu* confidence "
+                           f"half-widths up to {conf:.3g} against a largest mu* of {top:.3g}; give more "
+                           "trajectories (--n)")
+    return out
 
 
 def check_targets_file(path: Path, raw: dict) -> str | None:

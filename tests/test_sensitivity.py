@@ -109,6 +109,9 @@ def test_a_parameter_the_model_ignores_has_zero_total_index_and_reruns_resume(tm
     assert (out_dir / "figures" / "sensitivity.png").stat().st_size > 10_000
     info = json.loads((out_dir / "sensitivity.json").read_text())
     assert info["runs_done"] == 32 and info["runs_reused"] == 0
+    # eight base samples cannot pin the indices down: said on stderr and in sensitivity.json
+    wide = {o for o in ("exits", "fiscal_cost") if table[table["output"] == o][["S1_conf", "ST_conf"]].max().max() > 0.1}
+    assert len(info["warnings"]) == len(wide) and all(f"{o}: indices unreliable at N = 8" in err for o in wide)
 
     # rerun: every run is found in the store, nothing runs again, same indices
     code, out, err = run_cli(argv, capsys)
@@ -123,6 +126,8 @@ def test_a_parameter_the_model_ignores_has_zero_total_index_and_reruns_resume(tm
     (["--params", "register.measurement_eror_sd"], r"--params: .*did you mean 'register\.measurement_error_sd'"),
     (["--method", "morris", "--params", "exit.target_pressure"], r"Morris screening needs at least two parameters"),
     (["--method", "fast"], r"argument --method: invalid choice"),
+    (["--n", "2"], r"--n: 2 base samples are too few for sobol: the indices would be noise; give at least 8"),
+    (["--method", "morris", "--n", "3"], r"--n: 3 trajectories are too few for morris"),
 ])
 def test_bad_sensitivity_options_exit_2_and_write_nothing(tmp_path, capsys, argv, expect):
     out_dir = tmp_path / "out"
@@ -130,3 +135,18 @@ def test_bad_sensitivity_options_exit_2_and_write_nothing(tmp_path, capsys, argv
                               "--out", out_dir, *argv], capsys)
     assert code == 2 and re.search(expect, err), err
     assert len(err.strip().splitlines()) == 1 and not out_dir.exists()
+
+
+def test_reliability_warnings_name_the_output_and_the_widths():
+    from experiments.cli_analysis import reliability_warnings
+
+    sobol = pd.DataFrame({"param": ["a", "b", "a", "b"], "output": ["exits", "exits", "cost", "cost"],
+                          "S1": [0.5, 0.1, 0.4, 0.3], "S1_conf": [0.02, 0.03, 105.7, 0.05],
+                          "ST": [0.6, 0.2, 118.5, 0.4], "ST_conf": [0.04, 0.02, 0.2, 0.05], "note": ""})
+    lines = reliability_warnings(sobol, "sobol", 2)
+    assert lines == ["cost: indices unreliable at N = 2: confidence half-widths up to 1.1e+02 (S1) and 0.2 (ST), "
+                     "against indices between 0 and 1; a larger --n narrows them (about 1/sqrt(N))"]
+    morris = pd.DataFrame({"param": ["a", "b"], "output": ["exits", "exits"], "mu_star": [10.0, 2.0],
+                           "mu_star_conf": [12.0, 1.0], "sigma": [1.0, 1.0], "mu": [1.0, 1.0], "note": ""})
+    assert reliability_warnings(morris, "morris", 4)[0].startswith("exits: screening unreliable with 4 trajectories")
+    assert reliability_warnings(morris.assign(mu_star_conf=[3.0, 1.0]), "morris", 4) == []
