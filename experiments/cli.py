@@ -364,6 +364,7 @@ def cmd_run(args, argv: list[str]) -> int:
     from . import runner
 
     scenario, seeds, seeding, out_dir = plan_run(args)
+    _compile_first(args, scenario.measures)
     started = runner.utc_now()
     try:
         df = runner.run_scenario(scenario, seeds, progress=True)
@@ -451,6 +452,20 @@ def _fail(message: str, debug: bool) -> int:
     return 1
 
 
+RUNS_MODELS = ("run", "sweep", "calibrate", "sensitivity")
+
+
+def _compile_first(args, measures: dict[str, bool] | None = None) -> None:
+    """Before the first run after installing (or after the engine changed): compile the
+    passes (of the measures that are on, when known) on every core, saying so, instead of
+    one by one on one core inside the run."""
+    from sim.precompile import ensure_compiled
+
+    workers = getattr(args, "workers", None)
+    ensure_compiled(say=lambda line: print(f"{PROG}: {line}", file=sys.stderr, flush=True),
+                    workers=int(workers) if workers and str(workers).isdigit() else None, measures=measures)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
@@ -468,6 +483,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.update(analysis_commands)
     try:
         with _input_warnings():
+            if args.command in RUNS_MODELS and args.command != "run":  # run: once its measures are known
+                _compile_first(args)
             return commands[args.command](args, argv)
     except InputError as err:
         if debug:
