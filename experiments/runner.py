@@ -95,10 +95,18 @@ def _model_class():
     return PovertyModel
 
 
-def run_one(scenario, seed: int) -> pd.DataFrame:
-    """One run of the scenario's model with one seed: its per-year frame."""
+def run_one(scenario, seed: int, on_year=None) -> pd.DataFrame:
+    """One run of the scenario's model with one seed: its per-year frame. `on_year(year)` is
+    called as each simulated year begins (progress)."""
     model = _model_class()(rng=int(seed), **scenario.model_kwargs())
-    frame = model.run()
+    if on_year is None:
+        frame = model.run()
+    else:
+        while model.running:
+            if model.year <= model.end_year:
+                on_year(model.year)
+            model.step()
+        frame = model.timeseries()
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"PovertyModel.run() returned {type(frame).__name__}, expected a DataFrame")
     frame = frame.reset_index(drop=True)
@@ -113,18 +121,29 @@ def run_one(scenario, seed: int) -> pd.DataFrame:
 def run_scenario(scenario, seeds: list[int], progress: bool = True) -> pd.DataFrame:
     """Run the model once per seed (serially) and stack the per-year frames.
 
-    With `progress`, one line per run goes to stderr, but only when stderr is a terminal.
+    With `progress`, one line per finished run goes to stderr; on a terminal that line is
+    first a progress bar over the run's years, rewritten as each year begins.
     """
-    show = progress and _isatty(sys.stderr)
+    live = progress and _isatty(sys.stderr)
     frames = []
     n = len(seeds)
+    years = scenario.end_year - scenario.start_year + 1
     for i, seed in enumerate(seeds, 1):
         t0 = time.perf_counter()
-        frames.append(run_one(scenario, seed))
-        if show:
+        head = f"[{i}/{n}] {scenario.name} seed {seed}"
+
+        def bar(year, head=head, t0=t0):
+            done = year - scenario.start_year
+            filled = round(20 * done / years)
+            print(f"\r{head}: {'#' * filled}{'.' * (20 - filled)} {year} ({done}/{years} years, "
+                  f"{time.perf_counter() - t0:.0f} s)", end="", file=sys.stderr, flush=True)
+
+        frames.append(run_one(scenario, seed, on_year=bar if live else None))
+        if progress:
             dt = time.perf_counter() - t0
-            print(f"[{i}/{n}] {scenario.name} seed {seed}: {scenario.start_year}-{scenario.end_year}, "
-                  f"{scenario.households:,} households, {dt:.2f} s", file=sys.stderr, flush=True)
+            print(f"{chr(13) if live else ''}{head}: {scenario.start_year}-{scenario.end_year}, "
+                  f"{scenario.households:,} households, {dt:.2f} s" + (" " * 20 if live else ""),
+                  file=sys.stderr, flush=True)
     df = pd.concat(frames, ignore_index=True)
     return df
 

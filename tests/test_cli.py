@@ -291,3 +291,17 @@ def test_readme_documents_every_timeseries_column():
     undocumented = [c for c in ["scenario", "seed", *metrics.COLUMNS]
                     if c not in documented and not any(p.match(c) for p in patterns)]
     assert not undocumented, f"README's timeseries table lacks: {undocumented}"
+
+
+def test_progress_shows_each_run_and_on_a_terminal_each_year(tmp_path, capsys, monkeypatch):
+    from experiments.scenario import load_scenario
+
+    scenario = load_scenario(short_scenario(tmp_path), households=HOUSEHOLDS)
+    runner.run_scenario(scenario, [5, 6])
+    lines = capsys.readouterr().err.strip().splitlines()  # not a terminal: one line per run
+    assert [line.split(":")[0] for line in lines] == [f"[1/2] {scenario.name} seed 5", f"[2/2] {scenario.name} seed 6"]
+    monkeypatch.setattr(runner, "_isatty", lambda stream: True)
+    runner.run_scenario(scenario, [5])
+    err = capsys.readouterr().err
+    years = [f"{y} ({y - scenario.start_year}/{N_YEARS} years" for y in range(scenario.start_year, scenario.end_year + 1)]
+    assert all(y in err for y in years) and err.count("\r") == N_YEARS + 1 and err.endswith("\n")
