@@ -32,6 +32,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim.errors import InputError, nearest
 
+from .fonts import prepare
 from .report import LEVEL, MEASURES, _check, load_directory, per_run, t_interval
 from .store import atomic_write
 
@@ -185,8 +186,10 @@ def plot_differences(yearly: pd.DataFrame, title: str | None = None, path=None):
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+,.1f}" if v else "0"))
         ax.grid(True, alpha=0.3)
     a, b, seeds = yearly.attrs["a"], yearly.attrs["b"], yearly.attrs["seeds"]
-    fig.suptitle(title or f"{b} - {a}: paired differences by year, mean over {len(seeds)} seeds, "
-                 f"shaded: {yearly.attrs['level']:.0%} t-interval of the mean", fontsize=11, fontweight="bold")
+    title = title or (f"{b} - {a}: paired differences by year, mean over {len(seeds)} seeds, "
+                      f"shaded: {yearly.attrs['level']:.0%} t-interval of the mean")
+    prepare(title)
+    fig.suptitle(title, fontsize=11, fontweight="bold")
     if path is None:
         return fig
     fig.savefig(path, dpi=120, format="png")

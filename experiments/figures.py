@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
+from .fonts import prepare  # noqa: E402
 from .runner import band_quantiles  # noqa: E402
 
 _THOUSANDS = FuncFormatter(lambda v, _: f"{v:,.0f}")
@@ -59,10 +60,11 @@ def _panel(ax, df: pd.DataFrame, series, title: str, ylabel: str, show_points: b
     return label_band
 
 
-def plot_poverty(df: pd.DataFrame, path) -> Path:
+def plot_poverty(df: pd.DataFrame, path, about: str | None = None) -> Path:
     """Registered poor people (stock), exits and returns (flows) per year, in three panels
     so that the small returns stay readable next to the exits; each the mean over seeds with
-    a band over seeds (min-max, or 5-95% from 20 seeds). Saves a PNG."""
+    a band over seeds (min-max, or 5-95% from 20 seeds). `about`: what was simulated (region,
+    households), for the title. Saves a PNG."""
     path = Path(path)
     names = [str(s) for s in pd.unique(df["scenario"])] if "scenario" in df.columns else []
     n_seeds = int(df["seed"].nunique()) if "seed" in df.columns else 1
@@ -71,12 +73,14 @@ def plot_poverty(df: pd.DataFrame, path) -> Path:
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(14, 4.4), layout="constrained")
     try:
         show_points = n_years <= 12
-        _panel(ax1, df, _STOCK, "Registered poor, end of year", "people", show_points)
+        _panel(ax1, df, _STOCK, "Registered poor, end of year", "people (end of year)", show_points)
         _panel(ax2, df, _EXITS, "Exits from the register", "people per year", show_points)
         _panel(ax3, df, _RETURNS, "Returns to the register", "people per year", show_points)
         title = ", ".join(names) if names else "povsim run"
         seeds = f"{n_seeds} seed" + ("s" if n_seeds != 1 else "")
-        fig.suptitle(f"Scenario: {title}  ({seeds})", fontsize=13, fontweight="bold")
+        text = f"Scenario {title}: the register by year ({about + ', ' if about else ''}{seeds})"
+        prepare(text)
+        fig.suptitle(text, fontsize=13, fontweight="bold")
         fig.savefig(path, dpi=120)
     finally:
         plt.close(fig)

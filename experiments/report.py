@@ -70,6 +70,7 @@ from scipy import stats
 from sim.errors import InputError, nearest
 
 from .figures import mean_band
+from .fonts import prepare
 from .store import atomic_write
 from .store import provenance_warnings as store_provenance_warnings
 
@@ -329,6 +330,8 @@ def format_markdown(table: pd.DataFrame, figures: bool = True) -> str:
                 "![exits and returns](figures/exits_returns.png)", "",
                 "![registered poor by cause](figures/causes.png)", "",
                 "![cost effectiveness](figures/cost_effectiveness.png)"]
+        if baseline is not None and len(table.index) > 1:
+            out += ["", f"![difference from {baseline} by year](figures/differences.png)"]
     return "\n".join(out) + "\n"
 
 
@@ -362,7 +365,7 @@ def _year_axis(ax):
     ax.grid(True, alpha=0.3)
 
 
-def plot_exits_returns(df: pd.DataFrame, path=None):
+def plot_exits_returns(df: pd.DataFrame, path=None, about: str | None = None):
     """Exits and returns (people per year) over time, one line per scenario (mean over seeds)
     with a band over seeds (min-max, or 5-95% from 20 seeds); two panels so that the small
     returns stay readable. Saves a PNG to `path`, or returns the Figure when `path` is None."""
@@ -386,7 +389,9 @@ def plot_exits_returns(df: pd.DataFrame, path=None):
     axes[0].legend(fontsize=9, frameon=False, loc="best")
     seeds = int(df["seed"].nunique())
     note = f"mean over {seeds} seeds, shaded: {band_label} over seeds" if band_label else f"{seeds} seed"
-    fig.suptitle(f"Exits and returns by scenario ({note})", fontsize=12, fontweight="bold")
+    text = f"Exits and returns by scenario ({about + '; ' if about else ''}{note})"
+    prepare(text, *names)
+    fig.suptitle(text, fontsize=12, fontweight="bold")
     return _finish(fig, path)
 
 
@@ -397,7 +402,7 @@ def cause_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in totals.index if totals[c] > 0]
 
 
-def plot_causes(df: pd.DataFrame, path=None):
+def plot_causes(df: pd.DataFrame, path=None, about: str | None = None):
     """Registered poor people by diagnosed cause over time: one panel per scenario, one line
     per cause (mean over seeds), the whole register dashed for reference.
 
@@ -433,12 +438,13 @@ def plot_causes(df: pd.DataFrame, path=None):
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right center", fontsize=9, frameon=False, title="cause")
     seeds = int(df["seed"].nunique())
-    fig.suptitle(f"Registered poor by diagnosed cause (mean over {seeds} seeds; causes overlap)",
-                 fontsize=12, fontweight="bold")
+    text = f"Registered poor by diagnosed cause ({about + '; ' if about else ''}mean over {seeds} seeds; causes overlap)"
+    prepare(text, *names)
+    fig.suptitle(text, fontsize=12, fontweight="bold")
     return _finish(fig, path)
 
 
-def plot_cost_effectiveness(summary: pd.DataFrame, path=None):
+def plot_cost_effectiveness(summary: pd.DataFrame, path=None, about: str | None = None):
     """Cost per sustained exit against the return rate, one point per scenario (the
     `summarize` table), with its 90% t-intervals as bars. Saves a PNG to `path`, or returns
     the Figure when `path` is None."""
@@ -465,7 +471,9 @@ def plot_cost_effectiveness(summary: pd.DataFrame, path=None):
     ax.grid(True, alpha=0.3)
     ax.margins(0.25)
     level = summary.attrs.get("level", LEVEL)
-    ax.set_title(f"Cost effectiveness (mean over seeds, bars: {level:.0%} t-interval)", fontsize=11)
+    text = f"Cost effectiveness ({about + '; ' if about else ''}mean over seeds, bars: {level:.0%} t-interval)"
+    prepare(text, *(str(n) for n in summary.index))
+    ax.set_title(text, fontsize=11)
     return _finish(fig, path)
 
 
@@ -513,6 +521,65 @@ def _manifest_baseline(directory: Path, names: list[str]) -> str | None:
     return name if isinstance(name, str) and name in names else None
 
 
+def what_was_run(directory: Path, df: pd.DataFrame) -> str:
+    """'region shangluo, 5 seeds, 20,000 households' for figure titles: the regions and
+    household rows the manifest of `directory` records (a run's or a sweep's), and the
+    seeds of the results."""
+    seeds = int(df["seed"].nunique())
+    parts = []
+    try:
+        manifest = json.loads((Path(directory) / "manifest.json").read_text(encoding="utf-8"))
+        configs = [s.get("config", {}) for s in manifest.get("scenarios", [])] or [manifest.get("config", {})]
+        regions = sorted({str(c["profile"]) for c in configs if "profile" in c})
+        rows = sorted({int(c["households"]) for c in configs if "households" in c})
+        if regions:
+            parts.append(f"region{'s' if len(regions) > 1 else ''} {', '.join(regions)}")
+        if rows:
+            parts.append(f"{' / '.join(f'{r:,}' for r in rows)} households")
+    except (OSError, ValueError, TypeError, AttributeError, KeyError):
+        pass
+    parts.insert(1 if parts else 0, f"{seeds} seed{'s' if seeds != 1 else ''}")
+    return ", ".join(parts)
+
+
+def plot_differences(df: pd.DataFrame, baseline: str, path=None, about: str | None = None):
+    """Each scenario minus the baseline, paired by seed, by year: one panel per yearly
+    measure of `experiments/compare.py`, a line per scenario with its 90% t-interval
+    shaded and the zero line. Saves a PNG to `path`, or returns the Figure."""
+    from .compare import YEARLY, paired_differences
+
+    names = [n for n in _scenarios(df) if n != baseline]
+    fig = Figure(figsize=(16, 4.6), layout="constrained")
+    axes = fig.subplots(1, len(YEARLY))
+    base = df[df["scenario"] == baseline]
+    for i, name in enumerate(names):
+        colour = _COLOURS[(_scenarios(df).index(name)) % len(_COLOURS)]
+        try:
+            yearly, _ = paired_differences(base, df[df["scenario"] == name], (baseline, name))
+        except InputError:  # no seed shared with the baseline: nothing to pair
+            continue
+        for ax, (column, (_, _, divisor)) in zip(axes, YEARLY.items()):
+            d = yearly[yearly["measure"] == column].sort_values("year")
+            ax.plot(d["year"], d["mean"] / divisor, color=colour, lw=2, marker="o", ms=4, label=name)
+            if d["lo"].notna().any():
+                ax.fill_between(d["year"], d["lo"] / divisor, d["hi"] / divisor, color=colour, alpha=0.15, lw=0)
+    for ax, (column, (title, unit, _)) in zip(axes, YEARLY.items()):
+        ax.axhline(0, color="0.5", lw=1)
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel(f"difference from {baseline} ({unit})")
+        ax.set_xlabel("year")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside right center", fontsize=9, frameon=False, title="scenario")
+    text = (f"Difference from {baseline}, paired by seed ({about + '; ' if about else ''}"
+            f"shaded: {LEVEL:.0%} t-interval of the mean)")
+    prepare(text, *names)
+    fig.suptitle(text, fontsize=12, fontweight="bold")
+    return _finish(fig, path)
+
+
 def report(directory: Path, baseline: str | None = None, out=None) -> int:
     """Summarize the results in `directory`, print the table (to `out`, default stdout) and
     write ``report.csv``, ``report.md`` and ``figures/{exits_returns,causes,
@@ -545,12 +612,16 @@ def report(directory: Path, baseline: str | None = None, out=None) -> int:
         markdown += "\n## Provenance warnings\n\n" + "".join(f"- {w}\n" for w in warnings)
     atomic_write(directory / "report.md", _text(markdown))
     figures = directory / "figures"
-    atomic_write(figures / "exits_returns.png", lambda tmp: plot_exits_returns(df, tmp))
-    atomic_write(figures / "causes.png", lambda tmp: plot_causes(df, tmp))
-    atomic_write(figures / "cost_effectiveness.png", lambda tmp: plot_cost_effectiveness(table, tmp))
+    about = what_was_run(directory, df)
+    atomic_write(figures / "exits_returns.png", lambda tmp: plot_exits_returns(df, tmp, about))
+    atomic_write(figures / "causes.png", lambda tmp: plot_causes(df, tmp, about))
+    atomic_write(figures / "cost_effectiveness.png", lambda tmp: plot_cost_effectiveness(table, tmp, about))
+    if baseline is not None and len(_scenarios(df)) > 1:
+        atomic_write(figures / "differences.png", lambda tmp: plot_differences(df, baseline, tmp, about))
 
     out = sys.stdout if out is None else out
     print(format_table(table), file=out)
+    drawn = [*FIGURES, *(["differences.png"] if baseline is not None and len(_scenarios(df)) > 1 else [])]
     print(f"report written to {directory}/ (report.csv, report.md, figures/"
-          f"{{{','.join(f.removesuffix('.png') for f in FIGURES)}}}.png)", file=out)
+          f"{{{','.join(f.removesuffix('.png') for f in drawn)}}}.png)", file=out)
     return 0

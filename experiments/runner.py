@@ -284,7 +284,8 @@ def write_outputs(df: pd.DataFrame, scenario, seeds: list[int], out_dir, started
         text = json.dumps(manifest, indent=2, default=_json_default, allow_nan=False)
         (tmp / "manifest.json").write_text(text + "\n", encoding="utf-8")
         (tmp / "figures").mkdir()
-        plot_poverty(df, tmp / "figures" / "poverty.png")
+        plot_poverty(df, tmp / "figures" / "poverty.png",
+                     about=f"region {scenario.profile.name}, {scenario.households:,} households")
         for rel in OUTPUT_FILES:  # all written: now move them in
             if not (tmp / rel).is_file():
                 raise RuntimeError(f"internal error: {rel} was not written")

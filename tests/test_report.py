@@ -4,6 +4,7 @@ notebook, and Mesa's batch_run on PovertyModel."""
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import sys
 import types
@@ -166,8 +167,9 @@ def test_report_writes_files(mixes, tmp_path, capsys):
     assert table.loc["shangluo", "exits_mean"] == pytest.approx(rep.summarize(mixes).loc["shangluo", "exits_mean"])
     md = (tmp_path / "report.md").read_text()
     assert "| cost per sustained exit |" in md and "figures/causes.png" in md
-    for name in rep.FIGURES:
+    for name in (*rep.FIGURES, "differences.png"):  # with a baseline, the paired differences too
         _assert_png(tmp_path / "figures" / name)
+    assert "figures/differences.png" in md
     assert not [p for p in tmp_path.rglob("*.tmp")]  # no temporary files left behind
 
 
@@ -211,6 +213,37 @@ def test_figures_return_a_figure_without_path(mixes):
     assert isinstance(rep.plot_exits_returns(mixes), Figure)
     assert isinstance(rep.plot_causes(mixes), Figure)
     assert isinstance(rep.plot_cost_effectiveness(rep.summarize(mixes)), Figure)
+    assert isinstance(rep.plot_differences(mixes, "shangluo"), Figure)
+
+
+def test_figure_titles_name_the_region_seeds_and_households(mixes, tmp_path):
+    (tmp_path / "manifest.json").write_text('{"scenarios": [{"name": "a", "config": {"profile": "shangluo", '
+                                            '"households": 20000}}, {"name": "b", "config": {"profile": '
+                                            '"shangluo", "households": 20000}}]}')
+    about = rep.what_was_run(tmp_path, mixes)
+    assert about == f"region shangluo, {mixes['seed'].nunique()} seeds, 20,000 households"
+    fig = rep.plot_exits_returns(mixes, about=about)
+    assert about in fig.get_suptitle()
+    fig = rep.plot_differences(mixes, "shangluo", about=about)
+    assert "Difference from shangluo, paired by seed" in fig.get_suptitle()
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["shangluo_no_microcredit"]  # one entry per scenario
+    assert [ax.get_ylabel() for ax in fig.axes][:2] == ["difference from shangluo (1000 people)"] * 2
+
+
+def test_chinese_names_without_a_chinese_font_give_one_warning_line(mixes, capsys, monkeypatch):
+    from experiments import fonts
+
+    monkeypatch.setattr(fonts, "_state", {"font": None, "set": True, "warned": False})
+    chinese = mixes.assign(scenario=mixes["scenario"].map({"shangluo": "商洛", "shangluo_no_microcredit": "商洛_无贷"}))
+    import warnings as w
+    with w.catch_warnings(record=True) as caught:
+        w.simplefilter("always")
+        rep.plot_exits_returns(chinese).savefig(io.BytesIO(), format="png")
+        rep.plot_causes(chinese).savefig(io.BytesIO(), format="png")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no installed font has Chinese characters" in err[0]
+    assert not [c for c in caught if "missing from font" in str(c.message)]
 
 
 # ---------------------------------------------------------------------------------------
