@@ -51,7 +51,7 @@ def _cache_dirs(root: Path) -> list[Path]:
 def clear_stale_kernels(root: Path = ROOT) -> bool:
     """Remove the engine's cached passes if its sources changed since they were cached.
     Returns whether anything was cleared. Unwritable installs are left alone."""
-    digest = engine_fingerprint(root)
+    digest = _ENGINE[root] = _fingerprint(root)  # read afresh: the sources may have changed since
     stamp = root / "sim" / "__pycache__" / STAMP
     try:
         if stamp.read_text() == digest:

@@ -249,7 +249,7 @@ def test_summary_table(small_run):
 
 
 def test_a_failing_run_exits_1_and_writes_nothing(tmp_path, monkeypatch, capsys):
-    def boom(scenario, seed):
+    def boom(scenario, seed, on_year=None):
         raise RuntimeError("synthetic failure\nsecond line")
     monkeypatch.setattr(runner, "run_one", boom)
     out = tmp_path / "out"
@@ -265,7 +265,7 @@ def test_writing_is_atomic(small_run, tmp_path, monkeypatch):
     df = pd.read_parquet(small_run["out"] / "timeseries.parquet")
     scenario = load_scenario(small_run["scenario"], households=HOUSEHOLDS)
 
-    def broken(df, path):
+    def broken(df, path, about=None):
         raise OSError("disk full")
     monkeypatch.setattr(figures, "plot_poverty", broken)
     out = tmp_path / "out"
