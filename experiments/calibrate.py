@@ -425,6 +425,8 @@ def plot_fit(frame: pd.DataFrame, targets, path, title: str) -> Path:
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+    from .figures import column_title, wrapped
+
     n = len(targets.series)
     cols = min(n, 3)
     rows = math.ceil(n / cols)
@@ -440,7 +442,7 @@ def plot_fit(frame: pd.DataFrame, targets, path, title: str) -> Path:
         marker = {"equal": "s", "at_least": "^", "at_most": "v"}[s.relation]
         ax.errorbar(s.years, t, yerr=s.tolerance * t, fmt=marker, color="#c0392b", capsize=4, ms=6,
                     label=f"target ({s.relation.replace('_', ' ')}, ±{s.tolerance:.0%})")
-        ax.set_title(s.name, fontsize=10)
+        ax.set_title(column_title(s.name), fontsize=9)
         ax.set_xlabel("year")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
@@ -449,7 +451,7 @@ def plot_fit(frame: pd.DataFrame, targets, path, title: str) -> Path:
         ax.legend(fontsize=7, frameon=False)
     for ax in axes[n:]:
         ax.set_visible(False)
-    fig.suptitle(title, fontsize=11)
+    fig.suptitle(wrapped(title, int(11 * 4.6 * cols)), fontsize=11)  # about 11 characters an inch
     path = Path(path)
     store.atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     return path
@@ -474,8 +476,8 @@ def write_outputs(targets, result: CalibrationResult, free: list[FreeParam], out
                                       lambda tmp: tmp.write_text(text, encoding="utf-8")))
     fitted = ", ".join(f"{k.rpartition('.')[2]}={v:.3g}" for k, v in result.best.items())
     written.append(plot_fit(result.frame, targets, out_dir / "figures" / "fit.png",
-                            f"{targets.name}: model at the fitted point ({fitted}), loss {result.loss:.3g}, "
-                            f"{n_seeds} seeds"))
+                            f"{targets.name} (region {targets.profile}, {n_seeds} seeds, {households:,} households): "
+                            f"model at the fitted point ({fitted}), loss {result.loss:.3g}"))
     written.append(store.write_json(out_dir / "calibration.json", {
         "targets": targets.name, "targets_file": targets.file, "scenario_file": targets.scenario.file,
         "method": result.method, "budget": budget, "evaluations": result.evaluations, "seed": seed,

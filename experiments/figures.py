@@ -23,6 +23,28 @@ _EXITS = [("exits_people", "exits", "#2e8b57")]
 _RETURNS = [("returns_people", "returns", "#c0392b")]
 
 
+def column_title(column: str, width: int = 46) -> str:
+    """A timeseries column (or a target series, `cumulative_<column>`) as readable words with
+    its unit, wrapped to `width` characters a line, for panel titles."""
+    import textwrap
+
+    from sim.metrics import COLUMNS
+
+    base = column.removeprefix("cumulative_")
+    text = COLUMNS.get(base, base.replace("_", " "))
+    if base != column:
+        text = f"summed over the years: {text}"
+    return textwrap.fill(text, width)
+
+
+def wrapped(title: str, width: int) -> str:
+    """A figure title wrapped to lines of `width` characters (a long title is cut off
+    otherwise)."""
+    import textwrap
+
+    return textwrap.fill(title, width)
+
+
 def mean_band(df: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series, pd.Series, str | None]:
     """Mean over seeds per year, and the band's low and high (None label for one seed)."""
     grouped = df.groupby("year", sort=True)[column]

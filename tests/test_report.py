@@ -297,3 +297,12 @@ def test_mesa_batch_run():
         got = df[df["rng"] == seed].sort_values("Step").reset_index(drop=True)
         for c in ("registered_poor_people", "exits_people", "returns_people", "fiscal_cost_total"):
             np.testing.assert_allclose(got[c].to_numpy(float), direct[c].to_numpy(float))
+
+
+def test_panel_titles_are_words_with_units_not_column_names():
+    from experiments.figures import column_title
+
+    assert column_title("registered_poor_people").startswith("people in registered households")
+    assert column_title("cumulative_exit_route_people_dibao").startswith("summed over the years: people in")
+    assert "_" not in column_title("exits_people") and all(len(line) <= 46 for line in
+                                                           column_title("exit_route_people_dibao").splitlines())
