@@ -24,7 +24,6 @@ import contextlib
 import gc
 import multiprocessing
 import os
-import shutil
 import sys
 import threading
 import time
@@ -265,9 +264,9 @@ def _isatty(stream) -> bool:
 
 
 def clear(out_dir) -> None:
-    """Remove the stored runs and failures (for --fresh); the rest of out_dir stays."""
-    for sub in (store.RUNS, store.FAILURES):
-        shutil.rmtree(Path(out_dir) / sub, ignore_errors=True)
+    """Remove the stored runs and failures (for --fresh): only the files the store writes
+    (`store.remove_written`); the rest of out_dir stays."""
+    store.remove_written(out_dir)
 
 
 def run_sweep(sweep, out_dir, executor: cf.Executor, fresh: bool = False,

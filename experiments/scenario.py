@@ -114,6 +114,20 @@ def _numbers_only(node, top: bool = True):
     return node
 
 
+def check_override_years(overrides: dict, end: int, file: str, section: str) -> None:
+    """A dated override for a year after the horizon would never be used: refused, so a
+    typo in a year (2030 for 2020) does not pass silently. Years before the start are
+    fine: a dated value holds from its year on, into the horizon."""
+    for name, raw in flatten_dotted(overrides).items():
+        years = raw.get("values", raw) if isinstance(raw, dict) and "value" not in raw else {}
+        if not isinstance(years, dict):
+            continue
+        late = sorted(int(y) for y in years if str(y).isdigit() and int(y) > end)
+        if late:
+            raise InputError(file, f"{section}.{name}.{late[0]}", f"{late[0]} is after the last simulated year "
+                             f"{end}: the value would never be used")
+
+
 def check_constraints(params: Parameters, start: int, end: int, file: str) -> None:
     """Rules between parameters: legal loan limits, payer shares that add up to one."""
     for year in range(start, end + 1):
@@ -204,6 +218,7 @@ def load_scenario(path: str | Path, households: int | None = None,
     switches, parameter_overrides = measure_switches(overrides, file, "overrides")
     measures.update(switches)
     params = params.override(parameter_overrides, file, section="overrides")
+    check_override_years(parameter_overrides, end, file, "overrides")
     check_constraints(params, start, end, file)
     check_population(profile, params, start, file, "overrides.poverty.line"
                      if "poverty.line" in flatten_dotted(overrides) else "")

@@ -225,6 +225,29 @@ def clean_temporary(out_dir) -> list[Path]:
     return removed
 
 
+def remove_written(out_dir) -> list[Path]:
+    """What `--fresh` removes: the run files (`runs/scenario=*/seed=*/*.parquet`), failure
+    records (`failures/*__<seed>.json`) and temporaries this store writes, then the
+    partition folders left empty. Anything else a user keeps there stays, and so do the
+    folders holding it. Returns the files removed."""
+    root = Path(out_dir)
+    written = [*root.glob(f"{RUNS}/scenario=*/seed=*/*.parquet"), *root.glob(f"{FAILURES}/*__*.json")]
+    written = [p for p in written if p.is_file() and (p.suffix != ".json" or p.stem.rpartition("__")[2].isdigit())]
+    removed = clean_temporary(root)
+    for p in written:
+        try:
+            p.unlink()
+            removed.append(p)
+        except OSError:
+            pass
+    for folder in sorted(root.glob(f"{RUNS}/scenario=*/seed=*"), reverse=True) + sorted(root.glob(f"{RUNS}/scenario=*")):
+        try:
+            folder.rmdir()  # only when empty
+        except OSError:
+            pass
+    return removed
+
+
 def adopt_renamed(out_dir, runs) -> int:
     """Reuse stored runs whose scenario was renamed: for each (name, seed, config hash) of
     `runs` not stored under `name`, a file with the same seed and hash stored under

@@ -44,8 +44,8 @@ from sim.errors import InputError, nearest
 from sim.params import flatten_dotted, load_toml
 from sim.schema import Key, declare, problems_of, raise_all, validate
 
-from .scenario import (SCENARIO_SCHEMA, Scenario, check_constraints, check_population, load_scenario,
-                       measure_switches)
+from .scenario import (SCENARIO_SCHEMA, Scenario, check_constraints, check_override_years, check_population,
+                       load_scenario, measure_switches)
 
 SAMPLE_METHODS = ("lhs", "sobol")
 
@@ -119,6 +119,7 @@ def derive(scenario: Scenario, name: str, overrides: dict, file: str, section: s
         return replace(scenario, name=name)
     switches, parameter_overrides = measure_switches(overrides, file, section)
     params = scenario.params.override(parameter_overrides, file, section=section)
+    check_override_years(parameter_overrides, scenario.end_year, file, section)
     check_constraints(params, scenario.start_year, scenario.end_year, file)
     check_population(scenario.profile, params, scenario.start_year, file,
                      f"{section}.poverty.line" if "poverty.line" in parameter_overrides else "")

@@ -405,3 +405,17 @@ def test_an_output_directory_that_cannot_be_written_is_refused_first(tmp_path, c
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"povsim: error: {out}: cannot write in {tmp_path}: Permission denied"]
     assert not out.exists()
+
+
+def test_an_override_for_a_year_after_the_horizon_is_refused(tmp_path, capsys):
+    """2030 for 2020: the value would never be used; `check` says so, like `run`. A year
+    before the start is kept (the value holds from then on, into the horizon)."""
+    late = write(tmp_path, "late.toml", SMALL + '[overrides]\n"poverty.line" = { values = { 2030 = 3300 } }\n')
+    code, err, _ = check(late, capsys)
+    assert code == 2 and err == [f"povsim: error: {late}: overrides.poverty.line.2030: 2030 is after the last "
+                                 "simulated year 2017: the value would never be used"]
+    bare = write(tmp_path, "bare.toml", SMALL + '[overrides.health]\nadmission_rate_poor = { 2031 = 0.3 }\n')
+    assert check(bare, capsys)[0] == 2
+    early = write(tmp_path, "early.toml", SMALL + '[overrides]\n"poverty.line" = { values = { 2015 = 2900 } }\n')
+    assert check(early, capsys)[0] == 0
+    assert load_scenario(early).params.at("poverty.line", 2016) == 2900

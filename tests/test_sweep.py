@@ -343,10 +343,17 @@ def test_failed_run_is_recorded_the_rest_finish_and_rerun_skips(tmp_path, capsys
                                "--households", 350], capsys)
     assert code == 0 and "4 done, 0 failed, 0 already stored" in stdout
     assert len(list((out / "runs").rglob("*.parquet"))) == 4
-    # --fresh starts over
+    # --fresh starts over, removing only what the store wrote: a user's files stay
+    (out / "runs" / "notes.txt").write_text("mine")
+    (out / "failures").mkdir(exist_ok=True)
+    (out / "failures" / "keep.txt").write_text("mine too")
+    (out / "runs" / "scenario=shangluo" / "readme.md").write_text("and this")
     code, stdout, _ = run_cli(["sweep", path, "--executor", "serial", "--out", out, "--fresh",
                                "--households", 350], capsys)
     assert code == 0 and "4 done, 0 failed, 0 already stored" in stdout
+    assert (out / "runs" / "notes.txt").read_text() == "mine"
+    assert (out / "failures" / "keep.txt").read_text() == "mine too"
+    assert (out / "runs" / "scenario=shangluo" / "readme.md").read_text() == "and this"
 
 
 def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
