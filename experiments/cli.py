@@ -328,6 +328,12 @@ def cmd_sweep(args, argv: list[str]) -> int:
         store.write_json(manifest_path, store.sweep_manifest(
             sweep, started, command=command, cli_overrides=cli_overrides, executor=executor_info))
         done, failed, skipped = run_sweep(sweep, out_dir, executor, fresh=False, progress=True)
+    except KeyboardInterrupt:  # the runs stored so far stay; a rerun resumes from them
+        executor.shutdown(wait=False, cancel_futures=True)
+        store.write_json(manifest_path, store.sweep_manifest(
+            sweep, started, runner.utc_now(), command=command, cli_overrides=cli_overrides,
+            executor=executor_info, status="interrupted"))
+        raise
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
     finished = runner.utc_now()

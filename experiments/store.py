@@ -353,9 +353,10 @@ def read_manifest_quietly(out_dir) -> dict | None:
 
 
 def sweep_manifest(sweep, started, finished=None, *, command=None, cli_overrides=None,
-                   executor=None, counts=None) -> dict:
+                   executor=None, counts=None, status: str | None = None) -> dict:
     """The sweep's manifest: what was run (resolved config and hash of every scenario),
-    with which seeds, code and packages, where and when."""
+    with which seeds, code and packages, where and when. `status`: "running" until
+    `finished` is given, then "finished", or what the caller says ("interrupted")."""
     import socket
     import sys
 
@@ -366,7 +367,7 @@ def sweep_manifest(sweep, started, finished=None, *, command=None, cli_overrides
         "sweep_file": str(sweep.file),
         "description": sweep.description,
         "baseline": sweep.baseline,
-        "status": "finished" if finished is not None else "running",
+        "status": status or ("finished" if finished is not None else "running"),
         "seeds": [int(s) for s in sweep.seeds()],
         "seeding": {"method": "numpy.random.SeedSequence(root).spawn(n), "
                               "child.generate_state(1, uint32)[0]; the same for every scenario",

@@ -401,3 +401,29 @@ def test_run_sweep_called_directly_removes_what_a_killed_sweep_left(tmp_path):
     assert (done, failed, skipped) == (1, 0, 0)
     assert not stray.exists()
     assert len(store.completed(out)) == 1
+
+
+def test_an_interrupted_sweep_says_so_in_its_manifest(tmp_path, capsys, monkeypatch):
+    """Ctrl-C: exit 130, the manifest's status "interrupted" (not "running"), and a rerun
+    resumes from the runs stored before it."""
+    from experiments import executors
+
+    path = write_sweep(tmp_path)
+    out = tmp_path / "out"
+    real = executors.execute_run
+    calls = []
+
+    def interrupt_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(executors, "execute_run", interrupt_second)
+    code, _, err = run_cli(["sweep", path, "--executor", "serial", "--out", out], capsys)
+    assert code == 130 and "interrupted" in err
+    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
+    monkeypatch.setattr(executors, "execute_run", real)
+    code, stdout, _ = run_cli(["sweep", path, "--executor", "serial", "--out", out], capsys)
+    assert code == 0 and "1 already stored" in stdout
+    assert json.loads((out / "manifest.json").read_text())["status"] == "finished"
