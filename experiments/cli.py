@@ -231,6 +231,10 @@ def plan_run(args) -> tuple:
         # named as a sweep names a grid point, so its results do not replace the scenario's own
         label = ",".join(f"{k}={format_value(v)}" for k, v in overrides.items())
         scenario = derive(scenario, f"{scenario.name}[{label}]", overrides, CMDLINE, "--set")
+        if args.out is None:
+            from .scenario import check_name
+
+            check_name(scenario.name, CMDLINE, "--set", "results folder name (give --out DIR)")
 
     if seed is not None and n_seeds is None:
         seeds, seeding = [seed], {"method": "exact", "seed": seed}

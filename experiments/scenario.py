@@ -170,6 +170,28 @@ def check_population(profile: Profile, params: Parameters, start: int, file: str
                          "(its registered share) below it")
 
 
+# A run's name becomes a folder name twice: results/<name>/ and, percent-encoded, a sweep's
+# runs/scenario=<name>/ (file systems allow 255 bytes a name).
+MAX_NAME_BYTES = 200
+MAX_ENCODED_NAME = 240
+
+
+def check_name(name: str, file: str, path: str, what: str = "scenario name") -> None:
+    """A name that can be a directory name: not empty, no surrounding spaces, not . or
+    .., no slashes, NUL or control characters, short enough once percent-encoded."""
+    from urllib.parse import quote
+
+    if not name or name != name.strip() or name in (".", ".."):
+        raise InputError(file, path, f"{name!r} cannot be used as a {what} (empty, . or .., or spaces around it)")
+    bad = next((c for c in name if c in "/\\" or ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:
+        raise InputError(file, path, f"{name[:40]!r} cannot be used as a {what}: it holds {bad!r} "
+                         "(no slashes or control characters)")
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES or len(quote(name, safe="")) > MAX_ENCODED_NAME:
+        raise InputError(file, path, f"{name[:40]!r}... ({len(name)} characters) is too long for a {what}: it "
+                         f"names folders; at most {MAX_NAME_BYTES} bytes ({MAX_ENCODED_NAME} once percent-encoded)")
+
+
 MEASURE_SWITCH = "measures."
 
 
@@ -222,6 +244,8 @@ def load_scenario(path: str | Path, households: int | None = None,
     check_constraints(params, start, end, file)
     check_population(profile, params, start, file, "overrides.poverty.line"
                      if "poverty.line" in flatten_dotted(overrides) else "")
+    if "name" in data:
+        check_name(data["name"], file, "name")
     n = households if households is not None else data.get("households", profile.data["default_households"])
     return Scenario(
         name=data.get("name", path.stem), file=file, description=data.get("description", ""),

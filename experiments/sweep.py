@@ -44,8 +44,8 @@ from sim.errors import InputError, nearest
 from sim.params import flatten_dotted, load_toml
 from sim.schema import Key, declare, problems_of, raise_all, validate
 
-from .scenario import (SCENARIO_SCHEMA, Scenario, check_constraints, check_override_years, check_population,
-                       load_scenario, measure_switches)
+from .scenario import (SCENARIO_SCHEMA, Scenario, check_constraints, check_name, check_override_years,
+                       check_population, load_scenario, measure_switches)
 
 SAMPLE_METHODS = ("lhs", "sobol")
 
@@ -130,9 +130,7 @@ def derive(scenario: Scenario, name: str, overrides: dict, file: str, section: s
 
 
 def _check_name(name: str, file: str, path: str) -> None:
-    if not name or name != name.strip() or name in (".", "..") or any(c in name for c in "/\\\0"):
-        raise InputError(file, path, f"{name!r} cannot be used as a scenario name "
-                         "(no slashes, no surrounding spaces)")
+    check_name(name, file, path)
 
 
 def _grid(raw: dict, file: str) -> dict[str, list]:

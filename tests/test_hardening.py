@@ -419,3 +419,16 @@ def test_an_override_for_a_year_after_the_horizon_is_refused(tmp_path, capsys):
     early = write(tmp_path, "early.toml", SMALL + '[overrides]\n"poverty.line" = { values = { 2015 = 2900 } }\n')
     assert check(early, capsys)[0] == 0
     assert load_scenario(early).params.at("poverty.line", 2016) == 2900
+
+
+@pytest.mark.parametrize("name, needle", [
+    ("a\\u0000b", "cannot be used as a scenario name: it holds '\\x00'"),
+    ("x" * 5000, "(5000 characters) is too long for a scenario name"),
+    ("商" * 30, "too long for a scenario name"),  # 90 bytes, but 270 characters percent-encoded
+    ("a/b", "cannot be used as a scenario name: it holds '/'"),
+])
+def test_names_that_cannot_be_folder_names_are_refused_by_check(tmp_path, capsys, name, needle):
+    path = write(tmp_path, "n.toml", SMALL.replace('name = "small"', f'name = "{name}"'))
+    code, err, _ = check(path, capsys)
+    assert code == 2 and len(err) == 1 and needle in err[0], err
+    assert f"{path}: name:" in err[0]
