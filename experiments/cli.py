@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     comp = sub.add_parser("compare", help="paired differences of two results, seed by seed",
                           description="B - A, paired by the seeds both were run with: per year and "
-                          "over the horizon, each with its 90%% t-interval; a table, compare.csv, "
+                          "over the horizon, each with its 90% t-interval; a table, compare.csv, "
                           "compare.md and figures/differences.png.")
     comp.add_argument("a", metavar="A", help="results of `povsim run` (a directory), or with --in a scenario name")
     comp.add_argument("b", metavar="B", help="the same for the results compared with A")
