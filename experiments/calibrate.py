@@ -28,6 +28,7 @@ import math
 import os
 import re
 import sys
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -425,7 +426,7 @@ def plot_fit(frame: pd.DataFrame, targets, path, title: str) -> Path:
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    from .figures import column_title, wrapped
+    from .figures import column_title
 
     n = len(targets.series)
     cols = min(n, 3)
@@ -451,7 +452,7 @@ def plot_fit(frame: pd.DataFrame, targets, path, title: str) -> Path:
         ax.legend(fontsize=7, frameon=False)
     for ax in axes[n:]:
         ax.set_visible(False)
-    fig.suptitle(wrapped(title, int(11 * 4.6 * cols)), fontsize=11)  # about 11 characters an inch
+    fig.suptitle(textwrap.fill(title, int(11 * 4.6 * cols)), fontsize=11)  # ~11 characters an inch: not cut off
     path = Path(path)
     store.atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     return path

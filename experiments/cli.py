@@ -231,10 +231,6 @@ def plan_run(args) -> tuple:
         # named as a sweep names a grid point, so its results do not replace the scenario's own
         label = ",".join(f"{k}={format_value(v)}" for k, v in overrides.items())
         scenario = derive(scenario, f"{scenario.name}[{label}]", overrides, CMDLINE, "--set")
-        if args.out is None:
-            from .scenario import check_name
-
-            check_name(scenario.name, CMDLINE, "--set", "results folder name (give --out DIR)")
 
     if seed is not None and n_seeds is None:
         seeds, seeding = [seed], {"method": "exact", "seed": seed}
@@ -248,11 +244,9 @@ def plan_run(args) -> tuple:
     if args.out is not None:
         out_dir = Path(args.out)
     else:
-        name = scenario.name
-        if not name or name in (".", "..") or "/" in name or "\\" in name or name != name.strip():
-            raise InputError(scenario.file, "name", f"{name!r} cannot be used as a directory "
-                             "name under results/; rename it or give --out DIR")
-        out_dir = Path("results") / name
+        # a --set run is named after its overrides: a name too long is theirs
+        _dir_name(scenario.name, *((CMDLINE, "--set") if args.set else (scenario.file, "name")))
+        out_dir = Path("results") / scenario.name
     _check_writable(out_dir)
     years = scenario.end_year - scenario.start_year + 1
     _check_space(out_dir, BYTES_FIXED + len(seeds) * years * BYTES_PER_RUN_YEAR)
@@ -278,10 +272,11 @@ def command_line_overrides(items: list[str]) -> dict:
     return out
 
 
-def _dir_name(name: str, file: str) -> None:
-    if not name or name in (".", "..") or "/" in name or "\\" in name or name != name.strip():
-        raise InputError(file, "name", f"{name!r} cannot be used as a directory "
-                         "name under results/; rename it or give --out DIR")
+def _dir_name(name: str, file: str, path: str = "name") -> None:
+    """`name` can be the default output folder results/<name>/."""
+    from .scenario import check_name
+
+    check_name(name, file, path, "directory name under results/ (rename it or give --out DIR)")
 
 
 def plan_sweep(args) -> tuple:
@@ -333,7 +328,6 @@ def cmd_sweep(args, argv: list[str]) -> int:
             sweep, started, command=command, cli_overrides=cli_overrides, executor=executor_info))
         done, failed, skipped = run_sweep(sweep, out_dir, executor, fresh=False, progress=True)
     except KeyboardInterrupt:  # the runs stored so far stay; a rerun resumes from them
-        executor.shutdown(wait=False, cancel_futures=True)
         store.write_json(manifest_path, store.sweep_manifest(
             sweep, started, runner.utc_now(), command=command, cli_overrides=cli_overrides,
             executor=executor_info, status="interrupted"))

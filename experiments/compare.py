@@ -22,7 +22,6 @@ Use from a notebook::
 from __future__ import annotations
 
 import io
-import json
 import math
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from sim.errors import InputError, nearest
 
 from .fonts import prepare
-from .report import LEVEL, MEASURES, _check, load_directory, per_run, t_interval
+from .report import LEVEL, MEASURES, _check, load_directory, manifest_configs, per_run, t_interval
 from .store import atomic_write
 
 #: Yearly series compared: column -> (title, unit, divisor for display).
@@ -168,23 +167,35 @@ def _grid(headers: list[str], rows: list[list[str]], markdown: bool) -> list[str
                   for r in rows]
 
 
+def draw_differences(axes, yearly: pd.DataFrame, colour: str = "C0", label: str | None = None) -> None:
+    """On one panel per yearly measure (`axes`, in `YEARLY`'s order): the mean difference by
+    year, with its 90% interval shaded when there is one."""
+    for ax, (column, (_, _, divisor)) in zip(axes, YEARLY.items()):
+        d = yearly[yearly["measure"] == column].sort_values("year")
+        ax.plot(d["year"], d["mean"] / divisor, color=colour, lw=2, marker="o", ms=4, label=label)
+        if d["lo"].notna().any():
+            ax.fill_between(d["year"], d["lo"] / divisor, d["hi"] / divisor, color=colour, alpha=0.2, lw=0)
+
+
+def label_difference_axes(axes, against: str = "") -> None:
+    """Titles, units (`difference<against> (unit)`) and the zero line of the panels."""
+    for ax, (title, unit, _) in zip(axes, YEARLY.values()):
+        ax.axhline(0, color="0.5", lw=1)
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel(f"difference{against} ({unit})")
+        ax.set_xlabel("year")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+,.1f}" if v else "0"))
+        ax.grid(True, alpha=0.3)
+
+
 def plot_differences(yearly: pd.DataFrame, title: str | None = None, path=None):
     """One panel per yearly measure: the mean difference B - A by year with its 90%
     interval shaded and the zero line. Saves a PNG to `path`, or returns the Figure."""
     fig = Figure(figsize=(15, 4.2), layout="constrained")
     axes = fig.subplots(1, len(YEARLY))
-    for ax, (column, (name, unit, divisor)) in zip(axes, YEARLY.items()):
-        d = yearly[yearly["measure"] == column].sort_values("year")
-        ax.axhline(0, color="0.5", lw=1)
-        ax.plot(d["year"], d["mean"] / divisor, color="C0", lw=2, marker="o", ms=4)
-        if d["lo"].notna().any():
-            ax.fill_between(d["year"], d["lo"] / divisor, d["hi"] / divisor, color="C0", alpha=0.2, lw=0)
-        ax.set_title(name, fontsize=10)
-        ax.set_ylabel(f"difference ({unit})")
-        ax.set_xlabel("year")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+,.1f}" if v else "0"))
-        ax.grid(True, alpha=0.3)
+    draw_differences(axes, yearly)
+    label_difference_axes(axes)
     a, b, seeds = yearly.attrs["a"], yearly.attrs["b"], yearly.attrs["seeds"]
     title = title or (f"{b} - {a}: paired differences by year, mean over {len(seeds)} seeds, "
                       f"shaded: {yearly.attrs['level']:.0%} t-interval of the mean")
@@ -227,13 +238,10 @@ def compare(a: str, b: str, store: str | None = None, out_dir: str | None = None
 def describe_run(directory: str, scenario: str) -> str:
     """'<scenario> (region <profile>, <households> households)' from the manifest.json of a
     run directory or sweep store; the bare name when the manifest says nothing usable."""
-    try:
-        manifest = json.loads((Path(directory) / "manifest.json").read_text(encoding="utf-8"))
-        configs = [s.get("config", {}) for s in manifest.get("scenarios", []) if s.get("name") == scenario]
-        config = configs[0] if configs else manifest.get("config", {})
-        return f"{scenario} (region {config['profile']}, {int(config['households']):,} households)"
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    config = next(iter(manifest_configs(directory, scenario)), {})
+    if "profile" not in config or not isinstance(config.get("households"), int):
         return scenario
+    return f"{scenario} (region {config['profile']}, {config['households']:,} households)"
 
 
 def _dir_safe(name: str) -> str:

@@ -37,14 +37,6 @@ def column_title(column: str, width: int = 46) -> str:
     return textwrap.fill(text, width)
 
 
-def wrapped(title: str, width: int) -> str:
-    """A figure title wrapped to lines of `width` characters (a long title is cut off
-    otherwise)."""
-    import textwrap
-
-    return textwrap.fill(title, width)
-
-
 def mean_band(df: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series, pd.Series, str | None]:
     """Mean over seeds per year, and the band's low and high (None label for one seed)."""
     grouped = df.groupby("year", sort=True)[column]

@@ -54,7 +54,6 @@ it prints the table and writes ``report.csv``, ``report.md`` and ``figures/exits
 from __future__ import annotations
 
 import io
-import json
 import math
 import sys
 from pathlib import Path
@@ -71,7 +70,7 @@ from sim.errors import InputError, nearest
 
 from .figures import mean_band
 from .fonts import prepare
-from .store import atomic_write
+from .store import atomic_write, read_manifest_quietly
 from .store import provenance_warnings as store_provenance_warnings
 
 #: Confidence level of every interval.
@@ -513,12 +512,24 @@ def _text(s: str):
 
 def _manifest_baseline(directory: Path, names: list[str]) -> str | None:
     """The baseline a sweep's manifest.json names, when it is among the results."""
-    try:
-        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    manifest = read_manifest_quietly(directory)
     name = manifest.get("baseline") if isinstance(manifest, dict) else None
     return name if isinstance(name, str) and name in names else None
+
+
+def manifest_configs(directory, scenario: str | None = None) -> list[dict]:
+    """The resolved configurations the manifest.json of `directory` records: a run's, or a
+    sweep's scenarios' (only `scenario`'s when given); none when it cannot be read."""
+    manifest = read_manifest_quietly(directory)
+    if not isinstance(manifest, dict):
+        return []
+    entries = manifest.get("scenarios")
+    if isinstance(entries, list):
+        configs = [e.get("config") for e in entries
+                   if isinstance(e, dict) and (scenario is None or e.get("name") == scenario)]
+    else:
+        configs = [manifest.get("config")]
+    return [c for c in configs if isinstance(c, dict)]
 
 
 def what_was_run(directory: Path, df: pd.DataFrame) -> str:
@@ -526,19 +537,13 @@ def what_was_run(directory: Path, df: pd.DataFrame) -> str:
     household rows the manifest of `directory` records (a run's or a sweep's), and the
     seeds of the results."""
     seeds = int(df["seed"].nunique())
-    parts = []
-    try:
-        manifest = json.loads((Path(directory) / "manifest.json").read_text(encoding="utf-8"))
-        configs = [s.get("config", {}) for s in manifest.get("scenarios", [])] or [manifest.get("config", {})]
-        regions = sorted({str(c["profile"]) for c in configs if "profile" in c})
-        rows = sorted({int(c["households"]) for c in configs if "households" in c})
-        if regions:
-            parts.append(f"region{'s' if len(regions) > 1 else ''} {', '.join(regions)}")
-        if rows:
-            parts.append(f"{' / '.join(f'{r:,}' for r in rows)} households")
-    except (OSError, ValueError, TypeError, AttributeError, KeyError):
-        pass
-    parts.insert(1 if parts else 0, f"{seeds} seed{'s' if seeds != 1 else ''}")
+    configs = manifest_configs(directory)
+    regions = sorted({str(c["profile"]) for c in configs if "profile" in c})
+    rows = sorted({int(c["households"]) for c in configs if isinstance(c.get("households"), int)})
+    parts = [f"region{'s' if len(regions) > 1 else ''} {', '.join(regions)}"] if regions else []
+    parts.append(f"{seeds} seed{'s' if seeds != 1 else ''}")
+    if rows:
+        parts.append(f"{' / '.join(f'{r:,}' for r in rows)} households")
     return ", ".join(parts)
 
 
@@ -546,30 +551,20 @@ def plot_differences(df: pd.DataFrame, baseline: str, path=None, about: str | No
     """Each scenario minus the baseline, paired by seed, by year: one panel per yearly
     measure of `experiments/compare.py`, a line per scenario with its 90% t-interval
     shaded and the zero line. Saves a PNG to `path`, or returns the Figure."""
-    from .compare import YEARLY, paired_differences
+    from .compare import YEARLY, draw_differences, label_difference_axes, paired_differences
 
-    names = [n for n in _scenarios(df) if n != baseline]
+    everyone = _scenarios(df)
+    names = [n for n in everyone if n != baseline]
     fig = Figure(figsize=(16, 4.6), layout="constrained")
     axes = fig.subplots(1, len(YEARLY))
     base = df[df["scenario"] == baseline]
-    for i, name in enumerate(names):
-        colour = _COLOURS[(_scenarios(df).index(name)) % len(_COLOURS)]
+    for name in names:
         try:
             yearly, _ = paired_differences(base, df[df["scenario"] == name], (baseline, name))
         except InputError:  # no seed shared with the baseline: nothing to pair
             continue
-        for ax, (column, (_, _, divisor)) in zip(axes, YEARLY.items()):
-            d = yearly[yearly["measure"] == column].sort_values("year")
-            ax.plot(d["year"], d["mean"] / divisor, color=colour, lw=2, marker="o", ms=4, label=name)
-            if d["lo"].notna().any():
-                ax.fill_between(d["year"], d["lo"] / divisor, d["hi"] / divisor, color=colour, alpha=0.15, lw=0)
-    for ax, (column, (title, unit, _)) in zip(axes, YEARLY.items()):
-        ax.axhline(0, color="0.5", lw=1)
-        ax.set_title(title, fontsize=10)
-        ax.set_ylabel(f"difference from {baseline} ({unit})")
-        ax.set_xlabel("year")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(True, alpha=0.3)
+        draw_differences(axes, yearly, _COLOURS[everyone.index(name) % len(_COLOURS)], label=name)
+    label_difference_axes(axes, f" from {baseline}")
     handles, labels = axes[0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="outside right center", fontsize=9, frameon=False, title="scenario")
@@ -616,12 +611,13 @@ def report(directory: Path, baseline: str | None = None, out=None) -> int:
     atomic_write(figures / "exits_returns.png", lambda tmp: plot_exits_returns(df, tmp, about))
     atomic_write(figures / "causes.png", lambda tmp: plot_causes(df, tmp, about))
     atomic_write(figures / "cost_effectiveness.png", lambda tmp: plot_cost_effectiveness(table, tmp, about))
-    if baseline is not None and len(_scenarios(df)) > 1:
+    differences = baseline is not None and len(_scenarios(df)) > 1
+    if differences:
         atomic_write(figures / "differences.png", lambda tmp: plot_differences(df, baseline, tmp, about))
 
     out = sys.stdout if out is None else out
     print(format_table(table), file=out)
-    drawn = [*FIGURES, *(["differences.png"] if baseline is not None and len(_scenarios(df)) > 1 else [])]
+    drawn = [*FIGURES, *(["differences.png"] if differences else [])]
     print(f"report written to {directory}/ (report.csv, report.md, figures/"
           f"{{{','.join(f.removesuffix('.png') for f in drawn)}}}.png)", file=out)
     return 0

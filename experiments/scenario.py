@@ -243,7 +243,7 @@ def load_scenario(path: str | Path, households: int | None = None,
     check_override_years(parameter_overrides, end, file, "overrides")
     check_constraints(params, start, end, file)
     check_population(profile, params, start, file, "overrides.poverty.line"
-                     if "poverty.line" in flatten_dotted(overrides) else "")
+                     if "poverty.line" in parameter_overrides else "")
     if "name" in data:
         check_name(data["name"], file, "name")
     n = households if households is not None else data.get("households", profile.data["default_households"])

@@ -129,10 +129,6 @@ def derive(scenario: Scenario, name: str, overrides: dict, file: str, section: s
                    measures={**scenario.measures, **switches})
 
 
-def _check_name(name: str, file: str, path: str) -> None:
-    check_name(name, file, path)
-
-
 def _grid(raw: dict, file: str) -> dict[str, list]:
     grid = {}
     for name, values in flatten_dotted(raw).items():
@@ -194,7 +190,7 @@ def _entry(raw: dict, i: int, path: Path, hh: int | None, seen: dict[str, int]) 
     where = f"scenarios[{i}]"
     entry = validate(raw, SCENARIO_ENTRY_SCHEMA, file, where)
     sname = entry["name"]
-    _check_name(sname, file, f"{where}.name")
+    check_name(sname, file, f"{where}.name")
     if sname in seen:
         raise InputError(file, f"{where}.name", f"'{sname}' is already the name of scenarios[{seen[sname]}]")
     seen[sname] = i
@@ -223,7 +219,7 @@ def load_sweep(path: str | Path, households: int | None = None,
     if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
         raise InputError(file, "scenarios", "expected one or more [[scenarios]] tables with name and file")
     name = data.get("name", path.stem)
-    _check_name(name, file, "name")
+    check_name(name, file, "name")
     hh = households if households is not None else data.get("households")
     reps = replications if replications is not None else data["replications"]
 

@@ -40,12 +40,19 @@ def engine_fingerprint(root: Path = ROOT) -> str:
     return _ENGINE[root]
 
 
-def _cache_dirs(root: Path) -> list[Path]:
-    dirs = [root / package / "__pycache__" for package in PACKAGES]
+def cache_dirs_of(source_dir: Path) -> list[Path]:
+    """Where numba caches the passes of the sources in `source_dir`: beside them, and under
+    NUMBA_CACHE_DIR when it is set (numba mirrors each source directory's absolute path
+    under it)."""
+    dirs = [source_dir / "__pycache__"]
     user_dir = os.environ.get("NUMBA_CACHE_DIR")
-    if user_dir:  # numba mirrors each source directory's absolute path under it
-        dirs += [Path(user_dir) / (root / package).relative_to((root / package).anchor) for package in PACKAGES]
+    if user_dir:
+        dirs.append(Path(user_dir) / source_dir.relative_to(source_dir.anchor))
     return dirs
+
+
+def _cache_dirs(root: Path) -> list[Path]:
+    return [d for package in PACKAGES for d in cache_dirs_of(root / package)]
 
 
 def clear_stale_kernels(root: Path = ROOT) -> bool:

@@ -25,8 +25,9 @@ import sys
 import time
 from pathlib import Path
 
+from .kernel_cache import PACKAGES, cache_dirs_of
+
 SIGNATURES = Path(__file__).resolve().parent / "compiled_signatures.json"
-PACKAGES = ("sim", "agents", "policies")
 
 
 # --- argument types as JSON ---------------------------------------------------------------------
@@ -182,10 +183,7 @@ def _cached(entry: dict) -> bool:
         return False
     source = Path(spec.origin)
     stem = f"{source.stem}.{name}-*.nbi"
-    dirs = [source.parent / "__pycache__"]
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        dirs.append(Path(os.environ["NUMBA_CACHE_DIR"]) / source.parent.relative_to(source.parent.anchor))
-    return any(any(d.glob(stem)) for d in dirs if d.is_dir())
+    return any(any(d.glob(stem)) for d in cache_dirs_of(source.parent) if d.is_dir())
 
 
 # assumption: a helper process spends about this long importing numba and the engine before
@@ -200,13 +198,13 @@ def shares(entries: list[dict], n: int) -> list[list[dict]]:
     by_pass: dict[str, list[dict]] = {}
     for e in entries:
         by_pass.setdefault(e["pass"], []).append(e)
-    groups = sorted(by_pass.values(), key=lambda g: -sum(e.get("seconds", 0.0) for e in g))
+    timed = sorted(((sum(e.get("seconds", 0.0) for e in g), g) for g in by_pass.values()), key=lambda t: -t[0])
     out: list[list[dict]] = [[] for _ in range(n)]
     load_of = [0.0] + [HELPER_START_S] * (n - 1)
-    for g in groups:
+    for seconds, g in timed:
         k = load_of.index(min(load_of))
         out[k] += g
-        load_of[k] += sum(e.get("seconds", 0.0) for e in g) or 0.01
+        load_of[k] += seconds or 0.01
     return out
 
 
@@ -238,10 +236,11 @@ def ensure_compiled(say=None, workers: int | None = None, measures: dict[str, bo
     if say:
         say(f"compiling the engine on {n} core{'s' if n != 1 else ''} (once after installing or "
             "updating; about a minute on 2 cores)...")
+    place = {id(e): i for i, e in enumerate(everything)}  # a helper reads the list itself
     helpers = []
     for part in parts[1:]:
         if part:
-            which = ",".join(str(everything.index(e)) for e in part)
+            which = ",".join(str(place[id(e)]) for e in part)
             helpers.append(subprocess.Popen(
                 [sys.executable, "-m", "sim.precompile", "--compile", which],
                 cwd=str(Path(__file__).resolve().parent.parent), stdin=subprocess.DEVNULL,
