@@ -33,8 +33,8 @@ DEFAULT_N = 32
 # base samples leave the bootstrap of each index fewer than 8 differences to resample; Morris:
 # fewer than 4 trajectories give each parameter fewer than 4 elementary effects)
 MIN_N = {"sobol": 8, "morris": 4}
-# Indices whose confidence half-width exceeds this (Sobol: a share of the output's variance)
-# are reported as unreliable, with their widths.
+# assumption: indices whose confidence half-width exceeds a tenth of the output's variance
+# (Sobol indices lie between 0 and 1) cannot rank parameters; reported as unreliable, with widths
 UNRELIABLE_CONF = 0.1
 BATCH = 64  # points per batch of a sensitivity analysis (one progress line each)
 
