@@ -746,6 +746,7 @@ class ReferenceModel(mesa.Model):
             plan_rule=p["exit.plan_rule"], support_years=p["exit.support_years_after_exit"],
             support_end_year=p["exit.support_end_year"],
             application_chance=p["register.application_chance"], adjustment_quota=p["register.adjustment_quota"],
+            quota_on_start_register=p["register.adjustment_quota_base"] == "start",
             recheck_year=p["register.recheck_year"], recheck_correction=p["register.recheck_correction"],
             monitoring=year >= p["monitoring.start_year"], helped_first=year > p["monitoring.start_year"],
             monitor_range=p["monitoring.range_multiple"] * self.line,
@@ -1081,7 +1082,10 @@ class ReferenceModel(mesa.Model):
                       and h.measured_pc < y.line
                       and (not y.helped_first or 0 < h.monitor_year < y.year)
                       and u01(self.k.application, h.row, 0) < y.application_chance]
-        quotas = [y.adjustment_quota * c.start_register_people for c in self.counties]
+        # a share of the county's register at the start of the year (summed at last year's
+        # assessment), or of the register it built in the start year
+        quotas = [y.adjustment_quota * (c.start_register_people if y.quota_on_start_register else float(c.poor_people))
+                  for c in self.counties]
         admitted = self.take_within(applicants, [h.appraisal() for h in applicants], quotas, FILL, SLOT_ADJUSTMENT)
         for h in admitted:
             if h.status == NEVER:

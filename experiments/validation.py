@@ -1253,8 +1253,15 @@ def _why(name: str, scenario, d: dict, table: pd.DataFrame, start: dict | None, 
     later = years[1:]
     if later:
         ret, new = m["returns_people"][later].sum(), new_entries(m)[later].sum()
-        quota = float(par("register.adjustment_quota")) * base
+        # each year's quota is a share of the register at the start of the year (the end of the year before)
+        if par("register.adjustment_quota_base") == "start":
+            bases = [base] * len(later)
+        else:
+            bases = [float(m.at[y - 1, "registered_poor_people"]) for y in later]
+        quotas = [float(par("register.adjustment_quota", y)) * b for y, b in zip(later, bases)]
         admitted = float((new_entries(m) + m["returns_people"])[later].sum())
+        base_words = ("the start register a year" if par("register.adjustment_quota_base") == "start" else
+                      "the county's register at the start of the year")
         ms = _open_until(scenario)
         out.append(
             f"Returns and new entries: from {later[0]} to {yN}, {_num(ret)} returns ({_pct(_share(ret, exits[later].sum()))} "
@@ -1262,8 +1269,8 @@ def _why(name: str, scenario, d: dict, table: pd.DataFrame, start: dict | None, 
             f"new entries in {y0}. Both come only through the yearly adjustment, on application "
             f"(`register.application_chance` = {par('register.application_chance'):g}) of households measured "
             f"below the line, within county quotas of `register.adjustment_quota` = {par('register.adjustment_quota'):g} "
-            f"of the start register a year ({_num(quota)} people); the admitted fill "
-            f"{_pct(_share(admitted, quota * len(later)))} of the quotas over {later[0]}-{yN}"
+            f"of {base_words} ({_num(quotas[0])} people in {later[0]}, {_num(quotas[-1])} in {yN}); the admitted fill "
+            f"{_pct(_share(admitted, sum(quotas)))} of the quotas over {later[0]}-{yN}"
             + (f". From {ms} an applicant must have been under return monitoring since an earlier year, so "
                f"{_num(m.at[ms, 'returns_people'] + new_entries(m)[ms])} people enter or return in {ms}."
                if ms is not None else "."))
@@ -1751,7 +1758,7 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, com
           "An exited household returns only through the yearly adjustment: cadres measure its income below the "
           "line, it applies (`register.application_chance`), the village appraises it and the county admits "
           "it within its quota for new entries and returns together (`register.adjustment_quota` of the "
-          "county's start register a year); from 2020 it must first have been under return monitoring, and so "
+          "county's register at the start of the year, which shrinks as the register empties); from 2020 it must first have been under return monitoring, and so "
           "helped, since an earlier year. Support stays with exited households (jobs, posts, shares; support "
           "continues for `exit.support_years_after_exit` years). No source gives a return rate; the expected "
           "pattern is returns a small share of exits, falling as support builds up (section 5, (b)).", "",

@@ -4,8 +4,11 @@ Households enter the register only here, once a year after the exits: never-regi
 households (new entries) and exited ones (returns) whose income cadres measured below
 the line apply with `register.application_chance`; the village appraises the applicants
 (`sim/appraisal.py`) and the county admits the poorest-looking up to its quota,
-`register.adjustment_quota` times the people it registered in the start year (dated:
-0 closes the adjustment). Identification was by application, village appraisal and
+`register.adjustment_quota` times the people on its register at the start of the year
+(dated: 0 closes the adjustment; `register.adjustment_quota_base` = "start" takes the
+register it built in the start year instead). The 2014 scale was set from NBS's count of
+the rural poor, and that count fell year by year with the register (docs/register_sources.md
+§1c, §3d), so the adjustment's scale shrinks as the register empties. Identification was by application, village appraisal and
 public notice within a scale (规模控制) set from above (国开办发〔2014〕24号), adjusted yearly
 since 2017 (docs/register_sources.md §1, §3b). From the year after return monitoring
 begins (`monitoring.start_year`; in 2020 itself new poor and returns were still
@@ -68,6 +71,15 @@ def applicants(model) -> np.ndarray:
     return idx[model.streams.uniform_at("application", year, idx) < p["register.application_chance"]]
 
 
+def quota_base(model) -> np.ndarray:
+    """People per county the adjustment quota is a share of: the county's register at the
+    start of the year (`register.adjustment_quota_base` = "current": the scale follows the
+    poor population as it falls) or the register it built in the start year ("start")."""
+    if model.p["register.adjustment_quota_base"] == "start":
+        return np.asarray(model.start_register_people, np.float64)
+    return np.asarray(model.counties.poor_people, np.float64)  # summed at the end of last year's assessment
+
+
 def adjust(model) -> None:
     """Admit applicants within each county's quota: new entries and returns."""
     hh, p, f = model.hh, model.p, model.flows
@@ -78,7 +90,7 @@ def adjust(model) -> None:
         if idx.size:
             people = row_people(hh, idx)
             score = appraisal.score(model, model.line, model.year, idx)
-            quota = quota_share * model.start_register_people
+            quota = quota_share * quota_base(model)
             admitted = take_within(hh.county, model.counties.n, idx, score, people, quota, FILL,
                                    unit=hh.size[idx], draws=lottery(model, SLOT_ADJUSTMENT))
             new = admitted & (hh.status == NEVER)

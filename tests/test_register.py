@@ -31,6 +31,8 @@ def world(rows: list[dict], profile="shangluo", villages=None, counties=1, overr
     hh = Table.from_columns(HOUSEHOLD, cols)
     v = Table.from_columns(VILLAGE, villages or {"poor": np.array([True])})
     c = Table.from_columns(COUNTY, {"poor": np.ones(counties, bool)})
+    if start_register is not None:  # the county's register at the start of the year, as built
+        c.poor_people = np.asarray(start_register, np.float32)
     m = SimpleNamespace(hh=hh, villages=v, counties=c, year=YEAR, start_year=YEAR - 1, line=LINE,
                         params=params, p=params.year(YEAR), profile=prof, streams=Streams(0), flows={},
                         measures=measures or {}, start_register_people=start_register)
@@ -289,6 +291,22 @@ def test_a_county_quota_is_never_exceeded():
     admitted = (m.hh.weight * m.hh.size)[m.flows["new_poor"]].sum()
     assert admitted <= 5.0
     assert (m.hh.reg_year[:2] == YEAR).all() and (m.hh.status[:2] == Status.REGISTERED).all()
+
+
+def test_the_quota_shrinks_with_the_county_register():
+    """Quota 10% of the county's register at the start of the year (40 people now, 100 when
+    the register was built): 4 people, two households of 2; 10 people on the start-year base."""
+    m = world(below(6), overrides={"register.adjustment_quota": 0.1, "register.application_chance": 1.0},
+              start_register=np.array([100.0]))
+    m.counties.poor_people = np.array([40.0], np.float32)
+    adjustment.adjust(m)
+    assert m.flows["new_poor"].tolist() == [True, True, False, False, False, False]
+    m = world(below(6), overrides={"register.adjustment_quota": 0.1, "register.application_chance": 1.0,
+                                   "register.adjustment_quota_base": "start"},
+              start_register=np.array([100.0]))
+    m.counties.poor_people = np.array([40.0], np.float32)
+    adjustment.adjust(m)
+    assert m.flows["new_poor"].tolist() == [True] * 5 + [False]
 
 
 def test_quotas_are_per_county():
