@@ -5,6 +5,7 @@
                  [--out DIR] [--fresh] [--households N] [--seeds N] [--debug]
     povsim report DIR [--baseline NAME] [--debug]
     povsim check FILE [--debug]
+    povsim app [SCENARIO ...] [--host ADDR] [--port N] [--results DIR] [--open] [--debug]
 
 Exit codes: 0 success, 1 a run failed, 2 bad input (one line on stderr; nothing written).
 Everything a run needs is validated before the first model is built.
@@ -141,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .cli_analysis import register  # calibrate, sensitivity
     register(sub)
+    from .app_server import register as register_app  # the planner's page
+    register_app(sub)
     return parser
 
 
@@ -485,6 +488,8 @@ def main(argv: list[str] | None = None) -> int:
                 "compare": cmd_compare}
     from .cli_analysis import COMMANDS as analysis_commands
     commands.update(analysis_commands)
+    from .app_server import COMMANDS as app_commands
+    commands.update(app_commands)
     try:
         with _input_warnings():
             if args.command in RUNS_MODELS and args.command != "run":  # run: once its measures are known
