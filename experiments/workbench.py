@@ -442,16 +442,17 @@ def _record(out: Path, pair: Pair) -> None:
 
 
 def read_pair(out, pair: Pair) -> pd.DataFrame:
-    """The stored runs of the pair's scenarios and seeds, `scenario` and `seed` first."""
-    frames = []
-    for scenario in (pair.baseline, pair.mix):
-        h = scenario.config_hash()
-        for seed in pair.seeds:
-            frame = pd.read_parquet(store.run_path(out, scenario.name, seed, h))
-            frame.insert(0, "scenario", scenario.name)
-            frame.insert(1, "seed", int(seed))
-            frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    """The stored runs of the pair's scenarios and seeds, read as `povsim compare --in`
+    reads the store (`store.load_results`), `scenario` and `seed` first."""
+    df = store.load_results(out)
+    keep = df["scenario"].isin(pair.names) & df["seed"].isin([int(s) for s in pair.seeds])
+    df = df[keep]
+    for scenario in (pair.baseline, pair.mix):  # the runs of this configuration, every seed
+        rows = df[df["scenario"] == scenario.name]
+        if set(rows["config_hash"]) != {scenario.config_hash()} or set(rows["seed"]) != set(pair.seeds):
+            raise RuntimeError(f"the store {out} lacks runs of {scenario.name} with configuration "
+                               f"{scenario.config_hash()} for seeds {pair.seeds}")
+    return df.reset_index(drop=True)
 
 
 def run_pair(pair: Pair, results, on_progress=None, say=None) -> Outcome:
@@ -524,10 +525,10 @@ def extra_cost_per_sustained_exit(horizon: pd.DataFrame) -> tuple[float, str]:
     if extra > 0 and cost >= 0:
         return ratio, f"{ratio:,.0f} yuan of extra fiscal cost per extra sustained exit"
     if extra > 0:
-        return ratio, f"costs {-cost / 1e6:,.1f} million yuan less and sustains {extra:,.0f} more exits"
+        return ratio, f"costs {-cost / 1e6:,.1f} million yuan less and sustains {extra:,.0f} more exits (people)"
     if cost <= 0:
         return ratio, f"{ratio:,.0f} yuan saved per sustained exit given up"
-    return ratio, f"costs {cost / 1e6:,.1f} million yuan more and sustains {-extra:,.0f} fewer exits"
+    return ratio, f"costs {cost / 1e6:,.1f} million yuan more and sustains {-extra:,.0f} fewer exits (people)"
 
 
 def levels(frames: pd.DataFrame, pair: Pair) -> pd.DataFrame:
