@@ -38,10 +38,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from sim.errors import InputError, nearest
-from sim.params import Parameters, flatten_dotted, load_toml
+from sim.params import Parameters, flatten_dotted
 from sim.schema import Key, declare, validate
 
 from . import store
+from .inputs import load_toml
 from .sweep import Sweep, derive
 
 CALIBRATABLE_FILE = Path(__file__).resolve().parent / "calibratable.toml"
@@ -104,10 +105,13 @@ def load_calibratable(path: str | Path = CALIBRATABLE_FILE,
             raise InputError(file, name, "only numeric parameters can be calibrated")
         bounds = entry["range"]
         ok = (isinstance(bounds, list) and len(bounds) == 2
-              and all(isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b)
-                      for b in bounds))
+              and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds))
         if not ok:
             raise InputError(file, f"{name}.range", f"expected [low, high] (two numbers), found {bounds!r}")
+        infinite = next((b for b in bounds if not math.isfinite(b)), None)
+        if infinite is not None:
+            raise InputError(file, f"{name}.range", f"{infinite!r} is not a finite number: expected "
+                             f"[low, high], found {bounds!r}")
         low, high = float(bounds[0]), float(bounds[1])
         if not low < high:
             raise InputError(file, f"{name}.range", f"low {low:g} is not below high {high:g}")

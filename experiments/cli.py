@@ -326,17 +326,23 @@ def cmd_sweep(args, argv: list[str]) -> int:
     if executor is None:
         return code
     manifest_path = out_dir / store.MANIFEST
+    interrupted = False
     try:
         store.write_json(manifest_path, store.sweep_manifest(
             sweep, started, command=command, cli_overrides=cli_overrides, executor=executor_info))
         done, failed, skipped = run_sweep(sweep, out_dir, executor, fresh=False, progress=True)
     except KeyboardInterrupt:  # the runs stored so far stay; a rerun resumes from them
+        interrupted = True
         store.write_json(manifest_path, store.sweep_manifest(
             sweep, started, runner.utc_now(), command=command, cli_overrides=cli_overrides,
             executor=executor_info, status="interrupted"))
-        raise
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
+    if interrupted:
+        keys = {(name, int(seed), sc.config_hash()) for name, sc, seed in sweep.runs()}
+        n = len(keys & store.completed(out_dir))
+        return _interrupted(f"{n} of {n_runs} runs of the sweep stored in {out_dir / store.RUNS}{os.sep} and kept",
+                            "they are not run again")
     finished = runner.utc_now()
     counts = {"total": n_runs, "done": done, "failed": failed, "skipped": skipped}
     store.write_json(manifest_path, store.sweep_manifest(
@@ -373,18 +379,24 @@ def cmd_run(args, argv: list[str]) -> int:
     scenario, seeds, seeding, out_dir = plan_run(args)
     _compile_first(args, scenario.measures)
     started = runner.utc_now()
+    keep = runner.resume_dir(out_dir)  # finished runs, until all are written: a rerun resumes
+    failing = f"run of scenario '{scenario.name}'"
     try:
-        df = runner.run_scenario(scenario, seeds, progress=True)
+        df = runner.run_scenario(scenario, seeds, progress=True, keep=keep)
+        finished = runner.utc_now()
+        failing = f"writing results to {out_dir}"
+        runner.write_outputs(df, scenario, seeds, out_dir, started, finished,
+                             command=[PROG, *argv], seeding=seeding)
+    except KeyboardInterrupt:
+        n = len(runner.kept_runs(keep, scenario, seeds))
+        return _interrupted(f"{n} of {len(seeds)} run{'s' if len(seeds) != 1 else ''} finished, kept in {keep}{os.sep}"
+                            if n else "no run had finished, nothing kept",
+                            "they are loaded, not run again" if n else "")
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of a run is exit code 1
-        return _fail(f"run of scenario '{scenario.name}' failed: {_describe(exc)}", args.debug)
-    finished = runner.utc_now()
-    try:
-        runner.write_outputs(df, scenario, seeds, out_dir, started, finished,
-                             command=[PROG, *argv], seeding=seeding)
-    except Exception as exc:  # noqa: BLE001
-        return _fail(f"writing results to {out_dir} failed: {_describe(exc)}", args.debug)
+        return _fail(f"{failing} failed: {_describe(exc)}", args.debug)
+    runner.discard_kept(keep)
 
     print(runner.format_summary(runner.summary_table(df)))
     missing = runner.missing_contract_columns(df, [m for m, on in scenario.measures.items() if on])
@@ -397,7 +409,7 @@ def cmd_run(args, argv: list[str]) -> int:
 
 
 def cmd_check(args, argv: list[str]) -> int:
-    from sim.params import load_toml
+    from .inputs import load_toml
 
     path = Path(args.file)
     raw = load_toml(path)
@@ -450,6 +462,13 @@ def _input_warnings():
 
         warnings.showwarning = show
         yield
+
+
+def _interrupted(kept: str, resume: str = "") -> int:
+    """Ctrl-C: one line saying what was kept and how to resume; exit code 130."""
+    again = f"; run the same command again to resume ({resume})" if resume else ""
+    print(f"{PROG}: interrupted: {kept}{again}", file=sys.stderr, flush=True)
+    return 130
 
 
 def _fail(message: str, debug: bool) -> int:

@@ -207,13 +207,18 @@ def cmd_calibrate(args, argv: list[str]) -> int:
     executor, code = start_executor(args, plan["workers"], out)
     if executor is None:
         return code
+    interrupted = False
     try:
         result = calibrate(targets, free, budget=plan["budget"], n_seeds=plan["n_seeds"], out_dir=out,
                            executor=executor, method=args.method, seed=plan["seed"])
     except RunFailed as exc:
         return _fail(str(exc), args.debug)
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
+    if interrupted:
+        return _kept(out)
     try:
         write_outputs(targets, result, free, out, n_seeds=plan["n_seeds"],
                       households=targets.scenario.households, budget=plan["budget"], seed=plan["seed"],
@@ -257,8 +262,14 @@ def cmd_sensitivity(args, argv: list[str]) -> int:
                                   batch_size=BATCH, label=f"sensitivity {scenario.name}")
     except RunFailed as exc:
         return _fail(str(exc), args.debug)
+    except KeyboardInterrupt:
+        interrupted = True
+    else:
+        interrupted = False
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
+    if interrupted:
+        return _kept(out)
     info = {"scenario": scenario.name, "scenario_file": scenario.file, "n": plan["n"],
             "seed": plan["seed"], "seeds": plan["n_seeds"], "households": scenario.households,
             "outputs": plan["outputs"], "runs_done": point_runner.runs_done,
@@ -278,6 +289,17 @@ def cmd_sensitivity(args, argv: list[str]) -> int:
     print(f"results: {out}{os.sep} (sensitivity.csv, samples.csv, sensitivity.json, "
           f"figures/sensitivity.png, runs/)")
     return 0
+
+
+def _kept(out: Path) -> int:
+    """Ctrl-C during calibrate or sensitivity: the runs stored so far stay in DIR/runs/, and
+    the same command, rerun, evaluates the same points in the same order and loads them."""
+    from . import store
+    from .cli import _interrupted
+
+    n = len(store.completed(out))
+    return _interrupted(f"{n} run{'s' if n != 1 else ''} stored in {out / store.RUNS}{os.sep} and kept",
+                        "the points already run are loaded, not run again; --fresh would delete them")
 
 
 def reliability_warnings(table, method: str, n: int) -> list[str]:

@@ -33,7 +33,7 @@ from sim.errors import InputError, nearest
 
 from .fonts import prepare
 from .report import LEVEL, MEASURES, _check, load_directory, manifest_configs, per_run, t_interval
-from .store import atomic_write
+from .store import atomic_write, manifest_problem
 
 #: Yearly series compared: column -> (title, unit, divisor for display).
 YEARLY: dict[str, tuple[str, str, float]] = {
@@ -62,8 +62,8 @@ def _one_scenario(df: pd.DataFrame, where: str, name: str | None) -> tuple[str, 
 
 def load_pair(a: str, b: str, store: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The timeseries of A and B: two result directories, or two scenarios of `store`."""
-    if store is not None:
-        df = load_directory(Path(store))
+    if store is not None:  # scenarios are named: a manifest that cannot be read is not needed
+        df = load_directory(Path(store), every_run=manifest_problem(store) is not None)
         out = [_one_scenario(df, store, name)[1] for name in (a, b)]
     else:
         out = [_one_scenario(load_directory(Path(d)), d, None)[1] for d in (a, b)]
@@ -213,6 +213,10 @@ def compare(a: str, b: str, store: str | None = None, out_dir: str | None = None
     import sys
 
     da, db = load_pair(a, b, store)
+    for where in dict.fromkeys([store] if store is not None else [a, b]):
+        if (problem := manifest_problem(where)) is not None:
+            print(f"povsim: warning: {problem}: left out: the region and households in the titles",
+                  file=sys.stderr)
     name_a, name_b = str(da["scenario"].iloc[0]), str(db["scenario"].iloc[0])
     if name_a == name_b:  # two runs of one scenario: tell them apart by where they came from
         name_a, name_b = str(a), str(b)

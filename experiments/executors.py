@@ -270,14 +270,17 @@ def clear(out_dir) -> None:
 
 
 def run_sweep(sweep, out_dir, executor: cf.Executor, fresh: bool = False,
-              progress: bool = True, numba_threads: int | None = -1) -> tuple[int, int, int]:
+              progress: bool = True, numba_threads: int | None = -1, warn=None) -> tuple[int, int, int]:
     """Run every (scenario, seed) of `sweep` not already stored; (n_done, n_failed, n_skipped).
 
     A run counts as stored when `runs/scenario=<name>/seed=<seed>/<config hash>.parquet`
-    exists; `fresh` first deletes `runs/` and `failures/`. Temporary files a killed sweep
-    left are removed, and runs stored under a scenario's old name are reused, before any
-    run starts (from the command line and from a notebook alike). Progress (runs done,
-    failed, time left) goes to stderr when `progress` is on and stderr is a terminal.
+    reads back whole (`store.check_run_file`: its recorded size and checksum, its footer,
+    rows and place); `fresh` first deletes `runs/` and `failures/`. Before any run starts
+    (from the command line and from a notebook alike): temporary files a killed sweep left
+    are removed, damaged or foreign run files are moved to `damaged/` (each named in one
+    line to `warn`, default `povsim: warning: ...` on stderr) and their runs done again,
+    and runs stored under a scenario's old name are reused. Progress (runs done, failed,
+    time left) goes to stderr when `progress` is on and stderr is a terminal.
 
     `numba_threads`: numba threads per run (see `execute_run`); the default -1 means 1 in
     pool and Dask workers and numba's own default with the serial executor; None leaves
@@ -292,8 +295,17 @@ def run_sweep(sweep, out_dir, executor: cf.Executor, fresh: bool = False,
         clear(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     store.clean_temporary(out_dir)  # left by a killed sweep
-    store.adopt_renamed(out_dir, [(name, int(seed), sc.config_hash()) for name, sc, seed in sweep.runs()])
-    have = store.completed(out_dir)
+    keys = [(name, int(seed), sc.config_hash()) for name, sc, seed in sweep.runs()]
+    whole, damaged = store.set_aside_damaged(out_dir)
+    if damaged:
+        redo = set(keys) - {(r["scenario"], r["seed"], r["config_hash"]) for r in whole}
+        say = warn or (lambda line: print(f"povsim: warning: {line}", file=sys.stderr, flush=True))
+        for path, problem, dest in damaged:
+            seed = store._seed_of(path)
+            say(store.damaged_line(path, problem, dest, (store._scenario_of(path), seed, path.stem) in redo))
+    if store.adopt_renamed(out_dir, keys, whole):
+        whole = store.verify(out_dir)[0]
+    have = {(r["scenario"], r["seed"], r["config_hash"]) for r in whole}
     todo, skipped = [], 0
     for name, scenario, seed in sweep.runs():
         h = scenario.config_hash()

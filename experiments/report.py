@@ -70,7 +70,7 @@ from sim.errors import InputError, nearest
 
 from .figures import mean_band
 from .fonts import prepare
-from .store import atomic_write, read_manifest_quietly
+from .store import atomic_write, manifest_problem, read_manifest_quietly
 from .store import provenance_warnings as store_provenance_warnings
 
 #: Confidence level of every interval.
@@ -480,18 +480,27 @@ def plot_cost_effectiveness(summary: pd.DataFrame, path=None, about: str | None 
 # the report of an output directory
 
 
-def load_directory(directory: Path) -> pd.DataFrame:
-    """The results in `directory`: a sweep's `runs/` store, or a run's `timeseries.parquet`."""
+def load_directory(directory: Path, every_run: bool = False) -> pd.DataFrame:
+    """The results in `directory`: a sweep's `runs/` store, or a run's `timeseries.parquet`.
+    `every_run`: a sweep's stored runs of every scenario, also those no longer in it (when
+    its manifest, which names the current ones, cannot be read). A file that cannot be
+    read is an InputError naming it."""
     directory = Path(directory)
     if (directory / "runs").is_dir():
         from experiments.store import load_results  # late: the store is optional here
         try:
-            return load_results(directory)
+            return load_results(directory, current_only=False) if every_run else load_results(directory)
         except FileNotFoundError as exc:
             raise InputError(str(directory), "runs", f"no stored runs ({exc})") from None
     ts = directory / "timeseries.parquet"
     if ts.is_file():
-        return pd.read_parquet(ts)
+        import pyarrow as pa
+
+        try:
+            return pd.read_parquet(ts)
+        except (OSError, pa.ArrowException) as exc:
+            raise InputError(str(ts), "", f"cannot be read as Parquet ({type(exc).__name__}: "
+                             f"{' '.join(str(exc).split())[:160]}); run the scenario again to rewrite it") from None
     if not directory.is_dir():
         raise InputError(str(directory), "", "no such directory")
     raise InputError(str(directory), "", "no results here: expected runs/ (from povsim sweep) "
@@ -585,10 +594,20 @@ def report(directory: Path, baseline: str | None = None, out=None) -> int:
     Bad input (no results, an unknown baseline) raises `InputError` before anything is written.
     """
     directory = Path(directory)
-    df = load_directory(directory)
+    damaged = manifest_problem(directory)
+    df = load_directory(directory, every_run=damaged is not None)
     warnings = provenance_warnings(directory)
+    if damaged is not None:
+        left_out = (["the baseline comparison (give --baseline NAME)"] if baseline is None else []) + (
+            ["telling apart runs of scenarios no longer in the sweep (every stored run is reported)",
+             "the check of stored runs against the sweep's configurations"]
+            if (directory / "runs").is_dir() else []) + ["the regions and households in the figures' titles"]
+        line = f"{damaged}: left out: {'; '.join(left_out)}"
+        print(f"povsim: warning: {line}", file=sys.stderr)
     for warning in warnings:
         print(f"povsim: warning: {directory}: {warning}", file=sys.stderr)
+    if damaged is not None:
+        warnings = [line, *warnings]
     try:
         _check(df)
     except ValueError as exc:

@@ -95,18 +95,37 @@ def _model_class():
     return PovertyModel
 
 
+def caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether Ctrl-C is behind `exc`: a KeyboardInterrupt raised while compiled code was
+    calling back into Python reaches us wrapped in a SystemError ("returned a result with
+    an exception set"), the interrupt at the end of its chain of causes."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def run_one(scenario, seed: int, on_year=None) -> pd.DataFrame:
     """One run of the scenario's model with one seed: its per-year frame. `on_year(year)` is
-    called as each simulated year begins (progress)."""
-    model = _model_class()(rng=int(seed), **scenario.model_kwargs())
-    if on_year is None:
-        frame = model.run()
-    else:
-        while model.running:
-            if model.year <= model.end_year:
-                on_year(model.year)
-            model.step()
-        frame = model.timeseries()
+    called as each simulated year begins (progress). Ctrl-C during the run is a
+    KeyboardInterrupt, however deep in compiled code it struck (`caused_by_interrupt`)."""
+    try:
+        model = _model_class()(rng=int(seed), **scenario.model_kwargs())
+        if on_year is None:
+            frame = model.run()
+        else:
+            while model.running:
+                if model.year <= model.end_year:
+                    on_year(model.year)
+                model.step()
+            frame = model.timeseries()
+    except Exception as exc:
+        if caused_by_interrupt(exc):
+            raise KeyboardInterrupt from exc
+        raise
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"PovertyModel.run() returned {type(frame).__name__}, expected a DataFrame")
     frame = frame.reset_index(drop=True)
@@ -118,19 +137,82 @@ def run_one(scenario, seed: int, on_year=None) -> pd.DataFrame:
     return frame
 
 
-def run_scenario(scenario, seeds: list[int], progress: bool = True) -> pd.DataFrame:
+def resume_dir(out_dir) -> Path:
+    """Where `povsim run` keeps each finished run until all are written to `out_dir`:
+    `.<name>.resume/` beside it (so `out_dir` gets nothing before the results are whole),
+    or `.povsim-resume/` inside it when it has no name of its own (`.`)."""
+    out = Path(os.path.normpath(out_dir))
+    if out.name in ("", ".", ".."):
+        return out / ".povsim-resume"
+    return out.parent / f".{out.name}.resume"
+
+
+def kept_runs(keep, scenario, seeds: list[int]) -> list[int]:
+    """The seeds of `seeds` whose run of `scenario` (this configuration) is kept whole in `keep`."""
+    from . import store
+
+    if keep is None or not Path(keep).is_dir():
+        return []
+    h = scenario.config_hash()
+    have = store.completed(keep)
+    return [int(s) for s in seeds if (scenario.name, int(s), h) in have]
+
+
+def discard_kept(keep) -> None:
+    """Remove what `run_scenario` kept in `keep` (the store's own files, then the folders
+    left empty)."""
+    from . import store
+
+    if keep is None or not Path(keep).is_dir():
+        return
+    store.remove_written(keep)
+    for folder in (Path(keep) / store.RUNS, Path(keep)):
+        try:
+            folder.rmdir()  # only when empty
+        except OSError:
+            pass
+
+
+def _load_kept(keep, scenario, seed: int) -> pd.DataFrame:
+    """A kept run's frame as `run_one` returned it (the store drops `scenario` and `seed`,
+    which are its partition keys, and adds `config_hash`)."""
+    import pyarrow.parquet as pq
+
+    from . import store
+
+    frame = pq.read_table(store.run_path(keep, scenario.name, seed, scenario.config_hash())).to_pandas()
+    frame = frame.drop(columns=["config_hash"])
+    frame.insert(0, "scenario", scenario.name)
+    frame.insert(1, "seed", int(seed))
+    return frame
+
+
+def run_scenario(scenario, seeds: list[int], progress: bool = True, keep=None) -> pd.DataFrame:
     """Run the model once per seed (serially) and stack the per-year frames.
 
     With `progress`, one line per finished run goes to stderr; on a terminal that line is
     first a progress bar over the run's years, rewritten as each year begins.
+
+    With `keep` (a directory, see `resume_dir`), each finished run is stored there as in a
+    sweep's store, and a run already kept there whole (same configuration hash and seed,
+    verified) is loaded instead of run again: an interrupted `povsim run` resumes. If the
+    runs cannot be kept (the disk refuses), one warning line says so and they run on.
     """
+    from . import store
+
     live = progress and _isatty(sys.stderr)
     frames = []
     n = len(seeds)
     years = scenario.end_year - scenario.start_year + 1
+    kept = set(kept_runs(keep, scenario, seeds))
     for i, seed in enumerate(seeds, 1):
         t0 = time.perf_counter()
         head = f"[{i}/{n}] {scenario.name} seed {seed}"
+        if int(seed) in kept:
+            frames.append(_load_kept(keep, scenario, int(seed)))
+            if progress:
+                print(f"{head}: kept from an interrupted run, loaded", file=sys.stderr, flush=True)
+            continue
 
         def bar(year, head=head, t0=t0):
             done = year - scenario.start_year
@@ -139,6 +221,13 @@ def run_scenario(scenario, seeds: list[int], progress: bool = True) -> pd.DataFr
                   f"{time.perf_counter() - t0:.0f} s)", end="", file=sys.stderr, flush=True)
 
         frames.append(run_one(scenario, seed, on_year=bar if live else None))
+        if keep is not None:
+            try:
+                store.write_run(keep, scenario.name, int(seed), scenario.config_hash(), frames[-1])
+            except OSError as exc:
+                print(f"povsim: warning: cannot keep finished runs in {keep} ({exc.strerror or exc}): "
+                      "an interrupted run will start over", file=sys.stderr, flush=True)
+                keep = None
         if progress:
             dt = time.perf_counter() - t0
             print(f"{chr(13) if live else ''}{head}: {scenario.start_year}-{scenario.end_year}, "

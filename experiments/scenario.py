@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim.errors import InputError, nearest
-from sim.params import Parameters, flatten_dotted, load_toml
+from sim.params import Parameters, flatten_dotted
 from sim.profiles import Profile, available_profiles, load_profile, profile_path
 from sim.schema import Key, declare, suspicious, validate
 from policies import MEASURES
+
+from .inputs import check_input_file, load_toml
 
 MAX_YEAR = 2035
 
@@ -159,15 +161,33 @@ def check_population(profile: Profile, params: Parameters, start: int, file: str
     line = params.at("poverty.line", start)
     mean = profile.value("population.income_mean")
     share = profile.value("register.people") / profile.value("population.rural_people")
+    if not np.isfinite(line):
+        raise InputError(file, where, f"the poverty line of {start} is {line!r}: expected a finite number")
     try:
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             ok = line > 0 and np.isfinite(income_sigma(mean, line, share))
     except (ValueError, ZeroDivisionError, FloatingPointError):
         ok = False
     if not ok:
-        raise InputError(file, where, f"the poverty line of {start} ({line:g}) is too low for the "
-                         f"profile's mean income ({mean:g}) to leave {share:.1%} of people "
-                         "(its registered share) below it")
+        side = "high" if line > 0 and _line_too_high(mean, line, share) else "low"
+        leave = "as few as" if side == "high" else "as many as"
+        raise InputError(file, where, f"the poverty line of {start} ({line:g}) is too {side} for the "
+                         f"profile's mean income ({mean:g}): no spread of incomes the synthesis allows leaves {leave} "
+                         f"{share:.1%} of people (its registered share) below it")
+
+
+def _line_too_high(mean: float, line: float, share: float) -> bool:
+    """Which side of the feasible lines a line that `sim.synth.income_sigma` cannot fit is
+    on: log-normal incomes with this mean put Phi(ln(line / mean) / s + s / 2) of people
+    below the line. The search there spans s in [1e-3, 3]: at the widest spread the share
+    below rises with the line, so a line under which even s = 3 leaves fewer than `share`
+    is too low; otherwise even the narrowest spread leaves more below it: too high."""
+    import math
+
+    from scipy.special import ndtr
+
+    widest = float(ndtr(math.log(line / mean) / 3.0 + 1.5))
+    return widest >= share
 
 
 # A run's name becomes a folder name twice: results/<name>/ and, percent-encoded, a sweep's
@@ -220,10 +240,13 @@ def load_scenario(path: str | Path, households: int | None = None,
     path = Path(path)
     file = str(path)
     data = validate(load_toml(path), SCENARIO_SCHEMA, file)
-    if not profile_path(data["profile"], relative_to=path.parent).exists():
+    ppath = profile_path(data["profile"], relative_to=path.parent)
+    if not ppath.exists():
         name = data["profile"]
         raise InputError(file, "profile", f"no profile named '{name}'{nearest(name, available_profiles())}"
                          f" (available: {', '.join(available_profiles())}, or a path to a .toml file)")
+    # sim.profiles reads the file itself: it gets only a regular file within the input limit
+    check_input_file(ppath, (file, "profile"))
     profile = load_profile(data["profile"], relative_to=path.parent)
     start = data.get("start_year", profile.data["start_year"])
     end = data["end_year"]

@@ -22,13 +22,28 @@ Each run file carries its provenance in the Parquet metadata (key `povsim`): the
 hash, the code commit and whether the working tree was dirty, the povsim version and the
 time it was written (`provenance`), so `povsim report` can warn when the runs of one sweep
 come from different configurations or code.
+
+Verification: beside each run file the store keeps its record, `<config_hash>.record.json`
+(written atomically before the run file is renamed into place): the SHA-256 and size of
+the file's bytes as written, its row count, its seed and config hash. A run counts as
+stored only when its file reads back whole (`check_run_file`): a regular file of the
+recorded size and checksum, whose Parquet footer parses with the recorded rows and the
+columns `year` and `config_hash`, in the partition of its recorded seed and named by its
+recorded hash. A damaged or foreign file (truncated, emptied, bytes changed, another
+run's file swapped in, a stray `.parquet` with no record) is not trusted: a sweep names
+it (`set_aside_damaged`, one line each), moves it with its record into
+`damaged/<its path>` with a UTC time stamp in its name (never deleted), and runs it
+again; `load_results` refuses to read it, naming it. Checking costs one read of each file
+(~80 KB a run) and its footer.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -38,9 +53,14 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from sim.errors import InputError
+
 RUNS = "runs"
 FAILURES = "failures"
 MANIFEST = "manifest.json"
+DAMAGED = "damaged"  # where damaged or foreign run files are moved, never deleted
+RECORD_SUFFIX = ".record.json"  # <config_hash>.record.json beside <config_hash>.parquet
+RECORD_KEYS = ("sha256", "bytes", "rows", "seed", "config_hash")
 
 PARTITION_SCHEMA = pa.schema([("scenario", pa.string()), ("seed", pa.int64())])
 PROVENANCE_KEY = b"povsim"
@@ -57,6 +77,12 @@ def run_dir(out_dir, scenario: str, seed: int) -> Path:
 
 def run_path(out_dir, scenario: str, seed: int, config_hash: str) -> Path:
     return run_dir(out_dir, scenario, seed) / f"{config_hash}.parquet"
+
+
+def record_path(run_file) -> Path:
+    """The record of a run file: `<config_hash>.record.json` beside `<config_hash>.parquet`."""
+    run_file = Path(run_file)
+    return run_file.with_name(run_file.stem + RECORD_SUFFIX)
 
 
 def failure_path(out_dir, scenario: str, seed: int) -> Path:
@@ -137,12 +163,37 @@ def write_run(out_dir, scenario: str, seed: int, config_hash: str, frame: pd.Dat
     meta = {"config_hash": config_hash, **code_provenance(), "written_utc": _utc(utc_now())}
     table = table.replace_schema_metadata({PROVENANCE_KEY: json.dumps(meta).encode()})
     path = run_path(out_dir, scenario, seed, config_hash)
-    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
-    for other in path.parent.glob("*.parquet"):
-        if other.name != path.name:
-            other.unlink(missing_ok=True)
+    record = record_path(path)
+    wrote_record = []
+
+    def write(tmp: Path) -> None:
+        # the record of the bytes as written goes in place first: a run file is never
+        # without its record (a writer killed in between leaves a record and no run file)
+        pq.write_table(table, tmp)
+        data = tmp.read_bytes()
+        write_json(record, {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+                            "rows": table.num_rows, "seed": int(seed), "config_hash": config_hash})
+        wrote_record.append(True)
+
+    try:
+        atomic_write(path, write)
+    except BaseException:
+        if wrote_record:
+            record.unlink(missing_ok=True)
+        raise
+    _remove_other_hashes(path)
     failure_path(out_dir, scenario, seed).unlink(missing_ok=True)
     return path
+
+
+def _remove_other_hashes(path: Path) -> None:
+    """The store's own files of other config hashes in `path`'s partition: run files that
+    have a record, and records. Files it did not write are left alone."""
+    for other in path.parent.glob(f"*{RECORD_SUFFIX}"):
+        stem = other.name[:-len(RECORD_SUFFIX)]
+        if stem != path.stem:
+            other.with_name(stem + ".parquet").unlink(missing_ok=True)
+            other.unlink(missing_ok=True)
 
 
 def write_failure(out_dir, scenario: str, seed: int, config_hash: str, error: str,
@@ -156,32 +207,180 @@ def write_failure(out_dir, scenario: str, seed: int, config_hash: str, error: st
 
 
 # ---------------------------------------------------------------------------------------
-# reading
+# reading, with verification
 
 
 def _run_files(out_dir) -> list[Path]:
+    """Every `runs/scenario=*/seed=*/*.parquet` (not hidden), whether whole or not."""
     root = Path(out_dir) / RUNS
     if not root.is_dir():
         return []
     return sorted(p for p in root.glob("scenario=*/seed=*/*.parquet") if not p.name.startswith("."))
 
 
-def completed(out_dir) -> set[tuple[str, int, str]]:
-    """(scenario, seed, config_hash) of every run stored under `out_dir`."""
-    out = set()
+def _scenario_of(path: Path) -> str:
+    return unquote(path.parent.parent.name.partition("=")[2])
+
+
+def _seed_of(path: Path) -> int | None:
+    text = path.parent.name.partition("=")[2]
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+#: assumption: a record is a few hundred bytes; anything far larger is not one of ours
+MAX_RECORD_BYTES = 65_536
+
+
+def _read_record(run_file: Path) -> dict | str:
+    """The record of a run file, or what is wrong with it (one phrase)."""
+    path = record_path(run_file)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return ("no checksum record beside it: not a run file this store wrote, or one written by a "
+                "povsim from before run files were verified")
+    except OSError as exc:
+        return f"its record {path.name} cannot be read: {exc.strerror}"
+    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_RECORD_BYTES:
+        return f"its record {path.name} is not a record file"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"its record {path.name} cannot be read: {type(exc).__name__}"
+    ints = ("bytes", "rows", "seed")
+    ok = (isinstance(record, dict) and all(k in record for k in RECORD_KEYS)
+          and all(isinstance(record[k], int) and not isinstance(record[k], bool) for k in ints)
+          and isinstance(record["sha256"], str) and isinstance(record["config_hash"], str))
+    return record if ok else f"its record {path.name} is not a record of this store"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_run_file(path) -> str | None:
+    """None when the run file reads back whole and is the run its place says, else what is
+    wrong (one phrase): a regular file in a `seed=<seed>` partition, with a record naming
+    that seed and the file's config hash, the recorded size and SHA-256, and a Parquet
+    footer that parses with the recorded rows and the columns `year` and `config_hash`."""
+    path = Path(path)
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror}"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    seed = _seed_of(path)
+    if seed is None:
+        return f"in a partition '{path.parent.name}' that is not seed=<whole number>"
+    record = _read_record(path)
+    if isinstance(record, str):
+        return record
+    if record["config_hash"] != path.stem:
+        return f"its record is of config hash {record['config_hash'][:16]!r}, not of the file's name"
+    if record["seed"] != seed:
+        return f"its record is of seed {record['seed']}, not of its partition seed={seed}"
+    if st.st_size != record["bytes"]:
+        return (f"{st.st_size:,} bytes where {record['bytes']:,} were written: "
+                f"{'truncated or emptied' if st.st_size < record['bytes'] else 'bytes added'}")
+    try:
+        if _sha256(path) != record["sha256"]:
+            return ("its bytes are not those written: checksum mismatch, the file was changed or another "
+                    "run's file put in its place")
+        meta = pq.read_metadata(path)
+        names = set(meta.schema.to_arrow_schema().names)
+    except (OSError, pa.ArrowException) as exc:
+        return f"its Parquet footer cannot be read: {type(exc).__name__}"
+    if meta.num_rows != record["rows"]:
+        return f"{meta.num_rows} rows where {record['rows']} were written"
+    missing = sorted({"year", "config_hash"} - names)
+    if missing:
+        return f"no column {', '.join(missing)}: not a run's timeseries"
+    return None
+
+
+def verify(out_dir) -> tuple[list[dict], list[tuple[Path, str]]]:
+    """(whole runs, damaged files) of the store: each whole run as {scenario, seed,
+    config_hash, path}; each damaged or foreign file with what is wrong (`check_run_file`)."""
+    good, damaged = [], []
     for p in _run_files(out_dir):
-        scen = unquote(p.parent.parent.name.partition("=")[2])
+        problem = check_run_file(p)
+        if problem is None:
+            good.append({"scenario": _scenario_of(p), "seed": _seed_of(p), "config_hash": p.stem, "path": p})
+        else:
+            damaged.append((p, problem))
+    return good, damaged
+
+
+def set_aside(out_dir, path: Path, when: str | None = None) -> Path:
+    """Move a damaged run file (and its record, if any) into `damaged/` under `out_dir`, at
+    its path there with a UTC time stamp before the suffix (never over another file);
+    returns where it went."""
+    from .runner import utc_now
+
+    root = Path(out_dir)
+    path = Path(path)
+    stamp = when or utc_now().strftime("%Y%m%dT%H%M%SZ")
+    folder = root / DAMAGED / path.parent.relative_to(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    record = record_path(path)
+    n = 0
+    while True:
+        tag = stamp if n == 0 else f"{stamp}-{n}"
+        dest = folder / f"{path.stem}.{tag}{path.suffix}"
+        dest_record = folder / f"{path.stem}.{tag}{RECORD_SUFFIX}"
+        if not (dest.exists() or dest.is_symlink() or dest_record.exists()):
+            break
+        n += 1
+    os.replace(path, dest)
+    if record.is_file() and not record.is_symlink():
         try:
-            seed = int(p.parent.name.partition("=")[2])
-        except ValueError:
-            continue
-        out.add((scen, seed, p.stem))
-    return out
+            os.replace(record, dest_record)
+        except OSError:
+            pass
+    return dest
+
+
+def set_aside_damaged(out_dir) -> tuple[list[dict], list[tuple[Path, str, Path | None]]]:
+    """Verify the store and move every damaged or foreign run file into `damaged/`:
+    (whole runs, [(damaged file, what is wrong, where it went or None if it could not be
+    moved)]). Run before a sweep decides what is already stored."""
+    good, damaged = verify(out_dir)
+    moved = []
+    for path, problem in damaged:
+        try:
+            dest = set_aside(out_dir, path)
+        except OSError:
+            dest = None
+        moved.append((path, problem, dest))
+    return good, moved
+
+
+def damaged_line(path: Path, problem: str, dest: Path | None, redone: bool) -> str:
+    """One line about a damaged run file that was set aside."""
+    where = f"moved to {dest}" if dest is not None else "could not be moved aside"
+    return f"{path}: damaged run file, {problem}; {where}{'; its run is done again' if redone else ''}"
+
+
+def completed(out_dir) -> set[tuple[str, int, str]]:
+    """(scenario, seed, config_hash) of every run stored whole under `out_dir` (verified)."""
+    return {(r["scenario"], r["seed"], r["config_hash"]) for r in verify(out_dir)[0]}
 
 
 def provenance(path) -> dict:
-    """The provenance stored in a run file's metadata ({} for files written before it was)."""
-    meta = pq.read_schema(path).metadata or {}
+    """The provenance stored in a run file's metadata ({} for files written before it was,
+    or that cannot be read)."""
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowException):
+        return {}
     try:
         return json.loads(meta[PROVENANCE_KEY])
     except (KeyError, ValueError):
@@ -190,15 +389,13 @@ def provenance(path) -> dict:
 
 def stored_runs(out_dir, with_provenance: bool = True) -> list[dict]:
     """Every stored run file: scenario, seed, config hash, path and (read from each file's
-    metadata, unless `with_provenance` is false) provenance."""
+    metadata, unless `with_provenance` is false) provenance. Not verified (see `verify`)."""
     out = []
     for p in _run_files(out_dir):
-        try:
-            seed = int(p.parent.name.partition("=")[2])
-        except ValueError:
+        seed = _seed_of(p)
+        if seed is None:
             continue
-        out.append({"scenario": unquote(p.parent.parent.name.partition("=")[2]), "seed": seed,
-                    "config_hash": p.stem, "path": p,
+        out.append({"scenario": _scenario_of(p), "seed": seed, "config_hash": p.stem, "path": p,
                     "provenance": provenance(p) if with_provenance else None})
     return out
 
@@ -226,13 +423,17 @@ def clean_temporary(out_dir) -> list[Path]:
 
 
 def remove_written(out_dir) -> list[Path]:
-    """What `--fresh` removes: the run files (`runs/scenario=*/seed=*/*.parquet`), failure
-    records (`failures/*__<seed>.json`) and temporaries this store writes, then the
-    partition folders left empty. Anything else a user keeps there stays, and so do the
-    folders holding it. Returns the files removed."""
+    """What `--fresh` removes: the run files this store wrote (`runs/scenario=*/seed=*/
+    <hash>.parquet` with their `<hash>.record.json`), failure records (`failures/*__<seed>.json`)
+    and temporaries, then the partition folders left empty. Anything else a user keeps
+    there stays (a `.parquet` without a record is not the store's: the next sweep moves it
+    to `damaged/`), and so do the folders holding it, and `damaged/`. Returns the files
+    removed."""
     root = Path(out_dir)
-    written = [*root.glob(f"{RUNS}/scenario=*/seed=*/*.parquet"), *root.glob(f"{FAILURES}/*__*.json")]
-    written = [p for p in written if p.is_file() and (p.suffix != ".json" or p.stem.rpartition("__")[2].isdigit())]
+    records = list(root.glob(f"{RUNS}/scenario=*/seed=*/*{RECORD_SUFFIX}"))
+    runs = [r.with_name(r.name[:-len(RECORD_SUFFIX)] + ".parquet") for r in records]
+    fails = [p for p in root.glob(f"{FAILURES}/*__*.json") if p.stem.rpartition("__")[2].isdigit()]
+    written = [p for p in [*runs, *records, *fails] if p.is_file() and not p.is_symlink()]
     removed = clean_temporary(root)
     for p in written:
         try:
@@ -248,15 +449,15 @@ def remove_written(out_dir) -> list[Path]:
     return removed
 
 
-def adopt_renamed(out_dir, runs) -> int:
+def adopt_renamed(out_dir, runs, whole: list[dict] | None = None) -> int:
     """Reuse stored runs whose scenario was renamed: for each (name, seed, config hash) of
-    `runs` not stored under `name`, a file with the same seed and hash stored under
-    another name is linked (or copied) into place. The hash covers everything that
-    determines the numbers and nothing else (see `Scenario.hashed`), so the file is the
-    run. Returns how many runs were adopted."""
+    `runs` not stored under `name`, a whole file (`whole`, default: `verify`'s) with the
+    same seed and hash stored under another name is linked (or copied) into place with
+    its record. The hash covers everything that determines the numbers and nothing else
+    (see `Scenario.hashed`), so the file is the run. Returns how many runs were adopted."""
     by_key: dict[tuple[int, str], Path] = {}
     have = set()
-    for rec in stored_runs(out_dir, with_provenance=False):
+    for rec in (verify(out_dir)[0] if whole is None else whole):
         by_key.setdefault((rec["seed"], rec["config_hash"]), rec["path"])
         have.add((rec["scenario"], rec["seed"], rec["config_hash"]))
     adopted = 0
@@ -273,10 +474,9 @@ def adopt_renamed(out_dir, runs) -> int:
             except OSError:
                 shutil.copyfile(source, tmp)
 
+        atomic_write(record_path(target), lambda tmp, src=record_path(source): shutil.copyfile(src, tmp))
         atomic_write(target, copy)
-        for other in target.parent.glob("*.parquet"):
-            if other.name != target.name:
-                other.unlink(missing_ok=True)
+        _remove_other_hashes(target)
         failure_path(out_dir, name, seed).unlink(missing_ok=True)
         have.add((name, int(seed), h))
         adopted += 1
@@ -284,25 +484,41 @@ def adopt_renamed(out_dir, runs) -> int:
 
 
 def failures(out_dir) -> list[dict]:
+    """The failure records; one that cannot be read is given as a record whose error says so."""
     root = Path(out_dir) / FAILURES
     if not root.is_dir():
         return []
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(root.glob("*.json"))]
+    out = []
+    for p in sorted(root.glob("*.json")):
+        try:
+            rec = json.loads(p.read_text(encoding="utf-8"))
+            if not isinstance(rec, dict):
+                raise ValueError("not an object")
+        except (OSError, ValueError):
+            name, _, seed = p.stem.rpartition("__")
+            rec = {"scenario": unquote(name), "seed": seed, "error": f"(its failure record {p} cannot be read)"}
+        out.append(rec)
+    return out
 
 
 def current_scenarios(out_dir) -> list[str] | None:
-    """The scenario names of the sweep as last run (from manifest.json), or None."""
-    manifest = read_manifest_quietly(out_dir)
+    """The scenario names of the sweep as last run (from manifest.json), or None without a
+    manifest (or one of a `povsim run`, which lists no scenarios). A damaged manifest is an
+    InputError naming it (see `read_manifest`)."""
+    manifest = read_manifest(out_dir)
     entries = manifest.get("scenarios") if isinstance(manifest, dict) else None
     if not isinstance(entries, list):
         return None
-    names = [e.get("name") for e in entries if isinstance(e, dict)]
-    return names if all(isinstance(n, str) for n in names) else None
+    return [e["name"] for e in entries]
 
 
 def stale_scenarios(out_dir) -> list[str]:
-    """Scenarios with stored runs that are no longer in the sweep (see `load_results`)."""
-    current = current_scenarios(out_dir)
+    """Scenarios with stored runs that are no longer in the sweep (see `load_results`); none
+    when the manifest is missing or damaged (nothing to tell them apart by)."""
+    try:
+        current = current_scenarios(out_dir)
+    except InputError:
+        return []
     if current is None:
         return []
     return sorted({r["scenario"] for r in stored_runs(out_dir, with_provenance=False)} - set(current))
@@ -315,7 +531,11 @@ def load_results(out_dir, current_only: bool = True) -> pd.DataFrame:
     With `current_only` (the default), runs of scenarios that are no longer in the sweep
     (removed from the sweep file since they ran; the sweep's manifest.json lists the
     current ones) are left out; `stale_scenarios` names them. Without a manifest every
-    stored run is loaded."""
+    stored run is loaded; a damaged one is an InputError naming it (`current_only=False`
+    reads every stored run without it).
+
+    Every file is verified first (`check_run_file`): damaged or foreign files are an
+    InputError (`sim.schema.InputProblems` for several) naming each, never read."""
     files = _run_files(out_dir)
     if current_only:
         current = current_scenarios(out_dir)
@@ -324,6 +544,13 @@ def load_results(out_dir, current_only: bool = True) -> pd.DataFrame:
             files = [f for f in files if f.parent.parent.name.partition("=")[2] in keep]
     if not files:
         raise FileNotFoundError(f"no stored runs under {Path(out_dir) / RUNS}")
+    problems = [InputError(str(f), "", f"damaged run file, {why}; not read: run the sweep (or the command "
+                           f"that stored it) again, which moves it to {Path(out_dir) / DAMAGED}{os.sep} and "
+                           "redoes its run")
+                for f, why in ((f, check_run_file(f)) for f in files) if why is not None]
+    if problems:
+        from sim.schema import raise_all
+        raise_all(problems)
     # runs of scenarios with other measures may have other columns: unify the schemas
     schema = pa.unify_schemas([pq.read_schema(f) for f in files] + [PARTITION_SCHEMA])
     dataset = ds.dataset([str(f) for f in files], schema=schema, format="parquet",
@@ -337,18 +564,68 @@ def load_results(out_dir, current_only: bool = True) -> pd.DataFrame:
     return df.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
-def read_manifest(out_dir) -> dict | None:
-    p = Path(out_dir) / MANIFEST
-    if not p.is_file():
+def _manifest_fault(manifest) -> tuple[str, str] | None:
+    """(field, what is wrong) with the fields of a manifest that povsim reads, or None."""
+    if not isinstance(manifest, dict):
+        return "", f"expected a JSON object, found {type(manifest).__name__}"
+    if manifest.get("baseline") is not None and not isinstance(manifest["baseline"], str):
+        return "baseline", f"expected text, found {manifest['baseline']!r:.40}"
+    if manifest.get("config") is not None and not isinstance(manifest["config"], dict):
+        return "config", f"expected an object, found {type(manifest['config']).__name__}"
+    entries = manifest.get("scenarios")
+    if entries is None:
         return None
-    return json.loads(p.read_text(encoding="utf-8"))
+    if not isinstance(entries, list):
+        return "scenarios", f"expected a list, found {type(entries).__name__}"
+    for i, e in enumerate(entries):
+        if not isinstance(e, dict):
+            return f"scenarios[{i}]", f"expected an object, found {type(e).__name__}"
+        if not isinstance(e.get("name"), str):
+            return f"scenarios[{i}].name", f"expected text, found {e.get('name')!r:.40}"
+        for key, kind, what in (("config_hash", str, "text"), ("config", dict, "an object")):
+            if e.get(key) is not None and not isinstance(e[key], kind):
+                return f"scenarios[{i}].{key}", f"expected {what}, found {type(e[key]).__name__}"
+    return None
+
+
+def read_manifest(out_dir) -> dict | None:
+    """The manifest.json of `out_dir`, or None when there is none. One that cannot be read
+    (not a regular file, not UTF-8 JSON, not an object, or a field povsim reads of the
+    wrong type) is an InputError naming the file (and the field)."""
+    from .inputs import read_input
+
+    p = Path(out_dir) / MANIFEST
+    if not (p.exists() or p.is_symlink()):
+        return None
+    data = read_input(p, limit=None)  # written by povsim: it grows with a sweep, no input limit
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(str(p), "", f"not UTF-8 text (byte {exc.start})") from None
+    except ValueError as exc:
+        raise InputError(str(p), "", f"not JSON ({exc})") from None
+    fault = _manifest_fault(manifest)
+    if fault is not None:
+        raise InputError(str(p), *fault)
+    return manifest
+
+
+def manifest_problem(out_dir) -> str | None:
+    """What is wrong with the manifest of `out_dir` (one line naming it), or None when it
+    is fine or missing."""
+    try:
+        read_manifest(out_dir)
+    except InputError as err:
+        return " ".join(err.one_line().split())
+    return None
 
 
 def read_manifest_quietly(out_dir) -> dict | None:
-    """The manifest, or None when it is missing or unreadable."""
+    """The manifest, or None when it is missing or damaged (callers that use it say so
+    with `manifest_problem`)."""
     try:
         return read_manifest(out_dir)
-    except (OSError, ValueError):
+    except InputError:
         return None
 
 

@@ -41,13 +41,22 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sim.errors import InputError, nearest
-from sim.params import flatten_dotted, load_toml
+from sim.params import flatten_dotted
 from sim.schema import Key, declare, problems_of, raise_all, validate
 
+from .inputs import check_input_file, load_toml
 from .scenario import (SCENARIO_SCHEMA, Scenario, check_constraints, check_name, check_override_years,
                        check_population, load_scenario, measure_switches)
 
 SAMPLE_METHODS = ("lhs", "sobol")
+
+#: The most runs (scenarios x grid points or sample points x replications) one sweep may
+#: have: the same figure as the largest `[sample].n` and `replications` (100,000). assumption:
+#: beyond it a sweep is a mistake (a grid axis too fine, one axis too many), not a plan: at a
+#: second a run it is more than a day on a 2-core machine, its store tens of gigabytes
+#: (~80 KB a run) and its manifest (the resolved configuration of every point) gigabytes.
+#: Counted from the axis lengths before anything is expanded.
+MAX_RUNS = 100_000
 
 SCENARIO_ENTRY_SCHEMA = {
     "name": Key("str", required=True, help="the scenario's name in this sweep"),
@@ -129,6 +138,35 @@ def derive(scenario: Scenario, name: str, overrides: dict, file: str, section: s
                    measures={**scenario.measures, **switches})
 
 
+def count_runs(data: dict, n_scenarios: int, replications: int) -> tuple[int, str, str]:
+    """(runs, field, how they are counted) of a sweep's raw data, without expanding its grid
+    or sample: scenarios x (product of the grid's axis lengths, or the sample's n) x
+    replications."""
+    if isinstance(data.get("grid"), dict):
+        lengths = [len(v) if isinstance(v, list) else 1 for v in flatten_dotted(data["grid"]).values()]
+        points = math.prod(lengths)
+        axes = " x ".join(f"{n:,}" for n in lengths) or "1"
+        how = f"a grid of {axes} = {points:,} points"
+        where = "grid"
+    elif isinstance(data.get("sample"), dict) and isinstance(data["sample"].get("n"), int):
+        points = data["sample"]["n"]
+        how, where = f"a sample of {points:,} points", "sample.n"
+    else:
+        points, how, where = 1, "", "replications"
+    runs = n_scenarios * points * replications
+    parts = [f"{n_scenarios:,} scenario{'s' if n_scenarios != 1 else ''}"] + ([how] if how else [])
+    return runs, where, " x ".join(parts) + f" x {replications:,} replication{'s' if replications != 1 else ''}"
+
+
+def check_size(data: dict, n_scenarios: int, replications: int, file: str) -> None:
+    """A sweep of more than `MAX_RUNS` runs is refused, naming the field that multiplies
+    them, before its grid or sample is expanded (a 1000 x 1000 grid is refused at once)."""
+    runs, where, how = count_runs(data, n_scenarios, replications)
+    if runs > MAX_RUNS:
+        raise InputError(file, where, f"{how} = {runs:,} runs, more than the limit of {MAX_RUNS:,} runs "
+                         "a sweep (split it into several sweeps, or use a [sample] of fewer points)")
+
+
 def _grid(raw: dict, file: str) -> dict[str, list]:
     grid = {}
     for name, values in flatten_dotted(raw).items():
@@ -151,10 +189,13 @@ def _ranges(raw: dict, file: str) -> dict[str, tuple[float, float]]:
             raise InputError(file, path, "a measure is on or off, it cannot be sampled: give [grid] "
                              f'"{name}" = [true, false] instead')
         ok = (isinstance(bounds, list) and len(bounds) == 2
-              and all(isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b)
-                      for b in bounds))
+              and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds))
         if not ok:
             raise InputError(file, path, f"expected [low, high] (two numbers), found {bounds!r}")
+        infinite = next((b for b in bounds if not math.isfinite(b)), None)
+        if infinite is not None:
+            raise InputError(file, path, f"{infinite!r} is not a finite number: expected [low, high], "
+                             f"found {bounds!r}")
         low, high = float(bounds[0]), float(bounds[1])
         if not low < high:
             raise InputError(file, path, f"low {low:g} is not below high {high:g}")
@@ -195,10 +236,11 @@ def _entry(raw: dict, i: int, path: Path, hh: int | None, seen: dict[str, int]) 
         raise InputError(file, f"{where}.name", f"'{sname}' is already the name of scenarios[{seen[sname]}]")
     seen[sname] = i
     sfile = path.parent / entry["file"]
-    if not sfile.is_file():
+    if not sfile.exists():
         candidates = sorted(p.name for p in sfile.parent.glob("*.toml")) if sfile.parent.is_dir() else []
         raise InputError(file, f"{where}.file", f"no scenario file {sfile}"
                          f"{nearest(Path(entry['file']).name, candidates)}")
+    check_input_file(sfile, (file, f"{where}.file"))
     scenario = load_scenario(sfile, households=hh)
     scenario = derive(scenario, sname, entry.get("overrides", {}), file, f"{where}.overrides")
     return sname, scenario
@@ -222,6 +264,7 @@ def load_sweep(path: str | Path, households: int | None = None,
     check_name(name, file, "name")
     hh = households if households is not None else data.get("households")
     reps = replications if replications is not None else data["replications"]
+    check_size(data, len(entries), int(reps), file)
 
     base: list[tuple[str, Scenario]] = []
     seen: dict[str, int] = {}

@@ -45,9 +45,9 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import InputError, nearest
-from sim.params import load_toml
 from sim.schema import Key, declare, validate
 
+from .inputs import check_input_file, load_toml
 from .scenario import Scenario, load_scenario
 
 RELATIONS = ("equal", "at_least", "at_most")
@@ -130,11 +130,11 @@ class Targets:
 def _scenario_path(data: dict, path: Path, file: str) -> Path:
     if "scenario" in data:
         sfile = path.parent / data["scenario"]
-        if not sfile.is_file():
+        if not sfile.exists():
             candidates = sorted(p.name for p in sfile.parent.glob("*.toml")) if sfile.parent.is_dir() else []
             raise InputError(file, "scenario", f"no scenario file {sfile}"
                              f"{nearest(Path(data['scenario']).name, candidates)}")
-        return sfile
+        return check_input_file(sfile, (file, "scenario"))
     sfile = SCENARIO_DIR / f"{data['profile']}.toml"
     if not sfile.is_file():
         raise InputError(file, "scenario", f"no shipped scenario for profile '{data['profile']}': "

@@ -56,7 +56,9 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import InputError
-from sim.params import flatten_dotted, load_toml
+from sim.params import flatten_dotted
+
+from .inputs import check_input_file, load_toml
 
 PROG = "python -m experiments.validation"
 EXPERIMENTS = Path(__file__).resolve().parent
@@ -228,8 +230,9 @@ def read_calibration(path: str | None) -> Calibration:
     from .scenario import load_scenario
 
     file = Path(path)
-    if not file.is_file():
+    if not file.exists():
         raise InputError(str(path), "", "no such calibrated scenario file")
+    check_input_file(file)
     scenario = load_scenario(file)  # validates keys, paths and values
     if scenario.profile.name != CALIBRATION_REGION:
         raise InputError(str(path), "profile", f"'{scenario.profile.name}' is not the calibration region "

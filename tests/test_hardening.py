@@ -343,8 +343,10 @@ def test_report_warns_when_runs_come_from_different_code(stored, tmp_path, capsy
 
 def test_report_warns_when_runs_come_from_different_configurations(stored, tmp_path, capsys):
     out = shutil.copytree(stored, tmp_path / "out")
-    one = next((out / "runs" / "scenario=shangluo").rglob("*.parquet"))
-    one.rename(one.with_name("0000000000000000.parquet"))  # as if from an older configuration
+    seed = load_sweep(sweep_file(tmp_path / "s")).seeds()[0]
+    frame = store.load_results(out).query("scenario == 'shangluo' and seed == @seed")
+    # as if stored by an older configuration (a file merely renamed would be refused as damaged)
+    store.write_run(out, "shangluo", seed, "0000000000000000", frame.drop(columns=["config_hash"]))
     assert cli.main(["report", str(out)]) == 0
     err = capsys.readouterr().err
     assert "scenario 'shangluo': stored runs come from different configurations: 0000000000000000 (1 run)" in err
