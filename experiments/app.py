@@ -224,6 +224,7 @@ def levels_figure(outcome):
 
     fig = Figure(figsize=(13, 3.4), layout="constrained")
     axes = fig.subplots(1, len(workbench.LEVELS))
+    shown = None
     for role, name, colour in (("baseline", outcome.pair.names[0], "C7"), ("mix", outcome.pair.names[1], "C0")):
         df = outcome.frames[outcome.frames["scenario"] == name]
         for ax, column in zip(axes, workbench.LEVELS):
@@ -231,6 +232,7 @@ def levels_figure(outcome):
             mean, lo, hi, band = mean_band(df, column)
             ax.plot(mean.index, mean.values / div, color=colour, lw=2, marker="o", ms=3, label=role)
             if band:
+                shown = band
                 ax.fill_between(mean.index, lo.values / div, hi.values / div, color=colour, alpha=0.2, lw=0)
             ax.set_title(title, fontsize=10)
             ax.set_ylabel(unit)
@@ -239,7 +241,7 @@ def levels_figure(outcome):
     axes[0].legend(fontsize=8)
     n = len(outcome.pair.seeds)
     fig.suptitle(f"baseline and mix: mean over {n} seed{'s' if n != 1 else ''}"
-                 + (", shaded: min-max over seeds" if n > 1 else ""), fontsize=11)
+                 + (f", shaded: {shown} over seeds" if shown else ""), fontsize=11)
     return fig
 
 

@@ -105,8 +105,13 @@ def serve(files: list[Path], host: str, port: int, results: Path, open_browser: 
     # no usage statistics sent from a planner's machine (Solara sends them by default)
     os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
     os.environ["SERVER_NAME"], os.environ["SERVER_PORT"] = host, str(port)
+    import warnings
+
     import uvicorn
 
+    # Solara warns on every page load that a cookie cannot be samesite=none over http; on this
+    # machine's own address that is expected (it falls back to lax, which is what is wanted)
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
     config = uvicorn.Config("solara.server.starlette:app", host=host, port=port, log_level="warning")
