@@ -137,8 +137,9 @@ def _run() -> None:
 def _save() -> None:
     pair = _plan()
     if pair is not None:
+        replaced = (save_dir() / pair.file_name).exists()
         path = workbench.save(pair, choices.value, save_dir())
-        saved.set(str(path))
+        saved.set(f"{path}" + (" (it replaces the file saved there before)" if replaced else ""))
 
 
 # ---------------------------------------------------------------------------------------
@@ -286,7 +287,7 @@ def Settings(scenario):
         solara.InputText("Root seed", value=ch.seed, on_value=lambda v: _update(seed=v), classes=["povsim-seed"])
         solara.InputText("Last year", value=ch.end_year, on_value=lambda v: _update(end_year=v),
                          classes=["povsim-end-year"],
-                         message=f"from {scenario.start_year} to the scenario's {scenario.end_year}")
+                         message=f"the scenario runs {scenario.start_year}-{scenario.end_year}")
     solara.Text(f"Defaults: {workbench.DEFAULT_SEEDS} seeds and at most {workbench.DEFAULT_HOUSEHOLDS:,} household "
                 "rows answer within a minute on a laptop once the engine is compiled (the first run after "
                 "installing compiles it, about a minute and a half on 2 cores).")
@@ -324,7 +325,8 @@ def Actions():
     for line in notes.value:
         solara.Warning(line, classes=["povsim-warning"])
     if saved.value:
-        solara.Success(f"saved {saved.value}: povsim run {saved.value} gives the mix's numbers",
+        path, _, note = saved.value.partition(" (")
+        solara.Success(f"saved {path}: povsim run {path} gives the mix's numbers" + (f" ({note}" if note else ""),
                        classes=["povsim-saved"])
     if planned.value is not None:
         solara.FileDownload(planned.value.text, filename=planned.value.file_name,

@@ -119,6 +119,17 @@ def test_a_mix_that_changes_nothing_is_refused():
         workbench.plan(workbench.initial_choices(SHANGLUO))
 
 
+def test_povsim_app_has_help_and_refuses_bad_options_in_one_line(tmp_path, capsys):
+    assert cli.main(["app", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--port" in out and "--host" in out and "--results" in out and "90% intervals" in out
+    for argv, says in ((["--port", "70000"], "command line: --port: 70000 is above the maximum 65535"),
+                       ([str(tmp_path / "missing.toml")], "missing.toml: file not found")):
+        assert cli.main(["app", *argv]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and says in err[0]
+
+
 def test_the_extra_cost_per_sustained_exit_says_which_way_the_mix_goes():
     def horizon(cost, exits, returns):
         return pd.DataFrame({"measure": ["fiscal_cost", "exits", "returns"], "mean": [cost, exits, returns]})
