@@ -102,6 +102,21 @@ def test_the_saved_mix_is_a_scenario_check_and_run_accept_with_the_same_configur
     assert pair.baseline.params.resolved(2016, 2018) == same.params.resolved(2016, 2018)
 
 
+def test_the_baseline_is_the_scenario_unmodified_and_a_shorter_horizon_keeps_the_file_valid(tmp_path, monkeypatch, capsys):
+    national = REPO / "experiments" / "scenarios" / "national.toml"  # dated overrides through 2020
+    choices = dataclasses.replace(workbench.initial_choices(national), households="800",
+                                  measures={**workbench.initial_choices(national).measures, "assets": False})
+    pair = workbench.plan(choices)
+    assert pair.baseline.config_hash() == load_scenario(national, households=800).config_hash()
+    short = workbench.plan(dataclasses.replace(choices, end_year="2015"))
+    assert short.baseline.end_year == short.mix.end_year == 2015
+    # the years after 2015 are left out of the saved file: check would refuse them
+    path = workbench.save(short, dataclasses.replace(choices, end_year="2015"), tmp_path / "saved")
+    assert "2016 =" not in path.read_text(encoding="utf-8")
+    assert check_lines(tmp_path, monkeypatch, capsys, path.read_text(encoding="utf-8"), path.name) == [0, []]
+    assert load_scenario(path).config_hash() == short.mix.config_hash()
+
+
 def test_bad_values_are_refused_with_the_lines_povsim_check_prints(tmp_path, monkeypatch, capsys):
     for choices in (mix_choices(SHANGLUO, **{"medical.assistance_share": "1.5", "microcredit.amount": "a lot"}),
                     dataclasses.replace(mix_choices(SHANGLUO), households="5", seeds="0")):
