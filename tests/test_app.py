@@ -215,14 +215,18 @@ def _browser():
 
 def _start_app(tmp_path: Path, scenario: Path) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", "app", str(scenario), "--port", "0",
-                             "--results", str(tmp_path / "results")], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=open(tmp_path / "app.log", "w"), text=True)
-    line = proc.stdout.readline()
-    match = re.search(r"(http://\S+/)", line)
-    if not match:
-        proc.kill()
-        pytest.fail(f"povsim app printed no address: {line!r}; log: {(tmp_path / 'app.log').read_text()[-2000:]}")
+    out = tmp_path / "app.out"
+    with open(out, "w") as stdout, open(tmp_path / "app.log", "w") as stderr:  # files: never a full pipe
+        proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", "app", str(scenario), "--port", "0",
+                                 "--results", str(tmp_path / "results")], cwd=tmp_path, env=env,
+                                stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (match := re.search(r"(http://\S+/)", out.read_text())):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"povsim app printed no address: {out.read_text()!r}; "
+                        f"log: {(tmp_path / 'app.log').read_text()[-2000:]}")
+        time.sleep(0.2)
     return proc, match.group(1)
 
 
