@@ -180,12 +180,23 @@ def _mp_context():
     return multiprocessing.get_context("spawn")
 
 
+def _leave_interrupts_to_the_parent() -> None:
+    """In a pool worker: ignore SIGINT. Ctrl-C in a terminal signals the whole process
+    group; the parent stops submitting, cancels what has not started and waits for the
+    runs in flight (each stored whole, or not at all), instead of every worker printing a
+    KeyboardInterrupt traceback and the pool breaking."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def make_executor(kind: str, workers: int | None = None, scheduler: str | None = None) -> cf.Executor:
     workers = int(workers or os.cpu_count() or 1)
     if kind == "serial":
         return SerialExecutor()
     if kind == "process":
-        return cf.ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context())
+        return cf.ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(),
+                                      initializer=_leave_interrupts_to_the_parent)
     if kind == "dask":
         return DaskExecutor(scheduler, workers)
     raise ValueError(f"unknown executor {kind!r} (expected one of {', '.join(EXECUTORS)})")
