@@ -265,12 +265,39 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: Run files found whole in this process, by path: the (inode, size, mtime, ctime) of the file
+#: and of its record then. A file whose stat is unchanged is not read again (a sweep that
+#: checks its store before every batch, as calibrate does, reads each file once); any
+#: write, rename or truncation changes the ctime, which no user can set back.
+_WHOLE: dict[str, tuple] = {}
+
+
+def _signature(path: Path) -> tuple | None:
+    try:
+        a, b = os.lstat(path), os.lstat(record_path(path))
+    except OSError:
+        return None
+    return tuple((s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns) for s in (a, b))
+
+
 def check_run_file(path) -> str | None:
     """None when the run file reads back whole and is the run its place says, else what is
     wrong (one phrase): a regular file in a `seed=<seed>` partition, with a record naming
     that seed and the file's config hash, the recorded size and SHA-256, and a Parquet
     footer that parses with the recorded rows and the columns `year` and `config_hash`."""
     path = Path(path)
+    key = str(path.absolute())
+    signature = _signature(path)
+    if signature is not None and _WHOLE.get(key) == signature:
+        return None
+    _WHOLE.pop(key, None)
+    problem = _check_run_file(path)
+    if problem is None and signature is not None and _signature(path) == signature:
+        _WHOLE[key] = signature
+    return problem
+
+
+def _check_run_file(path: Path) -> str | None:
     try:
         st = os.lstat(path)
     except OSError as exc:
@@ -488,13 +515,15 @@ def failures(out_dir) -> list[dict]:
     root = Path(out_dir) / FAILURES
     if not root.is_dir():
         return []
+    from .inputs import read_input
+
     out = []
     for p in sorted(root.glob("*.json")):
         try:
-            rec = json.loads(p.read_text(encoding="utf-8"))
+            rec = json.loads(read_input(p, limit=None).decode("utf-8"))  # a regular file: never a pipe
             if not isinstance(rec, dict):
                 raise ValueError("not an object")
-        except (OSError, ValueError):
+        except (OSError, ValueError, InputError):
             name, _, seed = p.stem.rpartition("__")
             rec = {"scenario": unquote(name), "seed": seed, "error": f"(its failure record {p} cannot be read)"}
         out.append(rec)
