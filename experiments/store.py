@@ -148,9 +148,11 @@ def write_run(out_dir, scenario: str, seed: int, config_hash: str, frame: pd.Dat
 
     `scenario` and `seed` are partition keys, not columns of the file (so a run can be
     moved to another scenario name without rewriting it). The file's metadata holds its
-    provenance (see `provenance`). Files of the same scenario and seed with another config
-    hash (an older configuration) are removed once the new file is in place, and so is an
-    earlier failure record of the run.
+    provenance (see `provenance`). Its record (`record_path`: SHA-256, size and rows of the
+    bytes written, seed, config hash) is put in place just before the file is renamed in.
+    The store's files of the same scenario and seed with another config hash (an older
+    configuration) are removed once the new file is in place, and so is an earlier failure
+    record of the run.
     """
     from .runner import _utc, utc_now
 

@@ -436,6 +436,12 @@ def _interrupt_when(cmd, ready, *, group: bool = False, timeout: float = 120) ->
     return proc.returncode, err.decode()
 
 
+def last_line(err: str) -> str:
+    """The interrupt's line (it may follow a progress line the signal cut short)."""
+    line = err.strip().splitlines()[-1]
+    return line[line.find("povsim: interrupted"):]
+
+
 def _stamps(files) -> dict:
     return {f: (f.stat().st_ino, f.stat().st_mtime_ns) for f in files}
 
@@ -448,14 +454,13 @@ def test_ctrl_c_during_run_keeps_finished_runs_and_a_rerun_loads_them(tmp_path, 
     keep = runner.resume_dir(out)
     code, err = _interrupt_when([sys.executable, "-m", "experiments.cli", *args],
                                 lambda: any(keep.glob("runs/*/*/*.parquet")))
-    lines = err.strip().splitlines()
-    assert code == 130 and lines[-1].startswith("povsim: interrupted: ") and "Traceback" not in err, err
+    assert code == 130 and last_line(err).startswith("povsim: interrupted: ") and "Traceback" not in err, err
     from experiments.scenario import load_scenario
     sc = load_scenario(scenario)
     seeds = runner.replication_seeds(sc.seed, 6)
     kept = runner.kept_runs(keep, sc, seeds)
     assert 1 <= len(kept) < 6, "the run finished before it was interrupted"
-    assert lines[-1] == (f"povsim: interrupted: {len(kept)} of 6 runs finished, kept in {keep}{os.sep}; "
+    assert last_line(err) == (f"povsim: interrupted: {len(kept)} of 6 runs finished, kept in {keep}{os.sep}; "
                          "run the same command again to resume (they are loaded, not run again)")
     assert not out.exists()  # nothing half-written in the output directory
 
@@ -479,11 +484,10 @@ def test_ctrl_c_during_a_process_pool_sweep_keeps_stored_runs(tmp_path, capsys):
     cmd = [sys.executable, "-m", "experiments.cli", "sweep", str(path), "--executor", "process",
            "--workers", "2", "--out", str(out)]
     code, err = _interrupt_when(cmd, lambda: len(store.completed(out)) >= 1, group=True)
-    lines = err.strip().splitlines()
     stored = store.completed(out)
     assert code == 130 and "Traceback" not in err, err
     assert 1 <= len(stored) < 12, "the sweep finished before it was interrupted"
-    assert lines[-1] == (f"povsim: interrupted: {len(stored)} of 12 runs of the sweep stored in {out / 'runs'}"
+    assert last_line(err) == (f"povsim: interrupted: {len(stored)} of 12 runs of the sweep stored in {out / 'runs'}"
                          f"{os.sep} and kept; run the same command again to resume (they are not run again)")
     assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
     before = _stamps(run_files(out))
@@ -503,11 +507,10 @@ def test_ctrl_c_during_calibrate_keeps_evaluated_points(tmp_path, capsys):
     out = tmp_path / "cal"
     code, err = _interrupt_when([sys.executable, "-m", "experiments.cli", *args, "--out", str(out)],
                                 lambda: len(store.completed(out)) >= 2)
-    lines = err.strip().splitlines()
     n = len(store.completed(out))
     assert code == 130 and "Traceback" not in err, err
     assert 2 <= n < 10, "the calibration finished before it was interrupted"
-    assert lines[-1] == (f"povsim: interrupted: {n} runs stored in {out / 'runs'}{os.sep} and kept; run the same "
+    assert last_line(err) == (f"povsim: interrupted: {n} runs stored in {out / 'runs'}{os.sep} and kept; run the same "
                          "command again to resume (the points already run are loaded, not run again; "
                          "--fresh would delete them)")
     before = _stamps(run_files(out))
