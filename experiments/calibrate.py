@@ -26,7 +26,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import sys
 import textwrap
 import time
@@ -38,12 +37,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from sim.errors import InputError, nearest
+from sim.inputs import load_toml
 from sim.params import Parameters, flatten_dotted
 from sim.schema import Key, declare, validate
 
 from . import store
-from .inputs import load_toml
 from .sweep import Sweep, derive
+from .toml_text import toml_key, toml_value
 
 CALIBRATABLE_FILE = Path(__file__).resolve().parent / "calibratable.toml"
 METHODS = ("de", "nelder-mead")
@@ -194,7 +194,7 @@ class PointEvaluator:
         out = []
         for point in points:
             name = f"{self.scenario.name}[{self.label}:{point_key(point)}]"
-            out.append((name, derive(self.scenario, name, point, self.file, "range")))
+            out.append((name, derive(self.scenario, name, point, self.file, "range", sampled=True)))
         return out
 
     def run(self, points: list[dict]) -> list[pd.DataFrame]:
@@ -363,27 +363,6 @@ def calibrate(targets, free: list[FreeParam], *, budget: int, n_seeds: int, out_
 # outputs
 
 
-def _toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
-
-
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        text = repr(value)
-        return text if any(c in text for c in ".en") else text + ".0"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_toml_key(str(k))} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
 def calibrated_scenario_text(targets, result: CalibrationResult, out_dir, n_seeds: int,
                              households: int, when: str) -> str:
     """The base scenario with the fitted values as [overrides], as TOML text."""
@@ -400,20 +379,20 @@ def calibrated_scenario_text(targets, result: CalibrationResult, out_dir, n_seed
         f"# Loss {result.loss:.6g}: tolerance-scaled squared errors of the mean over {n_seeds} seeds",
         f"# of {households:,} households, weighted over series; {result.method}, {result.evaluations} points evaluated.",
         f"# Fitted: {fitted}. fit.csv beside this file compares target and model.",
-        f"name = {_toml_value(name)}",
-        f"description = {_toml_value((raw.get('description', '') + ' (calibrated to ' + targets.name + ')').strip())}",
-        f"profile = {_toml_value(profile)}",
+        f"name = {toml_value(name)}",
+        f"description = {toml_value((raw.get('description', '') + ' (calibrated to ' + targets.name + ')').strip())}",
+        f"profile = {toml_value(profile)}",
     ]
     for key in ("start_year", "end_year", "households", "seed", "seeds"):
         if key in raw:
-            lines.append(f"{key} = {_toml_value(raw[key])}")
+            lines.append(f"{key} = {toml_value(raw[key])}")
     if raw.get("measures"):
-        lines += ["", "[measures]"] + [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in raw["measures"].items()]
+        lines += ["", "[measures]"] + [f"{toml_key(k)} = {toml_value(v)}" for k, v in raw["measures"].items()]
     overrides = flatten_dotted(raw.get("overrides", {}))
     source = f"calibrated to {targets.file} on {when} (loss {result.loss:.4g})"
     for k, v in result.best.items():
         overrides[k] = {"value": float(v), "source": source}
-    lines += ["", "[overrides]"] + [f"{json.dumps(k)} = {_toml_value(v)}" for k, v in overrides.items()]
+    lines += ["", "[overrides]"] + [f"{json.dumps(k)} = {toml_value(v)}" for k, v in overrides.items()]
     return "\n".join(lines) + "\n"
 
 

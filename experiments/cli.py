@@ -409,7 +409,7 @@ def cmd_run(args, argv: list[str]) -> int:
 
 
 def cmd_check(args, argv: list[str]) -> int:
-    from .inputs import load_toml
+    from sim.inputs import load_toml
 
     path = Path(args.file)
     raw = load_toml(path)

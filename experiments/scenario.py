@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim.errors import InputError, nearest
+from sim.inputs import check_input_file, load_toml
 from sim.params import Parameters, flatten_dotted
 from sim.profiles import Profile, available_profiles, load_profile, profile_path
 from sim.schema import Key, declare, suspicious, validate
 from policies import MEASURES
-
-from .inputs import check_input_file, load_toml
 
 MAX_YEAR = 2035
 

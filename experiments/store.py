@@ -517,7 +517,7 @@ def failures(out_dir) -> list[dict]:
     root = Path(out_dir) / FAILURES
     if not root.is_dir():
         return []
-    from .inputs import read_input
+    from sim.inputs import read_input
 
     out = []
     for p in sorted(root.glob("*.json")):
@@ -623,7 +623,7 @@ def read_manifest(out_dir) -> dict | None:
     """The manifest.json of `out_dir`, or None when there is none. One that cannot be read
     (not a regular file, not UTF-8 JSON, not an object, or a field povsim reads of the
     wrong type) is an InputError naming the file (and the field)."""
-    from .inputs import read_input
+    from sim.inputs import read_input
 
     p = Path(out_dir) / MANIFEST
     if not (p.exists() or p.is_symlink()):

@@ -37,14 +37,15 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sim.errors import InputError, nearest
+from sim.inputs import check_input_file, load_toml
 from sim.params import flatten_dotted
-from sim.schema import Key, declare, problems_of, raise_all, validate
+from sim.schema import Key, SuspiciousValue, declare, problems_of, raise_all, validate
 
-from .inputs import check_input_file, load_toml
 from .scenario import (SCENARIO_SCHEMA, Scenario, check_constraints, check_name, check_override_years,
                        check_population, load_scenario, measure_switches)
 
@@ -121,13 +122,19 @@ def format_value(value) -> str:
     return str(value)
 
 
-def derive(scenario: Scenario, name: str, overrides: dict, file: str, section: str) -> Scenario:
+def derive(scenario: Scenario, name: str, overrides: dict, file: str, section: str,
+           sampled: bool = False) -> Scenario:
     """A copy of `scenario` named `name` with overrides (validated) applied on top:
-    parameter values and measure switches (`measures.<name> = true|false`)."""
+    parameter values and measure switches (`measures.<name> = true|false`). `sampled`
+    points are drawn from a declared range: a value far from the default is what the range
+    asked for, so it is not warned about as a probable mistake (errors still are)."""
     if not overrides:
         return replace(scenario, name=name)
     switches, parameter_overrides = measure_switches(overrides, file, section)
-    params = scenario.params.override(parameter_overrides, file, section=section)
+    with warnings.catch_warnings():
+        if sampled:
+            warnings.simplefilter("ignore", SuspiciousValue)
+        params = scenario.params.override(parameter_overrides, file, section=section)
     check_override_years(parameter_overrides, scenario.end_year, file, section)
     check_constraints(params, scenario.start_year, scenario.end_year, file)
     check_population(scenario.profile, params, scenario.start_year, file,
@@ -304,7 +311,7 @@ def load_sweep(path: str | Path, households: int | None = None,
         for sname, scenario in base:
             for j, point in enumerate(points):
                 rname = f"{sname}[{method}={j:0{width}d}]"
-                runs.append((rname, derive(scenario, rname, point, file, "sample.ranges")))
+                runs.append((rname, derive(scenario, rname, point, file, "sample.ranges", sampled=True)))
     else:
         runs = base
 

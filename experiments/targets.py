@@ -45,9 +45,9 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import InputError, nearest
+from sim.inputs import check_input_file, load_toml
 from sim.schema import Key, declare, validate
 
-from .inputs import check_input_file, load_toml
 from .scenario import Scenario, load_scenario
 
 RELATIONS = ("equal", "at_least", "at_most")

@@ -56,9 +56,8 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import InputError
+from sim.inputs import check_input_file, load_toml
 from sim.params import flatten_dotted
-
-from .inputs import check_input_file, load_toml
 
 PROG = "python -m experiments.validation"
 EXPERIMENTS = Path(__file__).resolve().parent

@@ -43,7 +43,8 @@ from pathlib import Path
 import pandas as pd
 
 from sim.errors import InputError
-from sim.params import flatten_dotted, load_toml
+from sim.inputs import load_toml
+from sim.params import flatten_dotted
 from sim.schema import SuspiciousValue, problems_of
 
 from . import store
@@ -235,7 +236,7 @@ def scenario_text(choices: Choices, target_dir, *, mix: bool = True, when: str |
     [overrides] folded in), the scenario's overrides and then the page's values in
     [overrides], each page value with its source. Values are written as the page read them
     (a field that does not read as a number stays text), so the file says what was typed."""
-    from .calibrate import _toml_key, _toml_value
+    from .toml_text import toml_key, toml_value
     from policies import MEASURES
 
     base_file = Path(choices.scenario_file)
@@ -278,20 +279,20 @@ def scenario_text(choices: Choices, target_dir, *, mix: bool = True, when: str |
                 ", unmodified, with povsim app's run settings."),
              f"# Changed against {base_name}: {what or 'nothing'}." if mix else
              "# The baseline the mix is compared with, seed by seed.",
-             f"name = {_toml_value(name)}"]
+             f"name = {toml_value(name)}"]
     description = str(raw.get("description", "")) if isinstance(raw.get("description", ""), str) else ""
     if mix:
         description = (f"{description}; mix: {what}" if what else description).strip("; ")
     if description:
-        lines.append(f"description = {_toml_value(description)}")
+        lines.append(f"description = {toml_value(description)}")
     if isinstance(profile, str):
-        lines.append(f"profile = {_toml_value(_relative_profile(profile, base_file, target_dir))}")
+        lines.append(f"profile = {toml_value(_relative_profile(profile, base_file, target_dir))}")
     for key, value in settings.items():
         if value is not None:
-            lines.append(f"{key} = {_toml_value(value)}")
-    lines += ["", "[measures]"] + [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in measures.items()]
+            lines.append(f"{key} = {toml_value(value)}")
+    lines += ["", "[measures]"] + [f"{toml_key(k)} = {toml_value(v)}" for k, v in measures.items()]
     if overrides:
-        lines += ["", "[overrides]"] + [f"{_toml_value(str(k))} = {_toml_value(v)}" for k, v in overrides.items()]
+        lines += ["", "[overrides]"] + [f"{toml_value(str(k))} = {toml_value(v)}" for k, v in overrides.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import InputError, nearest, unknown_key
-from .schema import Key, check_number, declare, validate, parse_toml, problems_of, raise_all, suspicious
+from .inputs import load_toml
+from .schema import Key, check_number, declare, validate, problems_of, raise_all, suspicious
 
 PARAMETER_DIR = Path(__file__).resolve().parent.parent / "policies" / "parameters"
 
@@ -152,20 +153,6 @@ def _walk(tree: dict, prefix: str, file: str, out: dict[str, Param], problems: l
             problems.extend(problems_of(err))
     if top:
         raise_all(problems)
-
-
-def load_toml(path: Path | str) -> dict:
-    """Parse a TOML file, turning every failure into an InputError naming the file."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(str(path), "", "file not found") from None
-    except IsADirectoryError:
-        raise InputError(str(path), "", "is a directory, not a file") from None
-    except OSError as exc:
-        raise InputError(str(path), "", f"cannot read: {exc.strerror}") from None
-    return parse_toml(raw, str(path))
 
 
 def flatten_dotted(tree: dict, prefix: str = "") -> dict:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
-from .params import load_toml
+from .inputs import load_toml
 from .schema import Key, declare, suspicious, validate
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"

@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 
 from experiments import cli, runner, store
 from experiments.executors import SerialExecutor, run_sweep
-from experiments.inputs import MAX_INPUT_BYTES
+from sim.inputs import MAX_INPUT_BYTES
 from experiments.sweep import MAX_RUNS, load_sweep
 from killed_sweeps import sweep_env
 from sim.errors import InputError

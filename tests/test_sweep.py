@@ -163,6 +163,23 @@ def test_grid_expands_every_scenario_with_unique_names(tmp_path):
     assert len(sweep.runs()) == 8 * 2
 
 
+def test_sampled_points_far_from_the_default_are_not_warned_about_but_a_grid_value_is(tmp_path):
+    """A range asked for values a hundredth of the default: each sampled point is what it
+    asked for, not a probable mistake; the same value written in a grid still warns."""
+    import warnings
+
+    from sim.schema import SuspiciousValue
+    sample = write_sweep(tmp_path, '[sample]\nmethod = "lhs"\nn = 4\nseed = 3\n[sample.ranges]\n'
+                                   '"microcredit.project_return_mean" = [0.0001, 0.002]\n', scenarios=("shangluo",))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SuspiciousValue)
+        assert len(load_sweep(sample).scenarios) == 4
+    grid = write_sweep(tmp_path, '[grid]\n"microcredit.project_return_mean" = [0.001]\n', name="g",
+                       scenarios=("shangluo",))
+    with pytest.warns(SuspiciousValue, match="1/150 of the default"):
+        load_sweep(grid)
+
+
 @pytest.mark.parametrize("method", ["lhs", "sobol"])
 def test_sample_expands_to_points_within_ranges(tmp_path, method):
     path = write_sweep(tmp_path, f'[sample]\nmethod = "{method}"\nn = 4\nseed = 3\n[sample.ranges]\n'

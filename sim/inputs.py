@@ -1,8 +1,9 @@
 """Input files are read through one function: regular files only, within a size limit.
 
-Scenario, sweep, target, profile and calibration files (everything `povsim` reads as TOML)
-come through `load_toml` (or, for a path handed on to another reader such as
-`sim.profiles.load_profile`, are first checked with `check_input_file`). Anything that is
+Parameter, profile, scenario, sweep, target and calibration files (everything `povsim`
+reads as TOML) come through `load_toml`; a path named in one input and read later by
+another reader is first checked with `check_input_file`, so the error names the file and
+field that named it. Anything that is
 not a regular file once symlinks are followed (a directory, `/dev/zero`, a named pipe, a
 socket) is refused without being opened for reading, and so is a file larger than
 `MAX_INPUT_BYTES`: otherwise `/dev/zero` or a pipe would hang the command, and a huge
