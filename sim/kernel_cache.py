@@ -51,6 +51,13 @@ def cache_dirs_of(source_dir: Path) -> list[Path]:
     return dirs
 
 
+def read_dir_of(source_dir: Path) -> Path:
+    """Where numba looks for the cached passes of `source_dir`: under NUMBA_CACHE_DIR when it
+    is set (numba's user-provided locator comes first and is then the only one used), else
+    beside the sources."""
+    return cache_dirs_of(source_dir)[-1]
+
+
 def _cache_dirs(root: Path) -> list[Path]:
     return [d for package in PACKAGES for d in cache_dirs_of(root / package)]
 

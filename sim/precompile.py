@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from .kernel_cache import PACKAGES, cache_dirs_of
+from .kernel_cache import PACKAGES, read_dir_of
 
 SIGNATURES = Path(__file__).resolve().parent / "compiled_signatures.json"
 
@@ -183,7 +183,8 @@ def _cached(entry: dict) -> bool:
         return False
     source = Path(spec.origin)
     stem = f"{source.stem}.{name}-*.nbi"
-    return any(any(d.glob(stem)) for d in cache_dirs_of(source.parent) if d.is_dir())
+    where = read_dir_of(source.parent)
+    return where.is_dir() and any(where.glob(stem))
 
 
 # assumption: a helper process spends about this long importing numba and the engine before

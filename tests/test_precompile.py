@@ -46,6 +46,29 @@ def test_a_run_compiles_only_the_passes_of_its_measures():
     assert precompile.needed(entries, None) == entries
 
 
+def test_a_pass_counts_as_cached_only_where_numba_reads_it(tmp_path, monkeypatch):
+    """With NUMBA_CACHE_DIR set numba reads only there, so an index beside the sources does
+    not spare the first run its compile (it would compile pass by pass, on one core)."""
+    entry = {"pass": "sim.sums:weighted_sum"}
+    source_dir = REPO / "sim"
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    beside = source_dir / "__pycache__" / "sums.weighted_sum-0.py312.nbi"
+    made = not beside.exists()
+    beside.parent.mkdir(exist_ok=True)
+    beside.touch()
+    try:
+        assert precompile._cached(entry)
+        monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+        assert precompile._cached(entry) is False
+        user = tmp_path / source_dir.relative_to(source_dir.anchor)
+        user.mkdir(parents=True)
+        (user / "sums.weighted_sum-0.py312.nbi").touch()
+        assert precompile._cached(entry)
+    finally:
+        if made:
+            beside.unlink()
+
+
 def test_listed_passes_compile_and_stale_entries_are_passed_over():
     from sim.sums import weighted_sum
 
