@@ -29,6 +29,7 @@ from sim.errors import InputError
 from sim.params import PARAMETER_DIR, Parameters
 from sim.profiles import PROFILE_DIR
 from sim.schema import SCHEMAS, InputProblems, SuspiciousValue, find_duplicate_key
+from scenario_copies import short_copy
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = REPO / "experiments" / "scenarios"
@@ -50,15 +51,6 @@ def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
     else:
         path.write_text(content, encoding="utf-8")
     return path
-
-
-def short_copy(tmp_path: Path, stem: str) -> Path:
-    text = (SCENARIOS / f"{stem}.toml").read_text(encoding="utf-8")
-    text = re.sub(r"^end_year\s*=.*$", "end_year = 2017", text, flags=re.M)
-    out = tmp_path / "scenarios" / f"{stem}.toml"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    return out
 
 
 def sweep_file(tmp_path: Path, names=("baseline", "shangluo"), files=None, replications=2) -> Path:

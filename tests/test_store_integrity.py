@@ -40,21 +40,12 @@ from experiments.executors import SerialExecutor, run_sweep
 from sim.inputs import MAX_INPUT_BYTES
 from experiments.sweep import MAX_RUNS, load_sweep
 from killed_sweeps import sweep_env
+from scenario_copies import short_copy
 from sim.errors import InputError
 
 REPO = Path(__file__).resolve().parent.parent
-SCENARIOS = REPO / "experiments" / "scenarios"
 HOUSEHOLDS = 300
 SMALL = f'name = "small"\nprofile = "shangluo"\nend_year = 2017\nhouseholds = {HOUSEHOLDS}\nseed = 3\n'
-
-
-def short_copy(folder: Path, stem: str) -> Path:
-    text = (SCENARIOS / f"{stem}.toml").read_text(encoding="utf-8")
-    text = re.sub(r"^end_year\s*=.*$", "end_year = 2017", text, flags=re.M)
-    out = folder / "scenarios" / f"{stem}.toml"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    return out
 
 
 def tiny_sweep(folder: Path, replications: int = 2, households: int = HOUSEHOLDS, body: str = "") -> Path:

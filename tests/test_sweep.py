@@ -19,21 +19,10 @@ from experiments.executors import SerialExecutor, execute_run, make_executor, ru
 from experiments.runner import replication_seeds
 from experiments.sweep import load_sweep
 from killed_sweeps import kill_when, sweep_env
+from scenario_copies import END_YEAR, short_copy
 
 REPO = Path(__file__).resolve().parent.parent
-SCENARIOS = REPO / "experiments" / "scenarios"
-END_YEAR = 2017  # two years per run: the whole file stays well under a minute
 HOUSEHOLDS = 300
-
-
-def short_copy(tmp_path: Path, stem: str) -> Path:
-    """experiments/scenarios/<stem>.toml cut to end in END_YEAR, in tmp_path/scenarios/."""
-    text = (SCENARIOS / f"{stem}.toml").read_text(encoding="utf-8")
-    text = re.sub(r"^end_year\s*=.*$", f"end_year = {END_YEAR}", text, flags=re.M)
-    out = tmp_path / "scenarios" / f"{stem}.toml"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    return out
 
 
 def write_sweep(tmp_path: Path, body: str = "", *, name: str = "mini", replications: int = 2,
