@@ -18,3 +18,17 @@ def short_copy(folder: Path, stem: str, end_year: int = END_YEAR) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     return out
+
+
+def sweep_file(folder: Path, names=("baseline", "shangluo"), files=None, *, name: str = "mini", seed: int = 7,
+               replications: int = 2, households: int = 300, body: str = "") -> Path:
+    """A sweep file `folder/<name>.toml` over short copies of the scenarios `files` (default
+    `names`), run as `names`, the first the baseline; `body` holds tables such as [grid]."""
+    entries = ""
+    for run_name, stem in zip(names, files or names):
+        short_copy(folder, stem)
+        entries += f'\n[[scenarios]]\nname = "{run_name}"\nfile = "scenarios/{stem}.toml"\n'
+    path = folder / f"{name}.toml"
+    path.write_text(f'name = "{name}"\nseed = {seed}\nreplications = {replications}\nhouseholds = {households}\n'
+                    f'baseline = "{names[0]}"\n{entries}\n{body}', encoding="utf-8")
+    return path

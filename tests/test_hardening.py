@@ -29,7 +29,7 @@ from sim.errors import InputError
 from sim.params import PARAMETER_DIR, Parameters
 from sim.profiles import PROFILE_DIR
 from sim.schema import SCHEMAS, InputProblems, SuspiciousValue, find_duplicate_key
-from scenario_copies import short_copy
+from scenario_copies import short_copy, sweep_file
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = REPO / "experiments" / "scenarios"
@@ -50,18 +50,6 @@ def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
         path.write_bytes(content)
     else:
         path.write_text(content, encoding="utf-8")
-    return path
-
-
-def sweep_file(tmp_path: Path, names=("baseline", "shangluo"), files=None, replications=2) -> Path:
-    files = files or names
-    entries = ""
-    for name, stem in zip(names, files):
-        short_copy(tmp_path, stem)
-        entries += f'\n[[scenarios]]\nname = "{name}"\nfile = "scenarios/{stem}.toml"\n'
-    path = tmp_path / "mini.toml"
-    path.write_text(f'name = "mini"\nseed = 7\nreplications = {replications}\n'
-                    f'households = {HOUSEHOLDS}\nbaseline = "{names[0]}"\n{entries}', encoding="utf-8")
     return path
 
 

@@ -40,7 +40,7 @@ from experiments.executors import SerialExecutor, run_sweep
 from sim.inputs import MAX_INPUT_BYTES
 from experiments.sweep import MAX_RUNS, load_sweep
 from killed_sweeps import sweep_env
-from scenario_copies import short_copy
+from scenario_copies import sweep_file
 from sim.errors import InputError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -50,14 +50,7 @@ SMALL = f'name = "small"\nprofile = "shangluo"\nend_year = 2017\nhouseholds = {H
 
 def tiny_sweep(folder: Path, replications: int = 2, households: int = HOUSEHOLDS, body: str = "") -> Path:
     """Two shipped scenarios cut to 2016-2017, over `replications` common seeds."""
-    entries = ""
-    for stem in ("baseline", "shangluo"):
-        short_copy(folder, stem)
-        entries += f'\n[[scenarios]]\nname = "{stem}"\nfile = "scenarios/{stem}.toml"\n'
-    path = folder / "tiny.toml"
-    path.write_text(f'name = "tiny"\nseed = 5\nreplications = {replications}\nhouseholds = {households}\n'
-                    f'baseline = "baseline"\n{entries}\n{body}', encoding="utf-8")
-    return path
+    return sweep_file(folder, name="tiny", seed=5, replications=replications, households=households, body=body)
 
 
 def main(argv, capsys) -> tuple[int, str, list[str]]:
