@@ -236,7 +236,7 @@ def ensure_compiled(say=None, workers: int | None = None, measures: dict[str, bo
     t0 = time.perf_counter()
     if say:
         say(f"compiling the engine on {n} core{'s' if n != 1 else ''} (once after installing or "
-            "updating; about a minute on 2 cores)...")
+            "updating; about a minute and a half on 2 cores)...")
     place = {id(e): i for i, e in enumerate(everything)}  # a helper reads the list itself
     helpers = []
     for part in parts[1:]:
