@@ -10,6 +10,7 @@ from agents.government import assign
 from policies import assets, ecological, industry, public_jobs, training
 from sim.fields import COUNTY, HOUSEHOLD, VILLAGE, Labor, Location, Status
 from sim.params import Parameters
+from sim.schema import SuspiciousValue
 from sim.streams import Streams
 from sim.table import Table
 
@@ -125,8 +126,9 @@ def test_a_budget_per_poor_person_binds_on_targeted_spending():
     from sim.model import PovertyModel
     measures = dict(training=True, industry=True, assets=True)
     per_person = 20.0  # yuan per registered person a year: far below what cadres could spend
-    m = PovertyModel("guangdong", households=2000, rng=1, measures=measures, end_year=2017,
-                     overrides={"budget.per_registered_person": per_person})
+    with pytest.warns(SuspiciousValue, match="budget.per_registered_person"):  # deliberately tiny
+        m = PovertyModel("guangdong", households=2000, rng=1, measures=measures, end_year=2017,
+                         overrides={"budget.per_registered_person": per_person})
     cap = per_person * m.initial["registered_poor_people"]
     free = PovertyModel("guangdong", households=2000, rng=1, measures=measures, end_year=2017,
                         overrides={"budget.per_registered_person": 0.0})
