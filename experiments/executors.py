@@ -311,6 +311,13 @@ def run_sweep(sweep, out_dir, executor: cf.Executor, fresh: bool = False,
     if damaged:
         redo = set(keys) - {(r["scenario"], r["seed"], r["config_hash"]) for r in whole}
         say = warn or (lambda line: print(f"povsim: warning: {line}", file=sys.stderr, flush=True))
+        unrecorded = [d for d in damaged if d[1] == store.NO_RECORD]
+        if len(unrecorded) > store.UNRECORDED_LINES:  # a store from before run files were verified
+            listing = store.list_unrecorded(out_dir, unrecorded)
+            say(f"{out_dir}: {len(unrecorded)} run files without a checksum record ({store.NO_RECORD.partition(': ')[2]}) "
+                f"moved into {out_dir / store.DAMAGED}, their paths kept, listed in {listing}; "
+                "the runs this sweep asks for are done again")
+            damaged = [d for d in damaged if d[1] != store.NO_RECORD]
         for path, problem, dest in damaged:
             seed = store._seed_of(path)
             say(store.damaged_line(path, problem, dest, (store._scenario_of(path), seed, path.stem) in redo))

@@ -31,7 +31,8 @@ recorded size and checksum, whose Parquet footer parses with the recorded rows a
 columns `year` and `config_hash`, in the partition of its recorded seed and named by its
 recorded hash. A damaged or foreign file (truncated, emptied, bytes changed, another
 run's file swapped in, a stray `.parquet` with no record) is not trusted: a sweep names
-it (`set_aside_damaged`, one line each), moves it with its record into
+it (`set_aside_damaged`, one line each; more than `UNRECORDED_LINES` files without a
+record are listed in a file named by one line), moves it with its record into
 `damaged/<its path>` with a UTC time stamp in its name (never deleted), and runs it
 again; `load_results` refuses to read it, naming it. Checking costs one read of each file
 (~80 KB a run) and its footer.
@@ -234,6 +235,11 @@ def _seed_of(path: Path) -> int | None:
 
 #: assumption: a record is a few hundred bytes; anything far larger is not one of ours
 MAX_RECORD_BYTES = 65_536
+NO_RECORD = ("no checksum record beside it: not a run file this store wrote, or one written by a "
+             "povsim from before run files were verified")
+#: assumption: up to this many run files without a record are named one line each; more are
+#: most likely a whole store from before run files were verified, listed in a file instead
+UNRECORDED_LINES = 5
 
 
 def _read_record(run_file: Path) -> dict | str:
@@ -242,8 +248,7 @@ def _read_record(run_file: Path) -> dict | str:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        return ("no checksum record beside it: not a run file this store wrote, or one written by a "
-                "povsim from before run files were verified")
+        return NO_RECORD
     except OSError as exc:
         return f"its record {path.name} cannot be read: {exc.strerror}"
     if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_RECORD_BYTES:
@@ -390,6 +395,19 @@ def set_aside_damaged(out_dir) -> tuple[list[dict], list[tuple[Path, str, Path |
             dest = None
         moved.append((path, problem, dest))
     return good, moved
+
+
+def list_unrecorded(out_dir, moved: list[tuple[Path, str, Path | None]]) -> Path:
+    """Write `damaged/unrecorded-<UTC time>.txt`: each run file without a record, a line
+    `<where it was>\t<where it went>`; returns its path."""
+    from .runner import utc_now
+
+    folder = Path(out_dir) / DAMAGED
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"unrecorded-{utc_now().strftime('%Y%m%dT%H%M%SZ')}.txt"
+    text = "".join(f"{p}\t{dest if dest is not None else 'not moved'}\n" for p, _, dest in moved)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return path
 
 
 def damaged_line(path: Path, problem: str, dest: Path | None, redone: bool) -> str:

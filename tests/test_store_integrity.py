@@ -88,6 +88,26 @@ def test_every_run_file_has_a_record_of_what_was_written(reference):
         assert store.check_run_file(f) is None
 
 
+def test_a_store_from_before_records_is_listed_in_one_file_not_one_line_a_run(tmp_path):
+    """Six run files without records (as an older povsim wrote them): one line naming a
+    list of all six, each moved aside with its path kept, and every run done again."""
+    path = tiny_sweep(tmp_path, replications=3)
+    out = tmp_path / "out"
+    assert run_sweep(load_sweep(path), out, SerialExecutor(), progress=False) == (6, 0, 0)
+    expected = store.load_results(out)
+    files = run_files(out)
+    for f in files:
+        store.record_path(f).unlink()
+    lines: list[str] = []
+    assert run_sweep(load_sweep(path), out, SerialExecutor(), progress=False, warn=lines.append) == (6, 0, 0)
+    assert len(lines) == 1 and "6 run files without a checksum record" in lines[0], lines
+    listing = Path(lines[0].split("listed in ")[1].partition(";")[0])
+    listed = [line.split("\t") for line in listing.read_text(encoding="utf-8").splitlines()]
+    assert sorted(p for p, _ in listed) == sorted(str(f) for f in files)
+    assert all(Path(dest).is_file() and store.DAMAGED in Path(dest).parts for _, dest in listed)
+    pd.testing.assert_frame_equal(store.load_results(out), expected, check_exact=True)
+
+
 def test_a_truncated_run_file_is_named_moved_aside_and_run_again(reference, tmp_path, capsys):
     """The issue's reproduction: `truncate -s 100` a stored run; the rerun said "already
     stored". Now it names the file once, keeps it in damaged/ and runs it again."""
