@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import html
-import math
 import os
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from solara.lab import task
 
 from experiments import workbench
 from experiments.app_server import ENV_RESULTS, ENV_SCENARIOS
-from experiments.compare import YEARLY, _interval, _num
+from experiments.compare import YEARLY, interval_text, number_text
 from experiments.report import LEVEL, MEASURES as HORIZON
 from experiments.scenario import load_scenario
 from policies import MEASURES
@@ -150,18 +149,14 @@ def _e(text) -> str:
     return html.escape(str(text))
 
 
-def _level(v: float, divisor: float) -> str:
-    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v / divisor:,.1f}"
-
-
 def horizon_html(outcome) -> str:
     base, mix = outcome.pair.names
     rows = []
     for _, r in outcome.horizon.iterrows():
         title, unit, div, dec = HORIZON[r["measure"]]
-        rows.append(f"<tr><th>{_e(title)}</th><td>{_e(unit)}</td><td>{_num(r['a_mean'], div, dec, False)}</td>"
-                    f"<td>{_num(r['b_mean'], div, dec, False)}</td>"
-                    f"<td class='diff' data-measure='{_e(r['measure'])}'>{_interval(r, div, dec)}</td></tr>")
+        rows.append(f"<tr><th>{_e(title)}</th><td>{_e(unit)}</td><td>{number_text(r['a_mean'], div, dec, False)}</td>"
+                    f"<td>{number_text(r['b_mean'], div, dec, False)}</td>"
+                    f"<td class='diff' data-measure='{_e(r['measure'])}'>{interval_text(r, div, dec)}</td></tr>")
     head = ("<tr><th>over the horizon</th><th>unit</th><th>baseline</th><th>mix</th>"
             f"<th>mix - baseline [{LEVEL:.0%} interval]</th></tr>")
     return f"<table class='povsim-table povsim-horizon'>{head}{''.join(rows)}</table>"
@@ -176,7 +171,7 @@ def differences_html(outcome) -> str:
         cells = []
         for column, (_, _, div) in YEARLY.items():
             r = y[(y["measure"] == column) & (y["year"] == year)].iloc[0]
-            cells.append(f"<td class='diff' data-measure='{column}' data-year='{int(year)}'>{_interval(r, div)}</td>")
+            cells.append(f"<td class='diff' data-measure='{column}' data-year='{int(year)}'>{interval_text(r, div)}</td>")
         rows.append(f"<tr><th>{int(year)}</th>{''.join(cells)}</tr>")
     return f"<table class='povsim-table povsim-differences'>{head}{''.join(rows)}</table>"
 
@@ -195,7 +190,9 @@ def levels_html(outcome) -> str:
             div = YEARLY[column][2]
             for role in ("baseline", "mix"):
                 r = table[(table["scenario"] == role) & (table["measure"] == column) & (table["year"] == year)].iloc[0]
-                text = _level(r["mean"], div) + (f" [{_level(r['lo'], div)}-{_level(r['hi'], div)}]" if band else "")
+                text = number_text(r["mean"], div, signed=False)
+                if band:
+                    text += f" [{number_text(r['lo'], div, signed=False)}-{number_text(r['hi'], div, signed=False)}]"
                 cells.append(f"<td class='level' data-scenario='{role}' data-measure='{column}' "
                              f"data-year='{int(year)}'>{text}</td>")
         rows.append(f"<tr><th>{int(year)}</th>{''.join(cells)}</tr>")

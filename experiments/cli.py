@@ -228,12 +228,11 @@ def plan_run(args) -> tuple:
 
     scenario = load_scenario(args.scenario, households=households)
     if args.set:
-        from .sweep import derive, format_value
+        from .sweep import derive, point_name
 
         overrides = command_line_overrides(args.set)
         # named as a sweep names a grid point, so its results do not replace the scenario's own
-        label = ",".join(f"{k}={format_value(v)}" for k, v in overrides.items())
-        scenario = derive(scenario, f"{scenario.name}[{label}]", overrides, CMDLINE, "--set")
+        scenario = derive(scenario, point_name(scenario.name, overrides), overrides, CMDLINE, "--set")
 
     if seed is not None and n_seeds is None:
         seeds, seeding = [seed], {"method": "exact", "seed": seed}

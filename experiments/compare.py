@@ -118,17 +118,19 @@ def paired_differences(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str] 
     return yearly, horizon
 
 
-def _num(value: float, divisor: float, decimals: int = 1, signed: bool = True) -> str:
+def number_text(value: float, divisor: float, decimals: int = 1, signed: bool = True) -> str:
+    """`value / divisor` as the tables show it (signed for differences); "n/a" for NaN."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     return f"{value / divisor:{'+' if signed else ''},.{decimals}f}"
 
 
-def _interval(row, divisor: float, decimals: int = 1) -> str:
+def interval_text(row, divisor: float, decimals: int = 1) -> str:
+    """A difference row's mean with its interval, "+1.2 [-0.3, +2.7]"."""
     if math.isnan(row["lo"]):
-        return f"{_num(row['mean'], divisor, decimals)} [one seed: no interval]"
-    return (f"{_num(row['mean'], divisor, decimals)} [{_num(row['lo'], divisor, decimals)}, "
-            f"{_num(row['hi'], divisor, decimals)}]")
+        return f"{number_text(row['mean'], divisor, decimals)} [one seed: no interval]"
+    return (f"{number_text(row['mean'], divisor, decimals)} [{number_text(row['lo'], divisor, decimals)}, "
+            f"{number_text(row['hi'], divisor, decimals)}]")
 
 
 def format_tables(yearly: pd.DataFrame, horizon: pd.DataFrame, markdown: bool = False) -> str:
@@ -138,9 +140,9 @@ def format_tables(yearly: pd.DataFrame, horizon: pd.DataFrame, markdown: bool = 
     head = (f"B - A, paired by seed over the {len(seeds)} seed{'s' if len(seeds) != 1 else ''} both were "
             f"run with: mean difference [{level} t-interval of the mean]")
     lines = [f"A: {a}", f"B: {b}", head, ""]
-    hrows = [[MEASURES[r["measure"]][0], MEASURES[r["measure"]][1], _num(r["a_mean"], MEASURES[r["measure"]][2],
-              MEASURES[r["measure"]][3], False), _num(r["b_mean"], MEASURES[r["measure"]][2],
-              MEASURES[r["measure"]][3], False), _interval(r, MEASURES[r["measure"]][2], MEASURES[r["measure"]][3])]
+    hrows = [[MEASURES[r["measure"]][0], MEASURES[r["measure"]][1], number_text(r["a_mean"], MEASURES[r["measure"]][2],
+              MEASURES[r["measure"]][3], False), number_text(r["b_mean"], MEASURES[r["measure"]][2],
+              MEASURES[r["measure"]][3], False), interval_text(r, MEASURES[r["measure"]][2], MEASURES[r["measure"]][3])]
              for _, r in horizon.iterrows()]
     lines += _grid(["over the horizon", "unit", "A", "B", "B - A"], hrows, markdown)
     lines.append("")
@@ -150,7 +152,7 @@ def format_tables(yearly: pd.DataFrame, horizon: pd.DataFrame, markdown: bool = 
         row = [str(year)]
         for column, (_, _, divisor) in YEARLY.items():
             r = yearly[(yearly["measure"] == column) & (yearly["year"] == year)].iloc[0]
-            row.append(_interval(r, divisor))
+            row.append(interval_text(r, divisor))
         yrows.append(row)
     headers = ["year"] + [f"{title} ({unit})" for title, unit, _ in YEARLY.values()]
     lines += _grid(headers, yrows, markdown)
@@ -222,9 +224,8 @@ def compare(a: str, b: str, store: str | None = None, out_dir: str | None = None
         name_a, name_b = str(a), str(b)
     yearly, horizon = paired_differences(da, db, (name_a, name_b), where=store or b)
     target = Path(out_dir) if out_dir else Path("results") / "compare" / _dir_safe(f"{name_b} vs {name_a}")
-    csv = io.StringIO()
-    pd.concat([horizon.assign(year="horizon"), yearly]).to_csv(csv, index=False)
-    atomic_write(target / "compare.csv", lambda tmp: tmp.write_text(csv.getvalue(), encoding="utf-8"))
+    csv = differences_csv(yearly, horizon)
+    atomic_write(target / "compare.csv", lambda tmp: tmp.write_text(csv, encoding="utf-8"))
     what = (describe_run(store or a, str(da["scenario"].iloc[0])), describe_run(store or b, str(db["scenario"].iloc[0])))
     seeds = len(yearly.attrs["seeds"])
     md = (f"# {name_b} - {name_a}\n\nA: {what[0]}; B: {what[1]}; {seeds} shared seeds.\n\n"
@@ -237,6 +238,13 @@ def compare(a: str, b: str, store: str | None = None, out_dir: str | None = None
     print(format_tables(yearly, horizon), file=out)
     print(f"comparison written to {target}/ ({', '.join(FILES)})", file=out)
     return 0
+
+
+def differences_csv(yearly: pd.DataFrame, horizon: pd.DataFrame) -> str:
+    """compare.csv: the horizon's rows (year "horizon"), then the yearly ones."""
+    buf = io.StringIO()
+    pd.concat([horizon.assign(year="horizon"), yearly]).to_csv(buf, index=False)
+    return buf.getvalue()
 
 
 def describe_run(directory: str, scenario: str) -> str:

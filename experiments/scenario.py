@@ -234,6 +234,20 @@ def measure_switches(overrides: dict, file: str, section: str) -> tuple[dict[str
     return switches, params
 
 
+def apply_overrides(params: Parameters, overrides: dict, profile: Profile, start: int, end: int,
+                    file: str, section: str) -> tuple[dict[str, bool], Parameters]:
+    """(measure switches, parameters) of an overrides table applied on top of `params`, and
+    checked as a scenario's are: values against their bounds, years within the horizon, the
+    constraints between parameters, and a poverty line the profile's population can meet."""
+    switches, parameter_overrides = measure_switches(overrides, file, section)
+    params = params.override(parameter_overrides, file, section=section)
+    check_override_years(parameter_overrides, end, file, section)
+    check_constraints(params, start, end, file)
+    check_population(profile, params, start, file,
+                     f"{section}.poverty.line" if "poverty.line" in parameter_overrides else "")
+    return switches, params
+
+
 def load_scenario(path: str | Path, households: int | None = None,
                   base_params: Parameters | None = None) -> Scenario:
     path = Path(path)
@@ -259,13 +273,8 @@ def load_scenario(path: str | Path, households: int | None = None,
     params = base_params or Parameters.load()
     params = params.override(profile.parameter_overrides, profile.file, section="parameters")
     overrides = data.get("overrides", {})
-    switches, parameter_overrides = measure_switches(overrides, file, "overrides")
+    switches, params = apply_overrides(params, overrides, profile, start, end, file, "overrides")
     measures.update(switches)
-    params = params.override(parameter_overrides, file, section="overrides")
-    check_override_years(parameter_overrides, end, file, "overrides")
-    check_constraints(params, start, end, file)
-    check_population(profile, params, start, file, "overrides.poverty.line"
-                     if "poverty.line" in parameter_overrides else "")
     if "name" in data:
         check_name(data["name"], file, "name")
     n = households if households is not None else data.get("households", profile.data["default_households"])

@@ -46,8 +46,7 @@ from sim.inputs import check_input_file, load_toml
 from sim.params import flatten_dotted
 from sim.schema import Key, SuspiciousValue, declare, problems_of, raise_all, validate
 
-from .scenario import (SCENARIO_SCHEMA, Scenario, check_constraints, check_name, check_override_years,
-                       check_population, load_scenario, measure_switches)
+from .scenario import SCENARIO_SCHEMA, Scenario, apply_overrides, check_name, load_scenario
 
 SAMPLE_METHODS = ("lhs", "sobol")
 
@@ -122,6 +121,12 @@ def format_value(value) -> str:
     return str(value)
 
 
+def point_name(base: str, point: dict) -> str:
+    """The run name of `base` with `point`'s values: shangluo[medical.assistance_share=0.9]
+    (a grid point, a `povsim run --set` run, a mix of `povsim app`)."""
+    return f"{base}[{','.join(f'{k}={format_value(v)}' for k, v in point.items())}]"
+
+
 def derive(scenario: Scenario, name: str, overrides: dict, file: str, section: str,
            sampled: bool = False) -> Scenario:
     """A copy of `scenario` named `name` with overrides (validated) applied on top:
@@ -130,15 +135,11 @@ def derive(scenario: Scenario, name: str, overrides: dict, file: str, section: s
     asked for, so it is not warned about as a probable mistake (errors still are)."""
     if not overrides:
         return replace(scenario, name=name)
-    switches, parameter_overrides = measure_switches(overrides, file, section)
     with warnings.catch_warnings():
         if sampled:
             warnings.simplefilter("ignore", SuspiciousValue)
-        params = scenario.params.override(parameter_overrides, file, section=section)
-    check_override_years(parameter_overrides, scenario.end_year, file, section)
-    check_constraints(params, scenario.start_year, scenario.end_year, file)
-    check_population(scenario.profile, params, scenario.start_year, file,
-                     f"{section}.poverty.line" if "poverty.line" in parameter_overrides else "")
+        switches, params = apply_overrides(scenario.params, overrides, scenario.profile, scenario.start_year,
+                                           scenario.end_year, file, section)
     merged = dict(flatten_dotted(scenario.overrides))
     merged.update(flatten_dotted(overrides))
     return replace(scenario, name=name, params=params, overrides=merged,
@@ -297,8 +298,7 @@ def load_sweep(path: str | Path, households: int | None = None,
         for sname, scenario in base:
             for combo in itertools.product(*(grid[k] for k in keys)):
                 point = dict(zip(keys, combo))
-                label = ",".join(f"{k}={format_value(v)}" for k, v in point.items())
-                rname = f"{sname}[{label}]"
+                rname = point_name(sname, point)
                 runs.append((rname, derive(scenario, rname, point, file, "grid")))
     elif "sample" in data:
         sample = data["sample"]

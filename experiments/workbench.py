@@ -228,9 +228,11 @@ def _prune_years(value, end: int):
     return value
 
 
-def scenario_text(choices: Choices, target_dir, *, mix: bool = True, when: str | None = None) -> str:
+def scenario_text(choices: Choices, target_dir, *, mix: bool = True, when: str | None = None,
+                  base: Scenario | None = None) -> str:
     """The scenario file of the mix (or, with `mix=False`, of the baseline: the scenario
-    unmodified but for the run settings) as TOML text for a file in `target_dir`.
+    unmodified but for the run settings) as TOML text for a file in `target_dir`. `base` is
+    the scenario file as loaded, when the caller has it (else it is loaded here).
 
     Written in full: every measure's switch in [measures] (the scenario's own switches in
     [overrides] folded in), the scenario's overrides and then the page's values in
@@ -257,10 +259,7 @@ def scenario_text(choices: Choices, target_dir, *, mix: bool = True, when: str |
     changed: dict[str, object] = {}
     if mix:
         name = choices.name.strip() if choices.name.strip() else f"{base_name}_mix"
-        try:
-            changed = changes(choices, load_scenario(base_file))
-        except InputError:
-            changed = {}
+        changed = changes(choices, base if base is not None else load_scenario(base_file))
         for key, value in changed.items():
             if key.startswith(MEASURE_SWITCH):
                 measures[key[len(MEASURE_SWITCH):]] = value
@@ -349,10 +348,9 @@ def mix_run_name(base: str, changed: dict[str, object], config_hash: str) -> str
     """The mix's name in the store: the scenario's name with its changes, as `povsim run
     --set` names a run (shangluo[measures.microcredit=false]); a name too long for a
     folder gets the configuration hash instead of the changes."""
-    from .sweep import format_value
+    from .sweep import point_name
 
-    label = ",".join(f"{k}={format_value(v)}" for k, v in changed.items())
-    name = f"{base}[{label}]"
+    name = point_name(base, changed)
     try:
         check_name(name, "", "")
     except InputError:
@@ -373,7 +371,7 @@ def plan(choices: Choices, when: str | None = None) -> Pair:
     with tempfile.TemporaryDirectory(prefix="povsim-app-") as tmp:
         where = Path(tmp)
         # the file the page saves, named as saved: check's messages name it so
-        text = scenario_text(choices, where, mix=True, when=when)
+        text = scenario_text(choices, where, mix=True, when=when, base=base)
         mix, said = _load_as(text, file_name, where)
         baseline, _ = _load_as(scenario_text(choices, where, mix=False), f"{base.name}.toml", where)
     changed = changes(choices, base)
@@ -383,7 +381,7 @@ def plan(choices: Choices, when: str | None = None) -> Pair:
     seeds = replication_seeds(mix.seed, mix.seeds)
     baseline = replace(baseline, name=base.name, file=str(base_file))
     mix = replace(mix, name=mix_run_name(base.name, changed, mix.config_hash()), file=file_name)
-    text = scenario_text(choices, Path.cwd(), mix=True, when=when)  # profile paths from here
+    text = scenario_text(choices, Path.cwd(), mix=True, when=when, base=base)  # profile paths from here
     return Pair(baseline=baseline, mix=mix, seeds=seeds, root=mix.seed, changes=changed, text=text,
                 file_name=file_name, warnings=said)
 
@@ -549,12 +547,10 @@ def levels(frames: pd.DataFrame, pair: Pair) -> pd.DataFrame:
 
 
 def differences_csv(outcome: Outcome) -> str:
-    """compare.csv of `povsim compare` for the pair: the horizon rows, then the yearly."""
-    import io
+    """compare.csv of `povsim compare` for the pair."""
+    from .compare import differences_csv as written
 
-    buf = io.StringIO()
-    pd.concat([outcome.horizon.assign(year="horizon"), outcome.yearly]).to_csv(buf, index=False)
-    return buf.getvalue()
+    return written(outcome.yearly, outcome.horizon)
 
 
 def results_parquet(outcome: Outcome) -> bytes:
