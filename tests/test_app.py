@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 from experiments import cli, workbench
-from experiments.compare import YEARLY, _interval
+from experiments.compare import YEARLY, interval_text
 from experiments.report import MEASURES as HORIZON
 from experiments.scenario import load_scenario
 from policies import MEASURES
@@ -299,10 +299,10 @@ def test_the_page_runs_a_mix_and_shows_compares_differences(tmp_path, monkeypatc
         assert cli.main(["compare", *pair.names, "--in", str(store), "--out", str(tmp_path / "cmp")]) == 0
         table = pd.read_csv(tmp_path / "cmp" / "compare.csv")
         yearly = table[table["year"] != "horizon"]
-        expected = {(r["measure"], int(r["year"])): _interval(r, YEARLY[r["measure"]][2]) for _, r in yearly.iterrows()}
+        expected = {(r["measure"], int(r["year"])): interval_text(r, YEARLY[r["measure"]][2]) for _, r in yearly.iterrows()}
         assert cells == expected and len(cells) == 2 * len(YEARLY)
         horizon = table[table["year"] == "horizon"]
-        assert over == {r["measure"]: _interval(r, HORIZON[r["measure"]][2], HORIZON[r["measure"]][3])
+        assert over == {r["measure"]: interval_text(r, HORIZON[r["measure"]][2], HORIZON[r["measure"]][3])
                         for _, r in horizon.iterrows()}
 
         # run again: loaded from the store
