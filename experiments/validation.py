@@ -84,6 +84,14 @@ NO_DEADLINE_SUFFIX = " (no deadline)"
 ROWS_CHECK_FACTOR = 5
 NO_DEADLINE = {"exit.plan_rule": "qualifying"}
 NO_DEADLINE_OF = (NATIONAL, CALIBRATION_REGION)
+SENSITIVITY_SUFFIX = " x{factor:g}"
+# Assumptions no target pins down (Shangluo's targets hardly move with them) that the
+# judged ratios (b) and (d) hinge on; each is halved in turn, on every region, to show how
+# much (section 5.1). A view of the misses, never a way to pick values.
+SENSITIVITY = (("microcredit.project_return_sd", "the spread of project returns"),
+               ("register.adjustment_quota", "the yearly adjustment quota"),
+               ("economy.income_shock_sd", "the household's yearly income shock"))
+SENSITIVITY_FACTOR = 0.5
 
 # The figures the project judges the model by (the issue's criteria), with their thresholds.
 SHANGLUO_MIN_MET = 10          # (a) Shangluo meets at least 10 of its 14 target values
@@ -309,7 +317,8 @@ class Plan:
     """What the report runs: (run name, scenario, targets, role) and the seeds. Roles:
     "reference" (Shangluo uncalibrated, when calibrated), "calibration", "rows check" (Shangluo
     with `ROWS_CHECK_FACTOR` times the household rows), "out of sample",
-    "national", and "no deadline" (a scenario's no-deadline variant, no targets)."""
+    "national", "no deadline" (a scenario's no-deadline variant, no targets) and
+    "sensitivity" (a region with one of `SENSITIVITY` scaled, no targets)."""
 
     runs: list[tuple[str, object, list[Target], str]]
     seeds: list[int]
@@ -328,6 +337,18 @@ def no_deadline(scenario, name: str):
     from .sweep import derive
 
     return derive(scenario, name, dict(NO_DEADLINE), scenario.file, "overrides")
+
+
+def sensitivity_name(region: str, path: str) -> str:
+    return f"{region} ({path}" + SENSITIVITY_SUFFIX.format(factor=SENSITIVITY_FACTOR) + ")"
+
+
+def scaled(scenario, name: str, path: str, factor: float):
+    """The scenario with parameter `path` (its start-year value) times `factor`."""
+    from .sweep import derive
+
+    value = float(scenario.params.at(path, scenario.start_year)) * factor
+    return derive(scenario, name, {path: value}, scenario.file, "overrides")
 
 
 def plan(cal: Calibration, households: int | None, seeds: int) -> Plan:
@@ -352,6 +373,11 @@ def plan(cal: Calibration, households: int | None, seeds: int) -> Plan:
     for name in NO_DEADLINE_OF:
         base = next(sc for n, sc, _, _ in runs if n == name)
         runs.append((name + NO_DEADLINE_SUFFIX, no_deadline(base, name + NO_DEADLINE_SUFFIX), [], "no deadline"))
+    for region in (CALIBRATION_REGION, *OTHER_REGIONS):
+        base = next(sc for n, sc, _, _ in runs if n == region)
+        for path, _ in SENSITIVITY:
+            name = sensitivity_name(region, path)
+            runs.append((name, scaled(base, name, path, SENSITIVITY_FACTOR), [], "sensitivity"))
     return Plan(runs, replication_seeds(ROOT_SEED, seeds), national_file=scenario)
 
 
@@ -882,7 +908,7 @@ def _targets_on(ax, t: Target):
 def plot_fit(frames: dict, plan_runs, path: Path):
     """Target vs model (mean and band over seeds) for every region and target series."""
     rows = [(name, t) for name, _, targets, role in plan_runs
-            if role not in ("reference", "no deadline", "rows check")
+            if role not in ("reference", "no deadline", "rows check", "sensitivity")
             for t in targets]
     cols = 4
     nrows = max(1, math.ceil(len(rows) / cols))
@@ -1468,6 +1494,8 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, com
     if big in fits:
         L.append(f"- (a) with {hh[big]:,} household rows and the same parameters (section 1): "
                  f"{verdict(fits[big])}.")
+    L.append("- Section 5.1 shows how far (b) and (d) rest on assumptions no target pins down, each halved in "
+             "turn on every region.")
     L += ["", "Targets:", ""]
     for n in all_names:
         role = {"calibration": "calibration region", "out of sample": "out of sample",
@@ -1690,6 +1718,7 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, com
                   "first year, plus its exits and re-check removals that year; the profile's register is "
                   f"{_num(diags[NATIONAL]['profile_register'])}, split into quotas by whole sample rows). Section 3.", ""]
     L += ["![returns and entries](figures/validation_returns.png)", ""]
+    L += sensitivity_markdown(diags, scen, regions)
 
     # --- patterns
     L += ["## 6. Pattern checks", "", "### 6.1 Composition of the registered poor by cause", "",
@@ -1859,6 +1888,32 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, com
           "configuration hash, with a manifest); a second call with the same configuration loads them instead "
           "of running them again.", ""]
     return "\n".join(L)
+
+
+def sensitivity_markdown(diags: dict, scen: dict, regions: list[str]) -> list[str]:
+    """Section 5.1: the judged ratios (b) and (d) per region with each of `SENSITIVITY` scaled."""
+    factor = f"{SENSITIVITY_FACTOR:g}"
+    L = ["### 5.1 What (b) and (d) hinge on", "",
+         f"No target pins down the assumptions below (Shangluo's targets hardly move with them), and the "
+         f"judged ratios (b) and (d) do. Each is multiplied by {factor} in turn on every region, everything else "
+         "as above; the runs show how far the verdicts rest on them and are not used to choose any value. "
+         "*Returns / exits*: the largest yearly ratio and whether the ratio falls (as in (b)); *defaults*: "
+         "defaults over loans made (as in (d)).", "",
+         "| region | run | returns / exits: largest | falls | under 10% | defaults / loans made |",
+         "| --- | --- | ---: | :---: | :---: | ---: |"]
+    for region in regions:
+        runs = [("as above", region)] + [(f"{what}: `{path}` {_num(_par(scen[region], path, scen[region].start_year))}"
+                                          f" x {factor}", sensitivity_name(region, path))
+                                         for path, what in SENSITIVITY]
+        for label, name in runs:
+            m = diags[name]["m"]
+            r = returns_check(m, _open_until(scen[name]))
+            d = defaults_check(m)
+            year, big = r["largest"]
+            L.append(f"| {region} | {label} | {_pct(big)} ({year}) | {_yes(r['falls'])} | {_yes(r['under'])} | "
+                     + ("no loans" if d["met"] is None else _pct(d["share"])) + " |")
+    L += [""]
+    return L
 
 
 def _rows_caveat(scen: dict, names: list[str]) -> list[str]:

@@ -150,7 +150,7 @@ def test_report_runs_on_a_tiny_population_and_reloads_stored_runs(tmp_path, caps
                     "## 2. Out of sample", "### Guangdong", "### Guangyuan", "### Nanning",
                     "## 3. National, 2014-2020, out of sample", "## 4. The register as an administrative process",
                     "### 4.1 Year by year", "### 4.2 Without the deadline", "### 4.3 Exit routes by batch",
-                    "## 5. The judged figures", "## 6. Pattern checks",
+                    "## 5. The judged figures", "### 5.1 What (b) and (d) hinge on", "## 6. Pattern checks",
                     "### 6.1 Composition of the registered poor by cause", "### 6.2 Returns relative to exits",
                     "### 6.3 Income paths", "## 7. What fits, what does not, and why", "## 8. Reproduce"):
         assert section in text, section
@@ -179,12 +179,12 @@ def test_report_runs_on_a_tiny_population_and_reloads_stored_runs(tmp_path, caps
         assert (out / "figures" / name).stat().st_size > 10_000
         assert f"figures/{name}" in text or name == "validation_fit.png"
     manifest = json.loads((runs / "manifest.json").read_text())
-    assert manifest["runs"] == {"done": 16, "failed": 0, "skipped": 0}
+    assert manifest["runs"] == {"done": 40, "failed": 0, "skipped": 0}
 
     # a second call loads the stored runs instead of running them again
     assert val.main(args) == 0
     manifest = json.loads((runs / "manifest.json").read_text())
-    assert manifest["runs"] == {"done": 0, "failed": 0, "skipped": 16}
+    assert manifest["runs"] == {"done": 0, "failed": 0, "skipped": 40}
 
 
 def test_no_deadline_variant_is_the_same_scenario_without_a_plan(tmp_path):
@@ -213,6 +213,28 @@ def test_no_deadline_variant_is_the_same_scenario_without_a_plan(tmp_path):
     assert variant.params.at("microcredit.takeup_base", 2014) == 0.0
     assert variant.params.at("microcredit.takeup_base", 2016) == 0.3
     assert p.scenario("shangluo" + val.NO_DEADLINE_SUFFIX).params.at("economy.income_shock_sd", 2016) == 0.2
+
+
+def test_sensitivity_runs_scale_one_assumption_each_on_every_region(tmp_path):
+    """Section 5.1's runs: each region with one unpinned assumption halved, the calibrated
+    values and everything else as in the region's own run."""
+    cal = val.read_calibration(str(_calibrated_file(tmp_path)))
+    p = val.plan(cal, 100, 2)
+    roles = {name: role for name, _, _, role in p.runs}
+    for region in ("shangluo", "guangdong", "guangyuan", "nanning"):
+        base = p.scenario(region)
+        start, end = base.start_year, base.end_year
+        for path, _ in val.SENSITIVITY:
+            name = val.sensitivity_name(region, path)
+            assert roles[name] == "sensitivity" and name.startswith(region) and path in name
+            variant = p.scenario(name)
+            assert variant.params.at(path, start) == pytest.approx(0.5 * base.params.at(path, start))
+            others = {k: v for k, v in base.params.resolved(start, end).items() if k != path}
+            assert {k: v for k, v in variant.params.resolved(start, end).items() if k != path} == others
+            assert variant.households == base.households
+    assert p.scenario(val.sensitivity_name("shangluo", "economy.income_shock_sd")).params.at(
+        "economy.income_shock_sd", 2016) == pytest.approx(0.1)  # the calibrated 0.2, halved
+    assert not any(role == "sensitivity" and name.startswith("national") for name, role in roles.items())
 
 
 def test_every_parameter_the_report_reads_exists():
