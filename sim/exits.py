@@ -22,9 +22,9 @@ import numba
 import numpy as np
 
 from .fields import Labor, Status
-from .groups import FILL, NEAREST, SLOT_EXIT, SLOT_PRESSURE, lottery, priority_key, row_people, take_within
+from .groups import FILL, NEAREST, SLOT_EXIT, SLOT_PRESSURE, lottery, priority, take_within
 from .register import registered_people_by_county
-from .sums import BLOCKS, block_rows
+from .sums import BLOCKS, PLACE_PARTS, block_rows
 
 REGISTERED, EXITED, RETURNED = int(Status.REGISTERED), int(Status.EXITED), int(Status.RETURNED)
 FULL = int(Labor.FULL)
@@ -121,14 +121,6 @@ def plan_year(model) -> None:
     model.flows["planned_villages"] = planned_villages(model)
 
 
-def in_planned_village(model, rows: np.ndarray) -> np.ndarray:
-    """Whether each of `rows` lives in a village planned to exit this year."""
-    planned = model.flows.get("planned_villages")
-    if planned is None:
-        return np.zeros(rows.size, bool)
-    return planned[model.hh.village[rows]]
-
-
 # Cadres list the households they expect to exit by measured income in bands: closeness to
 # the threshold (measured income over it) on a log scale from BAND_LOW to BAND_HIGH in
 # BANDS bands (assumption: bands of about 1%, finer than the measurement's error).
@@ -168,19 +160,24 @@ def _band_rows(year, min_years, relative, line, threshold, status, reg_year, siz
     not due for exit assessment."""
     scale = BANDS / np.log(BAND_HIGH / BAND_LOW)
     for i in numba.prange(status.shape[0]):
-        due = _due(year, min_years, status[i], reg_year[i], size[i])
-        t = line if relative and labor[i] != FULL else threshold
-        c = max(np.float64(measured_pc[i]) / t, BAND_LOW)
-        b = min(int(np.log(c / BAND_LOW) * scale), BANDS - 1)
-        band[i] = b + BANDS * planned_village[village[i]] if due else -1
+        band[i] = -1
+        if _due(year, min_years, status[i], reg_year[i], size[i]):  # the logarithm only where needed
+            t = line if relative and labor[i] != FULL else threshold
+            c = max(np.float64(measured_pc[i]) / t, BAND_LOW)
+            b = min(int(np.log(c / BAND_LOW) * scale), BANDS - 1)
+            band[i] = b + BANDS * planned_village[village[i]]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _band_people(county, weight, size, band, out):
-    """People per county and band (in row order)."""
-    for i in range(band.shape[0]):
-        if band[i] >= 0:
-            out[county[i], band[i]] += np.float64(weight[i]) * size[i]
+    """People per county and band, each sum in row order: the counties are split in
+    `PLACE_PARTS` sets (by county number modulo the parts), each part reading every row
+    and adding those of its own counties, the parts side by side. Every county's sums are
+    made by one part alone, in row order, so they are the same on any number of threads."""
+    for part in numba.prange(PLACE_PARTS):
+        for i in range(band.shape[0]):
+            if band[i] >= 0 and county[i] % PLACE_PARTS == part:
+                out[county[i], band[i]] += np.float64(weight[i]) * size[i]
 
 
 @numba.njit(cache=True)
@@ -292,9 +289,8 @@ def assess_exits(model) -> None:
     plans = f["county_plans"] if "county_plans" in f else county_plans(model)  # people (inf: no limit)
     n_c = model.counties.n
     idx = np.flatnonzero(qualify)
-    people = row_people(hh, idx)
-    exits = take_within(hh.county, n_c, idx, _exit_key(model, idx), people, plans, FILL, unit=hh.size[idx],
-                        draws=lottery(model, SLOT_EXIT))
+    key, people, unit = _exit_candidates(model, idx)
+    exits = take_within(hh.county, n_c, idx, key, people, plans, FILL, unit=unit, draws=lottery(model, SLOT_EXIT))
     # planned exits that found no qualifying household, county by county
     unfilled = np.where(np.isfinite(plans), np.maximum(plans - np.bincount(hh.county[idx], people, minlength=n_c),
                                                        0.0), 0.0)
@@ -318,11 +314,31 @@ def _record_exits(year, exits, status, exit_year):
             exit_year[i] = year
 
 
-def _exit_key(model, idx: np.ndarray) -> np.ndarray:
-    """The order counties exit candidates in: those of villages planned to exit first, then
-    the highest measured income relative to the threshold."""
-    closeness = model.hh.measured_pc[idx] / thresholds_at(model, idx)
-    return priority_key(-closeness, in_planned_village(model, idx))
+def _exit_candidates(model, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per candidate row: the key counties exit candidates by (those of villages planned
+    to exit first, then the highest measured income relative to the threshold, as
+    `groups.priority_key` orders them), its people and its size."""
+    hh = model.hh
+    planned = model.flows.get("planned_villages")
+    if planned is None:
+        planned = np.zeros(model.villages.n, bool)
+    relative = model.profile.data["exit"]["rule"] == "relative"
+    key, people, unit = np.empty(idx.size), np.empty(idx.size), np.empty(idx.size)
+    _exit_candidate_rows(idx, relative, float(model.line), float(exit_threshold(model)), hh.labor, hh.measured_pc,
+                         hh.weight, hh.size, hh.village, planned, key, people, unit)
+    return key, people, unit
+
+
+@numba.njit(cache=True, parallel=True)
+def _exit_candidate_rows(idx, relative, line, threshold, labor, measured_pc, weight, size, village, planned, key,
+                         people, unit):
+    """The threshold as `thresholds_at` gives it, the people as `groups.row_people`."""
+    for k in numba.prange(idx.shape[0]):
+        i = idx[k]
+        t = line if relative and labor[i] != FULL else threshold
+        key[k] = priority(-(np.float64(measured_pc[i]) / t), planned[village[i]])
+        people[k] = np.float64(weight[i]) * size[i]
+        unit[k] = size[i]
 
 
 def _certify_under_pressure(model, near, unfilled) -> np.ndarray:
@@ -335,9 +351,9 @@ def _certify_under_pressure(model, near, unfilled) -> np.ndarray:
     if pressure <= 0 or not (shortfall > 0).any():
         return np.zeros(hh.n, bool)
     idx = np.flatnonzero(near)
-    people = row_people(hh, idx)
-    return take_within(hh.county, model.counties.n, idx, _exit_key(model, idx), people, shortfall, FILL,
-                       unit=hh.size[idx], draws=lottery(model, SLOT_PRESSURE))
+    key, people, unit = _exit_candidates(model, idx)
+    return take_within(hh.county, model.counties.n, idx, key, people, shortfall, FILL, unit=unit,
+                       draws=lottery(model, SLOT_PRESSURE))
 
 
 def _verify(model, exits) -> np.ndarray:
