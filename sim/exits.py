@@ -24,7 +24,7 @@ import numpy as np
 from .fields import Labor, Status
 from .groups import FILL, NEAREST, SLOT_EXIT, SLOT_PRESSURE, lottery, priority, take_within
 from .register import registered_people_by_county
-from .sums import BLOCKS, PLACE_PARTS, block_rows
+from .sums import BLOCKS, block_rows
 
 REGISTERED, EXITED, RETURNED = int(Status.REGISTERED), int(Status.EXITED), int(Status.RETURNED)
 FULL = int(Labor.FULL)
@@ -168,16 +168,12 @@ def _band_rows(year, min_years, relative, line, threshold, status, reg_year, siz
             band[i] = b + BANDS * planned_village[village[i]]
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True)
 def _band_people(county, weight, size, band, out):
-    """People per county and band, each sum in row order: the counties are split in
-    `PLACE_PARTS` sets (by county number modulo the parts), each part reading every row
-    and adding those of its own counties, the parts side by side. Every county's sums are
-    made by one part alone, in row order, so they are the same on any number of threads."""
-    for part in numba.prange(PLACE_PARTS):
-        for i in range(band.shape[0]):
-            if band[i] >= 0 and county[i] % PLACE_PARTS == part:
-                out[county[i], band[i]] += np.float64(weight[i]) * size[i]
+    """People per county and band (in row order)."""
+    for i in range(band.shape[0]):
+        if band[i] >= 0:
+            out[county[i], band[i]] += np.float64(weight[i]) * size[i]
 
 
 @numba.njit(cache=True)
