@@ -292,10 +292,14 @@ def assess_exits(model) -> None:
                                                        0.0), 0.0)
     pressured = _certify_under_pressure(model, near, unfilled)
     exits |= pressured
-    reversed_ = _verify(model, exits)
+    rows = np.flatnonzero(exits)
+    reversed_ = np.zeros(hh.n, bool)
+    reversed_[_verify(model, rows)] = True
     exits &= ~reversed_
-    _record_exits(model.year, exits, hh.status, hh.exit_year)
+    rows = rows[~reversed_[rows]]
+    _record_exits(model.year, rows, hh.status, hh.exit_year)
     f["exited"] = exits
+    f["exited_rows"] = rows  # the same households as row numbers, ascending
     f["exits_under_pressure"] = pressured & ~reversed_
     f["exits_reversed"] = reversed_
     f["planned_exits_people"] = float(plans[np.isfinite(plans)].sum())
@@ -303,11 +307,10 @@ def assess_exits(model) -> None:
 
 
 @numba.njit(cache=True, parallel=True)
-def _record_exits(year, exits, status, exit_year):
-    for i in numba.prange(exits.shape[0]):
-        if exits[i]:
-            status[i] = EXITED
-            exit_year[i] = year
+def _record_exits(year, rows, status, exit_year):
+    for k in numba.prange(rows.shape[0]):
+        status[rows[k]] = EXITED
+        exit_year[rows[k]] = year
 
 
 def _exit_candidates(model, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -352,15 +355,13 @@ def _certify_under_pressure(model, near, unfilled) -> np.ndarray:
                        draws=lottery(model, SLOT_PRESSURE))
 
 
-def _verify(model, exits) -> np.ndarray:
-    """Third-party checks of a sample of exits; those truly below the threshold are reversed."""
+def _verify(model, rows: np.ndarray) -> np.ndarray:
+    """Third-party checks of a sample of the exits (`rows`); the rows of those truly below
+    the threshold, to be reversed."""
     hh = model.hh
     rate = model.p["exit.verification_rate"]
     if rate <= 0:
-        return np.zeros(hh.n, bool)
-    idx = np.flatnonzero(exits)
-    idx = idx[model.streams.uniform_at("verification", model.year, idx) < rate]
+        return rows[:0]
+    idx = rows[model.streams.uniform_at("verification", model.year, rows) < rate]
     false = hh.income[idx] / np.maximum(hh.size[idx], 1) < thresholds_at(model, idx)
-    reversed_ = np.zeros(hh.n, bool)
-    reversed_[idx[false]] = True
-    return reversed_
+    return idx[false]
