@@ -231,6 +231,8 @@ def _work(width):
 
 @numba.njit(cache=True, inline="always")
 def _gather(members, idx, key, bits, amount, unit, gathered):
+    """The candidates at `members` into the front of `gathered`, in one loop of
+    independent reads."""
     rows, keys, key_bits, amounts, units = gathered
     for k in range(members.shape[0]):
         j = members[k]
