@@ -21,6 +21,7 @@ import numpy as np
 from policies import MEASURES, supported
 from sim.exits import plan_year, planned_households
 from sim.ranking import in_order, poorest_within
+from sim.sums import BLOCKS, block_rows
 
 
 def targeted_measures(model):
@@ -56,12 +57,11 @@ def assign(model) -> None:
     # Cadres take on the candidates in the exit plan first, then the others, the poorest
     # first within each, as many as they can (weighted).
     capacity = cadre_capacity(model)
-    in_plan = planned_households(model)
-    first = poorest_within(np.flatnonzero(anyone & in_plan), hh.measured_pc, hh.weight, capacity, dtype=np.float64)
+    in_plan, others = rows_split(anyone, planned_households(model))
+    first = poorest_within(in_plan, hh.measured_pc, hh.weight, capacity, dtype=np.float64)
     if np.isfinite(capacity):
         capacity -= float(hh.weight[first].sum(dtype=np.float64))
-    rest = poorest_within(np.flatnonzero(anyone & ~in_plan), hh.measured_pc, hh.weight, max(capacity, 0.0),
-                          dtype=np.float64)
+    rest = poorest_within(others, hh.measured_pc, hh.weight, max(capacity, 0.0), dtype=np.float64)
     served_ranked = np.concatenate([first, rest])
     served = np.zeros(hh.n, bool)
     served[served_ranked] = True
@@ -86,15 +86,71 @@ def assign(model) -> None:
         f[f"waiting_{name}"] = waiting
 
 
+def rows_split(mask: np.ndarray, by: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows `mask` marks that `by` marks too, and those it does not (ascending, as
+    `np.flatnonzero` gives them), in one pass over the rows."""
+    counts = np.zeros((BLOCKS + 1, 2), np.int64)
+    _split_counts(mask, by, counts)
+    firsts = np.cumsum(counts, axis=0)
+    both, only = np.empty(int(firsts[BLOCKS, 0]), np.int64), np.empty(int(firsts[BLOCKS, 1]), np.int64)
+    _split_rows(mask, by, firsts, both, only)
+    return both, only
+
+
+@numba.njit(cache=True, parallel=True)
+def _split_counts(mask, by, counts):
+    """counts[block + 1]: the block's rows of mask & by, of mask & ~by."""
+    for block in numba.prange(BLOCKS):
+        a, b = block_rows(block, mask.shape[0])
+        n_both, n_mask = 0, 0
+        for i in range(a, b):
+            n_mask += mask[i]
+            n_both += mask[i] & by[i]
+        counts[block + 1, 0] = n_both
+        counts[block + 1, 1] = n_mask - n_both
+
+
+@numba.njit(cache=True, parallel=True)
+def _split_rows(mask, by, firsts, both, only):
+    """Each block writes its rows from its first places (`firsts[block]`)."""
+    for block in numba.prange(BLOCKS):
+        a, b = block_rows(block, mask.shape[0])
+        k_both, k_only = firsts[block, 0], firsts[block, 1]
+        for i in range(a, b):
+            if mask[i]:
+                if by[i]:
+                    both[k_both] = i
+                    k_both += 1
+                else:
+                    only[k_only] = i
+                    k_only += 1
+
+
 @numba.njit(cache=True, parallel=True)
 def _assigned_rows(funded, candidate, assigned, waiting):
-    """assigned: the funded rows; waiting: the other candidates."""
-    for i in numba.prange(assigned.shape[0]):
-        assigned[i] = False
+    """assigned: the funded rows; waiting: the other candidates. The full-length passes
+    go block by block in branch-free loops the compiler vectorizes."""
+    n = assigned.shape[0]
+    for block in numba.prange(BLOCKS):
+        a, b = block_rows(block, n)
+        _false_block(assigned[a:b])
     for j in numba.prange(funded.shape[0]):
         assigned[funded[j]] = True
-    for i in numba.prange(assigned.shape[0]):
-        waiting[i] = candidate[i] and not assigned[i]
+    for block in numba.prange(BLOCKS):
+        a, b = block_rows(block, n)
+        _waiting_block(candidate[a:b], assigned[a:b], waiting[a:b])
+
+
+@numba.njit(cache=True)
+def _false_block(out):
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = False
+
+
+@numba.njit(cache=True)
+def _waiting_block(candidate, assigned, waiting):
+    for j in range(np.uint64(waiting.shape[0])):
+        waiting[j] = candidate[j] & ~assigned[j]
 
 
 def govern(model) -> None:

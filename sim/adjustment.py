@@ -34,6 +34,7 @@ from . import appraisal
 from .fields import Status
 from .groups import FILL, SLOT_ADJUSTMENT, lottery, row_people, take_within
 from .register import diagnose, register_rows
+from .streams import u01
 from .sums import BLOCKS, block_rows
 
 NEVER, REGISTERED, EXITED, RETURNED = (int(s) for s in (Status.NEVER, Status.REGISTERED, Status.EXITED,
@@ -41,12 +42,17 @@ NEVER, REGISTERED, EXITED, RETURNED = (int(s) for s in (Status.NEVER, Status.REG
 
 
 @numba.njit(cache=True, parallel=True)
-def _off_below_rows(year, line, monitoring, status, exit_year, size, measured_pc, monitor_year, out):
-    """Block by block, in a branch-free loop the compiler vectorizes."""
+def _applicant_rows(year, line, monitoring, key, chance, status, exit_year, size, measured_pc, monitor_year, out):
+    """Block by block: who may apply, in a branch-free loop the compiler vectorizes, then
+    the application draw (`u01(key, row, 0)`, as `Streams.uniform_at` gives it) of those
+    who may."""
     for block in numba.prange(BLOCKS):
         a, b = block_rows(block, status.shape[0])
         _off_below_block(year, line, monitoring, status[a:b], exit_year[a:b], size[a:b], measured_pc[a:b],
                          monitor_year[a:b], out[a:b])
+        for i in range(a, b):
+            if out[i]:
+                out[i] = u01(key, i, 0) < chance
 
 
 @numba.njit(cache=True)
@@ -63,12 +69,12 @@ def applicants(model) -> np.ndarray:
     began) under monitoring since an earlier year. An exit of this year cannot return the
     same year."""
     hh, p, year = model.hh, model.p, model.year
-    below = np.empty(hh.n, bool)
+    applying = np.empty(hh.n, bool)
     helped_first = bool(year > p["monitoring.start_year"])  # in its first year nobody has been monitored yet
-    _off_below_rows(year, float(model.line), helped_first, hh.status, hh.exit_year, hh.size, hh.measured_pc,
-                    hh.monitor_year, below)
-    idx = np.flatnonzero(below)
-    return idx[model.streams.uniform_at("application", year, idx) < p["register.application_chance"]]
+    _applicant_rows(year, float(model.line), helped_first, np.uint64(model.streams.key("application", year)),
+                    float(p["register.application_chance"]), hh.status, hh.exit_year, hh.size, hh.measured_pc,
+                    hh.monitor_year, applying)
+    return np.flatnonzero(applying)
 
 
 def quota_base(model) -> np.ndarray:
@@ -93,10 +99,13 @@ def adjust(model) -> None:
             quota = quota_share * quota_base(model)
             admitted = take_within(hh.county, model.counties.n, idx, score, people, quota, FILL,
                                    unit=hh.size[idx], draws=lottery(model, SLOT_ADJUSTMENT))
-            new = admitted & (hh.status == NEVER)
-            back = admitted & (hh.status == EXITED)
-            register_rows(model, new, REGISTERED)
-            register_rows(model, back, RETURNED)
+            rows = idx[admitted[idx]]
+            was = hh.status[rows]
+            new_rows, back_rows = rows[was == NEVER], rows[was == EXITED]
+            new[new_rows] = True
+            back[back_rows] = True
+            register_rows(model, new_rows, REGISTERED)
+            register_rows(model, back_rows, RETURNED)
     f["new_poor"] = new
     f["returned"] = back
 

@@ -115,7 +115,7 @@ def attribute_exits(model) -> None:
                          if b in (MEASURES[name].batch, MEASURES[name].batch_guangyuan)))
     masks = np.array(masks, np.int64)
     totals = np.zeros(masks.size)
-    idx = np.flatnonzero(f["exited"])
+    idx = f["exited_rows"] if "exited_rows" in f else np.flatnonzero(f["exited"])
     for lo in range(0, idx.size, CHUNK):
         rows = idx[lo:lo + CHUNK]
         people = row_people(hh, rows)

@@ -22,7 +22,7 @@ import numba
 import numpy as np
 
 from .fields import Labor, Status
-from .groups import FILL, NEAREST, SLOT_EXIT, SLOT_PRESSURE, lottery, priority_key, row_people, take_within
+from .groups import FILL, NEAREST, SLOT_EXIT, SLOT_PRESSURE, lottery, priority, take_within
 from .register import registered_people_by_county
 from .sums import BLOCKS, block_rows
 
@@ -121,14 +121,6 @@ def plan_year(model) -> None:
     model.flows["planned_villages"] = planned_villages(model)
 
 
-def in_planned_village(model, rows: np.ndarray) -> np.ndarray:
-    """Whether each of `rows` lives in a village planned to exit this year."""
-    planned = model.flows.get("planned_villages")
-    if planned is None:
-        return np.zeros(rows.size, bool)
-    return planned[model.hh.village[rows]]
-
-
 # Cadres list the households they expect to exit by measured income in bands: closeness to
 # the threshold (measured income over it) on a log scale from BAND_LOW to BAND_HIGH in
 # BANDS bands (assumption: bands of about 1%, finer than the measurement's error).
@@ -168,11 +160,12 @@ def _band_rows(year, min_years, relative, line, threshold, status, reg_year, siz
     not due for exit assessment."""
     scale = BANDS / np.log(BAND_HIGH / BAND_LOW)
     for i in numba.prange(status.shape[0]):
-        due = _due(year, min_years, status[i], reg_year[i], size[i])
-        t = line if relative and labor[i] != FULL else threshold
-        c = max(np.float64(measured_pc[i]) / t, BAND_LOW)
-        b = min(int(np.log(c / BAND_LOW) * scale), BANDS - 1)
-        band[i] = b + BANDS * planned_village[village[i]] if due else -1
+        band[i] = -1
+        if _due(year, min_years, status[i], reg_year[i], size[i]):  # the logarithm only where needed
+            t = line if relative and labor[i] != FULL else threshold
+            c = max(np.float64(measured_pc[i]) / t, BAND_LOW)
+            b = min(int(np.log(c / BAND_LOW) * scale), BANDS - 1)
+            band[i] = b + BANDS * planned_village[village[i]]
 
 
 @numba.njit(cache=True)
@@ -292,18 +285,21 @@ def assess_exits(model) -> None:
     plans = f["county_plans"] if "county_plans" in f else county_plans(model)  # people (inf: no limit)
     n_c = model.counties.n
     idx = np.flatnonzero(qualify)
-    people = row_people(hh, idx)
-    exits = take_within(hh.county, n_c, idx, _exit_key(model, idx), people, plans, FILL, unit=hh.size[idx],
-                        draws=lottery(model, SLOT_EXIT))
+    key, people, unit = _exit_candidates(model, idx)
+    exits = take_within(hh.county, n_c, idx, key, people, plans, FILL, unit=unit, draws=lottery(model, SLOT_EXIT))
     # planned exits that found no qualifying household, county by county
     unfilled = np.where(np.isfinite(plans), np.maximum(plans - np.bincount(hh.county[idx], people, minlength=n_c),
                                                        0.0), 0.0)
     pressured = _certify_under_pressure(model, near, unfilled)
     exits |= pressured
-    reversed_ = _verify(model, exits)
+    rows = np.flatnonzero(exits)
+    reversed_ = np.zeros(hh.n, bool)
+    reversed_[_verify(model, rows)] = True
     exits &= ~reversed_
-    _record_exits(model.year, exits, hh.status, hh.exit_year)
+    rows = rows[~reversed_[rows]]
+    _record_exits(model.year, rows, hh.status, hh.exit_year)
     f["exited"] = exits
+    f["exited_rows"] = rows  # the same households as row numbers, ascending
     f["exits_under_pressure"] = pressured & ~reversed_
     f["exits_reversed"] = reversed_
     f["planned_exits_people"] = float(plans[np.isfinite(plans)].sum())
@@ -311,18 +307,37 @@ def assess_exits(model) -> None:
 
 
 @numba.njit(cache=True, parallel=True)
-def _record_exits(year, exits, status, exit_year):
-    for i in numba.prange(exits.shape[0]):
-        if exits[i]:
-            status[i] = EXITED
-            exit_year[i] = year
+def _record_exits(year, rows, status, exit_year):
+    for k in numba.prange(rows.shape[0]):
+        status[rows[k]] = EXITED
+        exit_year[rows[k]] = year
 
 
-def _exit_key(model, idx: np.ndarray) -> np.ndarray:
-    """The order counties exit candidates in: those of villages planned to exit first, then
-    the highest measured income relative to the threshold."""
-    closeness = model.hh.measured_pc[idx] / thresholds_at(model, idx)
-    return priority_key(-closeness, in_planned_village(model, idx))
+def _exit_candidates(model, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per candidate row: the key counties exit candidates by (those of villages planned
+    to exit first, then the highest measured income relative to the threshold, as
+    `groups.priority_key` orders them), its people and its size."""
+    hh = model.hh
+    planned = model.flows.get("planned_villages")
+    if planned is None:
+        planned = np.zeros(model.villages.n, bool)
+    relative = model.profile.data["exit"]["rule"] == "relative"
+    key, people, unit = np.empty(idx.size), np.empty(idx.size), np.empty(idx.size)
+    _exit_candidate_rows(idx, relative, float(model.line), float(exit_threshold(model)), hh.labor, hh.measured_pc,
+                         hh.weight, hh.size, hh.village, planned, key, people, unit)
+    return key, people, unit
+
+
+@numba.njit(cache=True, parallel=True)
+def _exit_candidate_rows(idx, relative, line, threshold, labor, measured_pc, weight, size, village, planned, key,
+                         people, unit):
+    """The threshold as `thresholds_at` gives it, the people as `groups.row_people`."""
+    for k in numba.prange(idx.shape[0]):
+        i = idx[k]
+        t = line if relative and labor[i] != FULL else threshold
+        key[k] = priority(-(np.float64(measured_pc[i]) / t), planned[village[i]])
+        people[k] = np.float64(weight[i]) * size[i]
+        unit[k] = size[i]
 
 
 def _certify_under_pressure(model, near, unfilled) -> np.ndarray:
@@ -335,20 +350,18 @@ def _certify_under_pressure(model, near, unfilled) -> np.ndarray:
     if pressure <= 0 or not (shortfall > 0).any():
         return np.zeros(hh.n, bool)
     idx = np.flatnonzero(near)
-    people = row_people(hh, idx)
-    return take_within(hh.county, model.counties.n, idx, _exit_key(model, idx), people, shortfall, FILL,
-                       unit=hh.size[idx], draws=lottery(model, SLOT_PRESSURE))
+    key, people, unit = _exit_candidates(model, idx)
+    return take_within(hh.county, model.counties.n, idx, key, people, shortfall, FILL, unit=unit,
+                       draws=lottery(model, SLOT_PRESSURE))
 
 
-def _verify(model, exits) -> np.ndarray:
-    """Third-party checks of a sample of exits; those truly below the threshold are reversed."""
+def _verify(model, rows: np.ndarray) -> np.ndarray:
+    """Third-party checks of a sample of the exits (`rows`); the rows of those truly below
+    the threshold, to be reversed."""
     hh = model.hh
     rate = model.p["exit.verification_rate"]
     if rate <= 0:
-        return np.zeros(hh.n, bool)
-    idx = np.flatnonzero(exits)
-    idx = idx[model.streams.uniform_at("verification", model.year, idx) < rate]
+        return rows[:0]
+    idx = rows[model.streams.uniform_at("verification", model.year, rows) < rate]
     false = hh.income[idx] / np.maximum(hh.size[idx], 1) < thresholds_at(model, idx)
-    reversed_ = np.zeros(hh.n, bool)
-    reversed_[idx[false]] = True
-    return reversed_
+    return idx[false]

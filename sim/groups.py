@@ -178,51 +178,155 @@ def _group_order_two_levels(idx, group, n_groups):
     return starts, order
 
 
+GATHER = 4096  # assumption: candidates read at a time (several small groups, or one larger group)
+
+
 @numba.njit(cache=True, parallel=True)
 def _take_groups(starts, order, idx, key, bits, amount, unit, stream, slot, limit, rounding, taken):
-    for g in numba.prange(starts.shape[0] - 1):
-        lo, hi = starts[g], starts[g + 1]
-        if hi > lo:
-            _take_group(order[lo:hi], idx, key, bits, amount, unit, (stream, slot), limit[g], rounding, taken)
+    """The groups in `BLOCKS` ranges in parallel. A group's candidates lie scattered over
+    the candidate arrays; each range reads runs of whole groups (up to `GATHER`
+    candidates, or one larger group) into arrays of its own in one loop, whose reads the
+    processor overlaps, and selects each group of the run from those. The arrays are
+    allocated once a range (a village's selection is small: allocating per group would
+    cost as much as selecting)."""
+    n_groups = starts.shape[0] - 1
+    for block in numba.prange(BLOCKS):
+        span = block_rows(block, n_groups)
+        first, last = np.int64(span[0]), np.int64(span[1])  # signed: runs of groups are counted from them
+        width = 0
+        for g in range(first, last):
+            width = max(width, starts[g + 1] - starts[g])
+        gathered = _gathered(max(width, GATHER))
+        work = _work(width)
+        g = first
+        while g < last:
+            end = g + 1  # the run: groups g..end-1
+            while end < last and starts[end + 1] - starts[g] <= GATHER:
+                end += 1
+            lo = starts[g]
+            _gather(order[lo:starts[end]], idx, key, bits, amount, unit, gathered)
+            for h in range(g, end):
+                a, b = starts[h] - lo, starts[h + 1] - lo
+                if b > a:
+                    group = (gathered[0][a:b], gathered[1][a:b], gathered[2][a:b], gathered[3][a:b],
+                             gathered[4][a:b])
+                    _take_group(group, (stream, slot), limit[h], rounding, taken, work)
+            g = end
 
 
 @numba.njit(cache=True)
-def _take_group(members, idx, key, bits, amount, unit, draws, cap, rounding, taken):
-    """One group: `members` are positions into the candidate arrays, in row order."""
+def _gathered(width):
+    """Candidates read in group order: row, key, key bits, amount, unit."""
+    return (np.empty(width, np.int64), np.empty(width, np.float32), np.empty(width, np.uint32), np.empty(width),
+            np.empty(width))
+
+
+@numba.njit(cache=True)
+def _work(width):
+    """The working lists of one group's selection: positions, chosen, packed keys, ranked,
+    the radix sort's second buffer and its counts."""
+    return (np.empty(width, np.int64), np.empty(width, np.int64), np.empty(width, np.uint64),
+            np.empty(width, np.int64), np.empty(width, np.uint64), np.empty((4, 256), np.int64))
+
+
+@numba.njit(cache=True, inline="always")
+def _gather(members, idx, key, bits, amount, unit, gathered):
+    """The candidates at `members` into the front of `gathered`, in one loop of
+    independent reads."""
+    rows, keys, key_bits, amounts, units = gathered
+    for k in range(members.shape[0]):
+        j = members[k]
+        rows[k] = idx[j]
+        keys[k] = key[j]
+        key_bits[k] = bits[j]
+        amounts[k] = amount[j]
+        units[k] = unit[j]
+
+
+@numba.njit(cache=True, inline="always")
+def _take_group(group, draws, cap, rounding, taken, work):
+    """One group's candidates (row, key, key bits, amount, unit), in row order."""
+    rows, keys, amounts = group[0], group[1], group[3]
+    n = rows.shape[0]
     total = 0.0
-    for j in members:
-        total += amount[j]
+    for k in range(n):
+        total += amounts[k]
     if total <= cap:  # everyone fits (also every group without a limit)
-        for j in members:
-            taken[idx[j]] = True
+        for k in range(n):
+            taken[rows[k]] = True
         return
-    n = members.shape[0]
     if n > SORT_ALL_BELOW:
         step = max(n // SAMPLE, 1)
-        sample = np.sort(key[members[::step]])
+        sample = np.sort(keys[::step])
         share = cap / total * MARGIN
         while share < 1.0:
             threshold = sample[min(int(share * sample.shape[0]) + 1, sample.shape[0] - 1)]
-            if _take_lowest(members, threshold, idx, key, bits, amount, unit, draws, cap, rounding, taken):
+            if _take_lowest(threshold, group, draws, cap, rounding, taken, work):
                 return
             share *= 2.0
-    _take_lowest(members, np.inf, idx, key, bits, amount, unit, draws, cap, rounding, taken)
+    _take_lowest(np.inf, group, draws, cap, rounding, taken, work)
 
 
 @numba.njit(cache=True)
-def _ranked(members, key, bits):
-    """`members` in stable key order. Each float32 key and its place in `members` pack
-    into one unique 64-bit integer whose order is the stable order (`sim/ranking.py`);
-    those sort with a quicksort, several times faster than a stable argsort."""
-    packed = np.empty(members.shape[0], np.uint64)
-    for k in range(members.shape[0]):
-        m = members[k]
-        packed[k] = _packed(key[m], bits[m], k)
-    packed.sort()
-    ranked = np.empty(members.shape[0], np.int64)
-    for k in range(members.shape[0]):
-        ranked[k] = members[packed[k] & np.uint64(0xFFFFFFFF)]
-    return ranked
+def _ranked(positions, keys, key_bits, work):
+    """`positions` (into the group's candidates) in stable key order, written to the front
+    of the work's ranked list. Each float32 key and its place in `positions` pack into one
+    unique 64-bit integer whose order is the stable order (`sim/ranking.py`)."""
+    packed, out = work[2], work[3]
+    n = positions.shape[0]
+    for k in range(n):
+        m = positions[k]
+        packed[k] = _packed(keys[m], key_bits[m], k)
+    ordered = _sorted_packed(n, packed, work[4], work[5])
+    for k in range(n):
+        out[k] = positions[ordered[k] & np.uint64(0xFFFFFFFF)]
+    return out[:n]
+
+
+INSERTION_MAX = 24  # assumption: up to this many values an insertion sort is the fastest
+
+
+@numba.njit(cache=True)
+def _sorted_packed(n, packed, other, counts):
+    """The first `n` packed keys in ascending order (in `packed` or `other`). They are
+    unique, so any sort gives the one order. A packed key's low half is its place in the
+    list, already ascending; a stable sort by the high half alone (the key's bits) leaves
+    equal halves in that place's order, which is the full order. Sorted by a radix sort of
+    the high half, a byte a pass, skipping the bytes all keys share (a group's keys often
+    do); few keys by insertion."""
+    if n <= INSERTION_MAX:
+        for k in range(1, n):
+            v = packed[k]
+            j = k
+            while j > 0 and packed[j - 1] > v:
+                packed[j] = packed[j - 1]
+                j -= 1
+            packed[j] = v
+        return packed
+    counts[:] = 0
+    for k in range(n):
+        high = packed[k] >> np.uint64(32)
+        for byte in range(4):
+            counts[byte, (high >> np.uint64(8 * byte)) & np.uint64(0xFF)] += 1
+    src, dst = packed, other
+    for byte in range(4):
+        c = counts[byte]
+        first_bucket = (src[0] >> np.uint64(32 + 8 * byte)) & np.uint64(0xFF)
+        if c[first_bucket] == n:  # every key has this byte: the pass would change nothing
+            continue
+        at = 0
+        for b in range(256):
+            here = c[b]
+            c[b] = at
+            at += here
+        shift = np.uint64(32 + 8 * byte)
+        for k in range(n):
+            v = src[k]
+            b = (v >> shift) & np.uint64(0xFF)
+            dst[c[b]] = v
+            c[b] += 1
+        src, dst = dst, src
+    return src
 
 
 @numba.njit(cache=True)
@@ -259,41 +363,36 @@ def _greedy(ranked, idx, amount, unit, draws, cap, rounding, total, chosen, n_ch
 
 
 @numba.njit(cache=True)
-def _take_lowest(members, threshold, idx, key, bits, amount, unit, draws, cap, rounding, taken):
-    """Take from the group's candidates with keys up to `threshold` (inf: all of them) in
-    stable key order within `cap`. True when that decides the group as a full sort would;
-    only then is anything taken. When those all fit and others are left, the threshold
-    was too low: False. When FILL passed over some of them, the others that could still
-    fit follow, in key order."""
+def _take_lowest(threshold, group, draws, cap, rounding, taken, work):
+    """Take from the group's candidates those with keys up to `threshold` (inf: all of
+    them) in stable key order within `cap`. True when that decides the group as a full
+    sort would; only then is anything taken. When those all fit and others are left, the
+    threshold was too low: False. When FILL passed over some of them, the others that
+    could still fit follow, in key order."""
+    rows, keys, key_bits, amounts, units = group
+    positions, chosen = work[0], work[1]
+    n = rows.shape[0]
     n_below = 0
-    for m in members:
-        n_below += key[m] <= threshold
-    below = np.empty(n_below, np.int64)
-    k = 0
-    for m in members:
-        if key[m] <= threshold:
-            below[k] = m
-            k += 1
-    has_rest = n_below < members.shape[0]
-    chosen = np.empty(members.shape[0], np.int64)
-    total, n_chosen, stopped, passed = _greedy(_ranked(below, key, bits), idx, amount, unit, draws, cap, rounding,
-                                               0.0, chosen, 0)
+    for k in range(n):
+        if keys[k] <= threshold:
+            positions[n_below] = k
+            n_below += 1
+    has_rest = n_below < n
+    order = _ranked(positions[:n_below], keys, key_bits, work)
+    total, n_chosen, stopped, passed = _greedy(order, rows, amounts, units, draws, cap, rounding, 0.0, chosen, 0)
     if not stopped and not passed and has_rest:
         return False
     if not stopped and has_rest:
         left = cap - total
         n_fits = 0
-        for m in members:
-            n_fits += (key[m] > threshold) & (unit[m] <= left)
+        for k in range(n):
+            if (keys[k] > threshold) & (units[k] <= left):
+                positions[n_fits] = k
+                n_fits += 1
         if n_fits > 0:  # the others cannot take even one household
-            fits = np.empty(n_fits, np.int64)
-            k = 0
-            for m in members:
-                if (key[m] > threshold) & (unit[m] <= left):
-                    fits[k] = m
-                    k += 1
-            total, n_chosen, stopped, passed = _greedy(_ranked(fits, key, bits), idx, amount, unit, draws, cap,
-                                                       rounding, total, chosen, n_chosen)
+            order = _ranked(positions[:n_fits], keys, key_bits, work)
+            total, n_chosen, stopped, passed = _greedy(order, rows, amounts, units, draws, cap, rounding, total,
+                                                       chosen, n_chosen)
     for k in range(n_chosen):
-        taken[idx[chosen[k]]] = True
+        taken[rows[chosen[k]]] = True
     return True

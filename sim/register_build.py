@@ -57,18 +57,36 @@ def quotas(model) -> np.ndarray:
     return register_people * village_poor / total
 
 
+@numba.njit(cache=True)
+def _listed_people(county, idx, listed, people, n_counties):
+    """People listed per county, in candidate order (as `np.bincount` sums them)."""
+    out = np.zeros(n_counties)
+    for k in range(idx.shape[0]):
+        out[county[idx[k]]] += people[k] if listed[k] else 0.0
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _add_and_drop(county, idx, listed, short, over, add, drop):
+    """Candidates the balancing may add (unlisted, in a county short of its quota) and
+    drop (listed, in a county over it)."""
+    for k in numba.prange(idx.shape[0]):
+        c = county[idx[k]]
+        add[k] = (not listed[k]) and short[c] > 0
+        drop[k] = listed[k] and over[c] > 0
+
+
 def _balance(model, idx, score, people, chosen, village_quota) -> np.ndarray:
     """The township's balancing: each county's list brought nearest its quota."""
     hh, n_c = model.hh, model.counties.n
     county_quota = np.bincount(model.villages.county, village_quota, minlength=n_c)
     listed = chosen[idx]
-    have = np.bincount(hh.county[idx], np.where(listed, people, 0.0), minlength=n_c)
+    have = _listed_people(hh.county, idx, listed, people, n_c)
     short, over = np.maximum(county_quota - have, 0.0), np.maximum(have - county_quota, 0.0)
     year = model.start_year - 1
     # a county with nothing short (or over) takes (or drops) no one: only the others' rows
-    county = hh.county[idx]
-    add = ~listed & (short[county] > 0)
-    drop = listed & (over[county] > 0)
+    add, drop = np.empty(idx.size, bool), np.empty(idx.size, bool)
+    _add_and_drop(hh.county, idx, listed, short, over, add, drop)
     out, into = idx[add], idx[drop]
     added = take_within(hh.county, n_c, out, score[add], people[add], short, FILL, unit=hh.size[out],
                         draws=lottery(model, SLOT_BALANCE, year))

@@ -61,6 +61,28 @@ def test_take_within_is_a_full_sort_prefix(rounding, size):
                 assert (amount * got[idx])[group[idx] == g].sum() <= limit[g]  # never exceeded
 
 
+@pytest.mark.parametrize("rounding", [WITHIN, NEAREST, FILL])
+def test_groups_of_a_few_hundred_with_signed_zeros_and_infinities(rounding):
+    """Groups between the insertion sort's few keys and the sampled threshold's many,
+    sorted whole by the radix sort, with keys that share bytes, signed zeros and
+    infinities (as the stable argsort orders them: -0.0 equal to 0.0)."""
+    rng = np.random.default_rng(7 + rounding)
+    for trial in range(5):
+        n_rows, n_groups = 3000, 7
+        group = rng.integers(0, n_groups, n_rows)
+        idx = np.flatnonzero(rng.random(n_rows) < 0.8)
+        key = rng.choice([-np.inf, -1.5, -0.0, 0.0, 1e-3, 1.0 + 2.0 ** -20, 1.0, 2.5, np.inf], idx.size)
+        if trial % 2:
+            key = key + np.round(rng.normal(size=idx.size), 2) * (rng.random(idx.size) < 0.5)
+        unit = rng.integers(1, 6, idx.size).astype(float)
+        amount = unit * rng.choice([1.0, 10.0], idx.size)
+        draws = (np.uint64(rng.integers(1, 2**63)), 2)
+        limit = amount.sum() / n_groups * rng.choice([0.05, 0.3, 0.7, 1.5], n_groups)
+        got = take_within(group, n_groups, idx, key, amount, limit, rounding, unit=unit, draws=draws)
+        want = brute_force(group, n_groups, idx, key, amount, limit, rounding, unit=unit, draws=draws)
+        np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("size", [30, 3 * SORT_ALL_BELOW])
 def test_fill_with_weighted_rows_is_the_full_sort_rule(size):
     rng = np.random.default_rng(size)
