@@ -42,12 +42,14 @@ def engine_fingerprint(root: Path = ROOT) -> str:
 
 def cache_dirs_of(source_dir: Path) -> list[Path]:
     """Where numba caches the passes of the sources in `source_dir`: beside them, and under
-    NUMBA_CACHE_DIR when it is set (numba mirrors each source directory's absolute path
-    under it)."""
+    NUMBA_CACHE_DIR when it is set, in the folder numba's own locator names for that source
+    directory (its name and a hash of its absolute path)."""
     dirs = [source_dir / "__pycache__"]
     user_dir = os.environ.get("NUMBA_CACHE_DIR")
     if user_dir:
-        dirs.append(Path(user_dir) / source_dir.relative_to(source_dir.anchor))
+        from numba.core.caching import _CacheLocator
+
+        dirs.append(Path(user_dir) / _CacheLocator.get_suitable_cache_subpath(str(source_dir / "__init__.py")))
     return dirs
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 from numba.core import types
 
 from sim import precompile
+from sim.kernel_cache import read_dir_of
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -60,13 +62,27 @@ def test_a_pass_counts_as_cached_only_where_numba_reads_it(tmp_path, monkeypatch
         assert precompile._cached(entry)
         monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
         assert precompile._cached(entry) is False
-        user = tmp_path / source_dir.relative_to(source_dir.anchor)
+        user = read_dir_of(source_dir)  # numba's folder for sim/ under NUMBA_CACHE_DIR
+        assert user.parent == tmp_path
         user.mkdir(parents=True)
         (user / "sums.weighted_sum-0.py312.nbi").touch()
         assert precompile._cached(entry)
     finally:
         if made:
             beside.unlink()
+
+
+def test_with_numba_cache_dir_set_a_pass_numba_compiled_counts_as_cached(tmp_path):
+    """Where numba itself writes under NUMBA_CACHE_DIR is where the check looks: a pass
+    compiled once is not compiled again by the next command (which would say "compiling the
+    engine" every time)."""
+    code = ("import numpy as np\nfrom sim import precompile\nentry = {'pass': 'sim.sums:weighted_sum'}\n"
+            "before = precompile._cached(entry)\nfrom sim.sums import weighted_sum\n"
+            "weighted_sum(np.ones(3, np.float32), np.ones(3, bool))\nprint(before, precompile._cached(entry))")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
 
 
 def test_listed_passes_compile_and_stale_entries_are_passed_over():

@@ -48,6 +48,13 @@ HOUSEHOLDS = 300
 SMALL = f'name = "small"\nprofile = "shangluo"\nend_year = 2017\nhouseholds = {HOUSEHOLDS}\nseed = 3\n'
 
 
+# The commands interrupted below run this many households: their runs take long enough that
+# the test, starved of CPU by the command's two threads, still sees the first run stored
+# before the last one ends (at 300 households six runs took 0.3 s, and a loaded test missed them).
+INTERRUPTED_HOUSEHOLDS = 20000
+SLOW = SMALL.replace(f"households = {HOUSEHOLDS}", f"households = {INTERRUPTED_HOUSEHOLDS}")
+
+
 def tiny_sweep(folder: Path, replications: int = 2, households: int = HOUSEHOLDS, body: str = "") -> Path:
     """Two shipped scenarios cut to 2016-2017, over `replications` common seeds."""
     return sweep_file(folder, name="tiny", seed=5, replications=replications, households=households, body=body)
@@ -452,7 +459,7 @@ def _stamps(files) -> dict:
 
 def test_ctrl_c_during_run_keeps_finished_runs_and_a_rerun_loads_them(tmp_path, capsys, monkeypatch):
     scenario = tmp_path / "small.toml"
-    scenario.write_text(SMALL)
+    scenario.write_text(SLOW)
     out = tmp_path / "run"
     args = ["run", str(scenario), "--seeds", "6", "--out", str(out)]
     keep = runner.resume_dir(out)
@@ -483,7 +490,7 @@ def test_ctrl_c_during_run_keeps_finished_runs_and_a_rerun_loads_them(tmp_path, 
 
 def test_ctrl_c_during_a_process_pool_sweep_keeps_stored_runs(tmp_path, capsys):
     """Ctrl-C in a terminal signals the whole process group, workers too."""
-    path = tiny_sweep(tmp_path, replications=6, households=500)
+    path = tiny_sweep(tmp_path, replications=6, households=INTERRUPTED_HOUSEHOLDS)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "experiments.cli", "sweep", str(path), "--executor", "process",
            "--workers", "2", "--out", str(out)]
@@ -502,7 +509,7 @@ def test_ctrl_c_during_a_process_pool_sweep_keeps_stored_runs(tmp_path, capsys):
 
 
 def test_ctrl_c_during_calibrate_keeps_evaluated_points(tmp_path, capsys):
-    (tmp_path / "small.toml").write_text(SMALL)
+    (tmp_path / "small.toml").write_text(SLOW)
     targets = tmp_path / "targets.toml"  # two years of the small scenario: cheap points
     targets.write_text('profile = "shangluo"\nscenario = "small.toml"\n[series.exits_people]\n'
                        'values = { 2016 = 100000, 2017 = 120000 }\nsource = "assumption: a test target"\n')
