@@ -84,7 +84,6 @@ NO_DEADLINE_SUFFIX = " (no deadline)"
 ROWS_CHECK_FACTOR = 5
 NO_DEADLINE = {"exit.plan_rule": "qualifying"}
 NO_DEADLINE_OF = (NATIONAL, CALIBRATION_REGION)
-SENSITIVITY_SUFFIX = " x{factor:g}"
 # Assumptions no target pins down (Shangluo's targets hardly move with them) that the
 # judged ratios (b) and (d) hinge on; each is halved in turn, on every region, to show how
 # much (section 5.1). A view of the misses, never a way to pick values.
@@ -340,7 +339,7 @@ def no_deadline(scenario, name: str):
 
 
 def sensitivity_name(region: str, path: str) -> str:
-    return f"{region} ({path}" + SENSITIVITY_SUFFIX.format(factor=SENSITIVITY_FACTOR) + ")"
+    return f"{region} ({path} x{SENSITIVITY_FACTOR:g})"
 
 
 def scaled(scenario, name: str, path: str, factor: float):
@@ -1899,7 +1898,7 @@ def sensitivity_markdown(diags: dict, scen: dict, regions: list[str]) -> list[st
          "as above; the runs show how far the verdicts rest on them and are not used to choose any value. "
          "*Returns / exits*: the largest yearly ratio and whether the ratio falls (as in (b)); *defaults*: "
          "defaults over loans made (as in (d)).", "",
-         "| region | run | returns / exits: largest | falls | under 10% | defaults / loans made |",
+         f"| region | run | returns / exits: largest | falls | under {RETURNS_MAX_SHARE:.0%} | defaults / loans made |",
          "| --- | --- | ---: | :---: | :---: | ---: |"]
     for region in regions:
         runs = [("as above", region)] + [(f"{what}: `{path}` {_num(_par(scen[region], path, scen[region].start_year))}"

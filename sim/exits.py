@@ -152,6 +152,13 @@ def planned_households(model) -> np.ndarray:
     return out
 
 
+@numba.njit(cache=True, inline="always")
+def _row_threshold(relative, labor, line, threshold):
+    """A household's threshold as `thresholds_at` gives it: the line under the relative
+    rule for a household without full labor, else the exit threshold."""
+    return line if relative and labor != FULL else threshold
+
+
 @numba.njit(cache=True, parallel=True)
 def _band_rows(year, min_years, relative, line, threshold, status, reg_year, size, labor, measured_pc, village,
                planned_village, band):
@@ -162,7 +169,7 @@ def _band_rows(year, min_years, relative, line, threshold, status, reg_year, siz
     for i in numba.prange(status.shape[0]):
         band[i] = -1
         if _due(year, min_years, status[i], reg_year[i], size[i]):  # the logarithm only where needed
-            t = line if relative and labor[i] != FULL else threshold
+            t = _row_threshold(relative, labor[i], line, threshold)
             c = max(np.float64(measured_pc[i]) / t, BAND_LOW)
             b = min(int(np.log(c / BAND_LOW) * scale), BANDS - 1)
             band[i] = b + BANDS * planned_village[village[i]]
@@ -334,7 +341,7 @@ def _exit_candidate_rows(idx, relative, line, threshold, labor, measured_pc, wei
     """The threshold as `thresholds_at` gives it, the people as `groups.row_people`."""
     for k in numba.prange(idx.shape[0]):
         i = idx[k]
-        t = line if relative and labor[i] != FULL else threshold
+        t = _row_threshold(relative, labor[i], line, threshold)
         key[k] = priority(-(np.float64(measured_pc[i]) / t), planned[village[i]])
         people[k] = np.float64(weight[i]) * size[i]
         unit[k] = size[i]
