@@ -112,6 +112,10 @@ RECHECK_FACTS = {"added": 8.07e6, "removed": 9.29e6, "register": 89.62e6,
                            "June 2016: 8.07 M added, 9.29 M removed, of the 89.62 M registered in 2014)"}
 DIBAO_RECIPIENTS_2013 = (54e6, "facts.md: Social assistance (54 M rural dibao recipients in 2013)")
 DEFAULT_OVERDUE = (0.0026, "facts.md: Microcredit (overdue rate 0.26%, Chongqing, June 2019)")
+# National returns to poverty as the poverty office reported them, read as ranges (people).
+RETURN_FACTS = {2016: (6e5, 7e5, "60多万"), 2017: (2e5, 3e5, "20多万"), 2018: (1e4, 1e5, "几万"),
+                2019: (1e3, 1e4, "数千")}
+RETURN_FACTS_SOURCE = "docs/register_sources.md §10a (国务院扶贫办, as reported by 央视网)"
 
 FIGURES = ("validation_fit.png", "validation_national.png", "validation_causes.png",
            "validation_returns.png", "validation_income_paths.png")
@@ -633,6 +637,31 @@ def end_check(m: pd.DataFrame) -> dict:
            "cohort_share": _share(cohort, base), "year": int(m.index[-1])}
     out["met"] = bool(out["register_share"] < END_MAX_SHARE and out["cohort_share"] < END_MAX_SHARE)
     return out
+
+
+def national_returns_markdown(m: pd.DataFrame) -> list[str]:
+    """The national run's yearly returns against the poverty office's reported counts
+    (`RETURN_FACTS`, ranges): a pattern check, not a target."""
+    years = [y for y in RETURN_FACTS if y in m.index]
+    if not years:
+        return []
+    rows = []
+    for y in years:
+        low, high, said = RETURN_FACTS[y]
+        model = float(m.loc[y, "returns_people"])
+        where = "within" if low <= model <= high else ("above" if model > high else "below")
+        rows.append(f"| {y} | {said} ({_num(low)} – {_num(high)}) | {_num(model)} | {where} |")
+    first, last = years[0], years[-1]
+    real_fall = RETURN_FACTS[first][0] / RETURN_FACTS[last][1]
+    model_first, model_last = float(m.loc[first, "returns_people"]), float(m.loc[last, "returns_people"])
+    model_fall = model_first / model_last if model_last > 0 else float("inf")
+    return ["National returns against the counts the poverty office reported (" + RETURN_FACTS_SOURCE
+            + "; read as ranges; a pattern check, not a target):", "",
+            "| year | reported | model | model against the range |", "| ---: | --- | ---: | --- |", *rows, "",
+            f"Reported returns fell by a factor of at least {real_fall:.0f} from {first} to {last}; the model's "
+            f"by a factor of {model_fall:.1f}" + (": the model's returns fall far more slowly than reported "
+                                                  "(section 5.1 shows what they rest on)."
+                                                  if model_fall < real_fall / 2 else ".")]
 
 
 def _verdict_word(met: bool | None) -> str:
@@ -1790,7 +1819,7 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, com
           "it within its quota for new entries and returns together (`register.adjustment_quota` of the "
           "county's register at the start of the year, which shrinks as the register empties); from 2020 it must first have been under return monitoring, and so "
           "helped, since an earlier year. Support stays with exited households (jobs, posts, shares; support "
-          "continues for `exit.support_years_after_exit` years). No source gives a return rate; the expected "
+          "continues for `exit.support_years_after_exit` years). No source gives a return rate by region (the national counts are below); the expected "
           "pattern is returns a small share of exits, falling as support builds up (section 5, (b)).", "",
           "| scenario | exits over the horizon | returns | returns / exits | largest yearly returns / exits | "
           "start cohort returns |", "| --- | ---: | ---: | ---: | --- | ---: |"]
@@ -1814,6 +1843,8 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, com
                     f"({_years(r['late'])}), against exits {_pct(early)} → {_pct(r['late_ratio'])}")
         if r["late_ratio"] > early and rate(r["late"]) <= rate(r["early"]) * 1.05:
             by_pool.append(n)
+    if NATIONAL in diags:
+        L += [""] + national_returns_markdown(diags[NATIONAL]["m"])
     L += ["", "Exits fill a pool from which returns come, so returns are read both against the year's exits "
           "(pooled over the same first and last years as the judged test) and against the people exited and not "
           "returned at the end of the year before: " + "; ".join(pool) + ". "
