@@ -492,7 +492,9 @@ class HouseholdAgent(mesa.Agent):
         # 2. the project's gain or loss is the year's business income; gains partly reinvested
         if capital > 0:
             r = ((1.0 + y.return_mean + y.return_sd * normal01(m.k.project_return, i, 0)) * self.county.price_shock
-                 * (1.0 - self.village.disaster_loss * (1.0 - y.insured_loss)) - 1.0)
+                 * (1.0 - self.village.disaster_loss) - 1.0)
+            if r < 0.0:
+                r *= 1.0 - y.insured_loss
             g = r * capital
             self.income_farm = f32(self.income_farm + g)
             kept = y.reinvest * g if g > 0 else g

@@ -1214,6 +1214,21 @@ def _why(name: str, scenario, d: dict, table: pd.DataFrame, start: dict | None, 
             f"{_num(m.at[y0, 'unregistered_poor_people'])} people off the register below it (exited households "
             "included).")
 
+    # --- income poverty against the survey count, where the scenario is checked against one
+    counted = table[table["series"] == "income_poor_people"] if "series" in table else table.iloc[:0]
+    if len(counted) > 1:
+        first, last = counted.iloc[0], counted.iloc[-1]
+        yl = int(last["year"])
+        off = _share(m.at[yl, "unregistered_poor_people"], m.at[yl, "income_poor_people"])
+        out.append(
+            f"People below the line fall from {_num(first['model_mean'])} at the end of {int(first['year'])} to "
+            f"{_num(last['model_mean'])} at the end of {yl} ({last['model_mean'] / first['model_mean']:.2f} times), "
+            f"where the survey count falls from {_num(first['target'])} to {_num(last['target'])} "
+            f"({last['target'] / first['target']:.2f} times). In {yl}, {_pct(off)} of the model's income-poor are "
+            "off the register (never registered, or exited): the register empties on its plans while incomes at "
+            "the bottom do not rise past the line as fast as the survey found, which is also why exited "
+            "households keep falling back below it (section 6.2).")
+
     # --- dibao, which lifts registered households over the line
     dib, above = m["dibao_people"], m["registered_above_line_people"]
     if len(years) > 1:

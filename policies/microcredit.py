@@ -17,9 +17,11 @@ they act on a row each year:
    last year). A loan of `amount` (at most `max_amount`) for `term` years (at most
    `max_term`) becomes project capital; it is charged from the year it is made.
 2. The project. Each year a project with capital returns r = (1 + `project_return_mean` +
-   `project_return_sd` z) x county price shock x (1 - village disaster loss x (1 -
-   `insured_loss_share`)) - 1 (stream "project_return"): agricultural and industry insurance,
-   its premiums subsidized for the poor, pays part of a disaster's loss; its gain g = r x capital, gains and losses alike, is the household's
+   `project_return_sd` z) x county price shock x (1 - village disaster loss) - 1 (stream
+   "project_return"); when r is below zero, agricultural and industry insurance, its premiums
+   subsidized for the poor, pays `insured_loss_share` of the loss, whatever its cause (project
+   risk, prices, disaster), so r becomes r x (1 - `insured_loss_share`). Its gain g = r x
+   capital, gains and losses alike, is the household's
    net business income of the year (added to `income_farm`). `reinvest_share` of a gain is
    reinvested: added to the capital and to `obligations` (money the household cannot spend or
    save). A loss is borne by the capital, which falls by |g|; g (negative) is added to
@@ -174,7 +176,9 @@ def _loan_block(lo, hi, k, year, on, q, key_return, key_renewal, price_c, loss_v
         # Rule 2: the project's gain or loss is this year's business income
         if capital > 0:
             r = ((1.0 + q.project_return_mean + q.project_return_sd * normal01(key_return, i, 0))
-                 * price_c[county[i]] * (1.0 - loss_v[village[i]] * (1.0 - q.insured_loss_share)) - 1.0)
+                 * price_c[county[i]] * (1.0 - loss_v[village[i]]) - 1.0)
+            if r < 0.0:
+                r *= 1.0 - q.insured_loss_share  # insurance pays its share of the loss
             g = r * capital
             income_farm[i] += g
             kept = q.reinvest_share * g if g > 0 else g  # reinvested, or borne by the capital

@@ -21,8 +21,9 @@ LINE = 3000.0
 AMOUNT = 40000.0
 RATE = 0.0435
 
-# a loan for every eligible household; projects that return exactly `project_return_mean`
-SURE = {"microcredit.takeup_base": 1.0, "microcredit.project_return_sd": 0.0,
+# a loan for every eligible household; projects that return exactly `project_return_mean`,
+# uninsured unless a test insures them
+SURE = {"microcredit.insured_loss_share": 0.0, "microcredit.takeup_base": 1.0, "microcredit.project_return_sd": 0.0,
         "microcredit.project_return_mean": 0.0, "microcredit.interest_subsidy_share": 1.0,
         "microcredit.renewal_share": 0.0, "microcredit.amount": AMOUNT, "microcredit.term": 3,
         "microcredit.repayment": "at_maturity", "microcredit.max_extensions": 1,
@@ -192,6 +193,23 @@ def test_a_loss_lowers_income_and_capital_but_not_cash():
     assert m.hh.loan_capital[0] == pytest.approx(AMOUNT - loss)
     assert m.hh.savings[0] == m.hh.savings[1] > 0 and m.hh.debt[0] == 0  # cash as without the project
     assert microcredit.income_contribution(m, np.array([0, 1])).tolist() == [-loss, 0.0]
+
+
+def test_insurance_pays_its_share_of_any_loss_and_nothing_of_a_gain():
+    base = 2 * LINE + 1000.0
+    # a loss from the project itself (no disaster, no price shock), then a village disaster
+    for disaster, mean in ((0.0, -0.25), (0.5, 0.0)):
+        m = world([dict(), dict()], {"microcredit.project_return_mean": mean,
+                                     "microcredit.insured_loss_share": 0.6}, base_income=base)
+        m.villages.disaster_loss[0] = disaster
+        year(m)
+        loss = 0.25 * AMOUNT if disaster == 0 else 0.5 * AMOUNT
+        assert m.hh.income_farm[0] == pytest.approx(base - 0.4 * loss)
+        assert m.hh.loan_capital[0] == pytest.approx(AMOUNT - 0.4 * loss)
+    m = world([dict()], {"microcredit.project_return_mean": 0.2, "microcredit.insured_loss_share": 0.6},
+              base_income=base)
+    year(m)
+    assert m.hh.income_farm[0] == pytest.approx(base + 0.2 * AMOUNT)  # a gain is the project's own
 
 
 def test_a_gain_raises_income_and_a_share_goes_to_capital():

@@ -354,6 +354,19 @@ def test_returns_fall_is_read_before_monitoring_begins():
     assert val.returns_check(bad, None)["under"] is False
 
 
+def test_national_returns_are_read_against_the_reported_ranges():
+    m = val.yearly(_frame(range(2016, 2020), exits_people=[10e6] * 4,
+                          returns_people=[650_000, 400_000, 50_000, 20_000]))
+    text = "\n".join(val.national_returns_markdown(m))
+    assert "| 2016 | 60多万 (600,000 – 700,000) | 650,000 | within |" in text
+    assert "| 2017 | 20多万 (200,000 – 300,000) | 400,000 | above |" in text
+    assert "| 2018 | 几万 (10,000 – 100,000) | 50,000 | within |" in text
+    assert "| 2019 | 数千 (1,000 – 10,000) | 20,000 | above |" in text
+    # reported: at least 600,000 / 10,000 = 60 times fewer; the model 650,000 / 20,000 = 32.5
+    assert "at least 60 from 2016 to 2019" in text and "by a factor of 32.5." in text
+    assert val.national_returns_markdown(val.yearly(_frame([2021], exits_people=[1], returns_people=[0]))) == []
+
+
 def test_register_table_and_defaults_due():
     m = val.yearly(_national())
     for column, _ in val.REGISTER_TABLE:
