@@ -72,5 +72,15 @@ def income_contribution(model, rows: np.ndarray) -> np.ndarray:
     hh, p = model.hh, model.p
     ret32 = np.float32(p["assets.investment_per_household"] * p["assets.return_rate"])
     min32 = np.float32(p["assets.min_dividend"])
-    paid = np.maximum(ret32 * model.counties.price_shock[hh.county[rows]], min32).astype(np.float64)
-    return np.where(hh.asset_shares[rows], paid, 0.0)
+    out = np.empty(np.size(rows))
+    _dividend_at(ret32, min32, np.ascontiguousarray(rows, dtype=np.int64), hh.asset_shares, hh.county,
+                   model.counties.price_shock, out)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _dividend_at(ret32, min32, rows, asset_shares, county, price_shock, out):
+    """The dividend of each of `rows`, computed in float32 as `act` pays it."""
+    for k in numba.prange(rows.shape[0]):
+        i = rows[k]
+        out[k] = np.float64(max(ret32 * price_shock[county[i]], min32)) if asset_shares[i] else 0.0

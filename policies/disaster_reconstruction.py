@@ -64,4 +64,14 @@ def income_contribution(model, rows: np.ndarray) -> np.ndarray:
     served = model.flows.get("reached_disaster_reconstruction")
     if served is None:
         return np.zeros(rows.size)
-    return np.where(served[rows], model.p["disaster.relief_per_person"] * model.hh.size[rows], 0.0).astype(np.float64)
+    out = np.empty(np.size(rows))
+    _relief_at(float(model.p["disaster.relief_per_person"]), np.ascontiguousarray(rows, dtype=np.int64), served,
+                 model.hh.size, out)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _relief_at(per_person, rows, served, size, out):
+    for k in numba.prange(rows.shape[0]):
+        i = rows[k]
+        out[k] = per_person * size[i] if served[i] else 0.0

@@ -94,6 +94,17 @@ def income_contribution(model, rows: np.ndarray) -> np.ndarray:
     if not model.measures.get(NAME, False):
         return np.zeros(np.size(rows))
     hh, p = model.hh, model.p
-    mu = hh.eco_mu[rows]
-    pay = np.where(mu > 0, mu * np.float32(p["eco.payment_per_mu"]), np.float32(0.0)).astype(np.float64)
-    return pay + np.where(hh.ranger_job[rows], np.float64(np.float32(p["eco.ranger_wage"])), 0.0)
+    out = np.empty(np.size(rows))
+    _income_rows(np.float32(p["eco.payment_per_mu"]), np.float64(np.float32(p["eco.ranger_wage"])),
+                 np.ascontiguousarray(rows, dtype=np.int64), hh.eco_mu, hh.ranger_job, out)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _income_rows(per_mu32, wage, rows, eco_mu, ranger_job, out):
+    """The payment (float32, as the table adds it) plus the ranger wage of each of `rows`."""
+    for k in numba.prange(rows.shape[0]):
+        i = rows[k]
+        mu = eco_mu[i]
+        pay = np.float64(mu * per_mu32) if mu > 0 else 0.0
+        out[k] = pay + (wage if ranger_job[i] else 0.0)

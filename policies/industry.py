@@ -74,6 +74,14 @@ def income_contribution(model, rows: np.ndarray) -> np.ndarray:
     hh, p = model.hh, model.p
     gain = float(p["industry.farm_income_gain"])
     dividend = np.float64(np.float32(p["industry.dividend"] * model.price_index))
-    member = hh.cooperative[rows]
-    farm = np.maximum(hh.income_farm[rows].astype(np.float64), 0.0) * (gain / (1.0 + gain))
-    return np.where(member, dividend + farm, 0.0)
+    out = np.empty(np.size(rows))
+    _income_rows(dividend, gain / (1.0 + gain), np.ascontiguousarray(rows, dtype=np.int64), hh.cooperative,
+                 hh.income_farm, out)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _income_rows(dividend, gain_share, rows, cooperative, income_farm, out):
+    for k in numba.prange(rows.shape[0]):
+        i = rows[k]
+        out[k] = dividend + max(np.float64(income_farm[i]), 0.0) * gain_share if cooperative[i] else 0.0

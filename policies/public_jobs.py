@@ -80,4 +80,12 @@ def income_contribution(model, rows: np.ndarray) -> np.ndarray:
     """This year's income (yuan) the measure gave each of the given rows: the wage where
     the household holds a job, else 0."""
     wage = np.float64(np.float32(model.p["public_jobs.wage"]))  # as added to the float32 column
-    return np.where(model.hh.public_job[rows], wage, 0.0)
+    out = np.empty(np.size(rows))
+    _wage_rows(wage, np.ascontiguousarray(rows, dtype=np.int64), model.hh.public_job, out)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _wage_rows(wage, rows, public_job, out):
+    for k in numba.prange(rows.shape[0]):
+        out[k] = wage if public_job[rows[k]] else 0.0

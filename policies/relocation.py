@@ -181,6 +181,16 @@ def income_contribution(model, rows: np.ndarray) -> np.ndarray:
     """This year's income (yuan) the measure gave each of the given rows: the rent on the
     land a relocated household left behind, from the year after its move (0 otherwise)."""
     hh = model.hh
-    rent = (float(model.p["relocation.land_rent_per_person"]) * hh.size[rows]).astype(np.float32)  # as `_eligible_rows`
-    paid = hh.relocated[rows] & (hh.relocation_year[rows] < model.year)
-    return np.where(paid, rent.astype(np.float64), 0.0)
+    out = np.empty(np.size(rows))
+    _rent_rows(float(model.p["relocation.land_rent_per_person"]), int(model.year),
+               np.ascontiguousarray(rows, dtype=np.int64), hh.size, hh.relocated, hh.relocation_year, out)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _rent_rows(rent_per_person, year, rows, size, relocated, relocation_year, out):
+    """The rent in float32, as `_eligible_rows` gives it."""
+    for k in numba.prange(rows.shape[0]):
+        i = rows[k]
+        paid = relocated[i] and relocation_year[i] < year
+        out[k] = np.float64(np.float32(rent_per_person * size[i])) if paid else 0.0

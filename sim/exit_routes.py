@@ -32,6 +32,7 @@ from .fields import Cause
 from .groups import row_people
 from .sums import BLOCKS, block_rows
 
+C_ILLNESS, C_SCHOOLING = int(Cause.ILLNESS), int(Cause.SCHOOLING)
 CHUNK = 1 << 20  # rows attributed at a time (bounds the per-measure arrays at national size)
 
 
@@ -71,34 +72,53 @@ def _people_by_bits(bits, people, masks, out):
         out += parts[block]
 
 
+@numba.njit(cache=True, parallel=True)
+def _causes_removed(relocation, medical_assistance, education, assistance_share, illness_share, schooling_share, rows,
+                    relocated, income, causes, compliant_left, oop_medical, school_cost, school_support, out):
+    """Each row's bits of the measures that removed a cause it was registered for (a bit
+    of -1: the measure is off): relocation for a relocated household; medical assistance
+    where illness is a recorded cause and this year's assistance brought the costs under
+    the illness threshold; education support likewise for schooling costs."""
+    for k in numba.prange(rows.shape[0]):
+        i = rows[k]
+        bits = 0
+        if relocation >= 0 and relocated[i]:
+            bits |= 1 << relocation
+        inc = max(np.float64(income[i]), 1.0)
+        if medical_assistance >= 0 and causes[i] & C_ILLNESS:
+            relief = assistance_share * compliant_left[i]
+            t = illness_share * inc
+            oop = np.float64(oop_medical[i])
+            if oop + relief > t and oop <= t:
+                bits |= 1 << medical_assistance
+        if education >= 0 and causes[i] & C_SCHOOLING:
+            t = schooling_share * inc
+            net = np.float64(school_cost[i])
+            if net + school_support[i] > t and net <= t:
+                bits |= 1 << education
+        out[k] = bits
+
+
 def _credited(model, rows: np.ndarray, names: list[str]) -> np.ndarray:
     """Each row's credited measures among `names` (those switched on), as bits."""
     hh, p, f = model.hh, model.p, model.flows
-    contrib = np.zeros((len(names), rows.size))
+    contrib = np.empty((len(names), rows.size))
     for k, name in enumerate(names):
         module = MEASURES[name].module
-        if hasattr(module, "income_contribution"):
-            contrib[k] = module.income_contribution(model, rows)
+        contrib[k] = module.income_contribution(model, rows) if hasattr(module, "income_contribution") else 0.0
+    # the causes removed this year (bit -1: the measure is off)
+    bit = {name: names.index(name) if name in names else -1
+           for name in ("relocation", "medical_assistance", "education")}
+    compliant_left = f.get("compliant_left")
+    if compliant_left is None:
+        bit["medical_assistance"], compliant_left = -1, np.zeros(0)
+    extra = np.empty(rows.size, np.int64)
+    shares = (float(p["medical.assistance_share"]), float(p["register.illness_cause_share"]),
+              float(p["register.schooling_cause_share"]))
+    _causes_removed(bit["relocation"], bit["medical_assistance"], bit["education"], *shares, rows, hh.relocated,
+                    hh.income, hh.causes, compliant_left, hh.oop_medical, hh.school_cost, hh.school_support, extra)
     size = np.maximum(hh.size[rows], 1).astype(np.float64)
     income = hh.income[rows].astype(np.float64)
-    # the causes removed this year
-    extra = np.zeros(rows.size, np.int64)
-    if "relocation" in names:
-        extra |= np.where(hh.relocated[rows], 1 << names.index("relocation"), 0)
-    inc = np.maximum(income, 1.0)
-    causes = hh.causes[rows]
-    if "medical_assistance" in names and "compliant_left" in f:
-        relief = p["medical.assistance_share"] * f["compliant_left"][rows]
-        t = p["register.illness_cause_share"] * inc
-        oop = hh.oop_medical[rows].astype(np.float64)
-        ill = (causes & int(Cause.ILLNESS)) != 0
-        extra |= np.where(ill & (oop + relief > t) & (oop <= t), 1 << names.index("medical_assistance"), 0)
-    if "education" in names:
-        t = p["register.schooling_cause_share"] * inc
-        net = hh.school_cost[rows].astype(np.float64)
-        gross = net + hh.school_support[rows]
-        schooling = (causes & int(Cause.SCHOOLING)) != 0
-        extra |= np.where(schooling & (gross > t) & (net <= t), 1 << names.index("education"), 0)
     bits = np.empty(rows.size, np.int64)
     _credit_rows(contrib, income, size, thresholds_at(model, rows), extra, bits)
     return bits

@@ -23,8 +23,8 @@ import numpy as np
 
 from .fields import Labor, Status
 from .groups import FILL, NEAREST, SLOT_EXIT, SLOT_PRESSURE, lottery, priority, take_within
-from .register import registered_people_by_county
-from .sums import BLOCKS, block_rows
+from .register import registered_people_by_county, registered_rows
+from .sums import BLOCKS, PLACE_PARTS, block_rows, part_rows
 
 REGISTERED, EXITED, RETURNED = int(Status.REGISTERED), int(Status.EXITED), int(Status.RETURNED)
 FULL = int(Labor.FULL)
@@ -67,11 +67,19 @@ def region_plan(model, reg_people: float) -> float:
     return _plan(model, "exit.schedule_people", reg_people, floor="exit.floor_people")
 
 
+def register_rows(model) -> np.ndarray:
+    """The register's rows this year (ascending), listed by `plan_year` at the start of the
+    year: statuses change only in the assessment, from its exit step on, after the last
+    pass that reads the list."""
+    rows = model.flows.get("registered_rows")
+    return registered_rows(model.hh) if rows is None else rows
+
+
 def county_plans(model) -> np.ndarray:
     """This year's plan of each county, in people: the region's plan split in proportion
     to the counties' registered people now."""
     hh, c = model.hh, model.counties
-    people = registered_people_by_county(hh.county, hh.weight, hh.size, hh.status, c.n)
+    people = registered_people_by_county(register_rows(model), hh.n, hh.county, hh.weight, hh.size, c.n)
     total = float(people.sum())
     plan = region_plan(model, total)
     if not np.isfinite(plan):
@@ -116,7 +124,10 @@ def plan_year(model) -> None:
     """At the start of the year: each county's plan (`model.flows["county_plans"]`) and
     the poor villages planned to exit (`model.flows["planned_villages"]`), whose
     households come first on the county's plan (villages exited by plan, their households
-    the plan's first batch: 关于建立贫困退出机制的意见, 2016, docs/register_sources.md §2a)."""
+    the plan's first batch: 关于建立贫困退出机制的意见, 2016, docs/register_sources.md §2a);
+    the register's rows, which the year's passes over the register go through
+    (`model.flows["registered_rows"]`)."""
+    model.flows["registered_rows"] = registered_rows(model.hh)
     model.flows["county_plans"] = county_plans(model)
     model.flows["planned_villages"] = planned_villages(model)
 
@@ -138,17 +149,18 @@ def planned_households(model) -> np.ndarray:
         return np.zeros(hh.n, bool)
     threshold = float(exit_threshold(model))
     relative = model.profile.data["exit"]["rule"] == "relative"
-    band = np.empty(hh.n, np.int16)
+    rows = register_rows(model)  # only they can be due for exit
+    band = np.empty(rows.size, np.int16)
     villages = f.get("planned_villages")
     if villages is None:
         villages = np.zeros(model.villages.n, bool)
     _band_rows(model.year, int(p["register.min_years_before_exit"]), relative, float(model.line), threshold,
-               hh.status, hh.reg_year, hh.size, hh.labor, hh.measured_pc, hh.village, villages, band)
+               rows, hh.status, hh.reg_year, hh.size, hh.labor, hh.measured_pc, hh.village, villages, band)
     people = np.zeros((model.counties.n, 2 * BANDS))
-    _band_people(hh.county, hh.weight, hh.size, band, people)
+    _band_people(rows, hh.county, hh.weight, hh.size, band, people)
     cutoff = _cutoffs(people, np.where(np.isfinite(plans), plans, np.inf))
     out = np.empty(hh.n, bool)
-    _planned_rows(hh.county, band, cutoff, out)
+    _planned_rows(rows, hh.county, band, cutoff, out)
     return out
 
 
@@ -160,27 +172,36 @@ def _row_threshold(relative, labor, line, threshold):
 
 
 @numba.njit(cache=True, parallel=True)
-def _band_rows(year, min_years, relative, line, threshold, status, reg_year, size, labor, measured_pc, village,
+def _band_rows(year, min_years, relative, line, threshold, rows, status, reg_year, size, labor, measured_pc, village,
                planned_village, band):
-    """Each row's band of closeness to its threshold, the highest band BANDS - 1, moved up
-    by BANDS in a village planned to exit (listed before any other); -1 for households
-    not due for exit assessment."""
+    """Each of `rows`' band of closeness to its threshold, the highest band BANDS - 1,
+    moved up by BANDS in a village planned to exit (listed before any other); -1 for
+    households not due for exit assessment."""
     scale = BANDS / np.log(BAND_HIGH / BAND_LOW)
-    for i in numba.prange(status.shape[0]):
-        band[i] = -1
+    for k in numba.prange(rows.shape[0]):
+        i = rows[k]
+        band[k] = -1
         if _due(year, min_years, status[i], reg_year[i], size[i]):  # the logarithm only where needed
             t = _row_threshold(relative, labor[i], line, threshold)
             c = max(np.float64(measured_pc[i]) / t, BAND_LOW)
             b = min(int(np.log(c / BAND_LOW) * scale), BANDS - 1)
-            band[i] = b + BANDS * planned_village[village[i]]
+            band[k] = b + BANDS * planned_village[village[i]]
 
 
-@numba.njit(cache=True)
-def _band_people(county, weight, size, band, out):
-    """People per county and band (in row order)."""
-    for i in range(band.shape[0]):
-        if band[i] >= 0:
-            out[county[i], band[i]] += np.float64(weight[i]) * size[i]
+@numba.njit(cache=True, parallel=True)
+def _band_people(rows, county, weight, size, band, out):
+    """People per county and band, each county's summed in row order. The counties are
+    split into `PLACE_PARTS` ranges summed side by side, each part going through every
+    row for its own counties (the sums scatter over megabytes and wait on memory)."""
+    for part in numba.prange(PLACE_PARTS):
+        span = part_rows(part, out.shape[0])
+        lo, hi = np.int64(span[0]), np.int64(span[1])
+        for k in range(rows.shape[0]):
+            if band[k] >= 0:
+                i = rows[k]
+                c = np.int64(county[i])
+                if lo <= c and c < hi:
+                    out[c, band[k]] += np.float64(weight[i]) * size[i]
 
 
 @numba.njit(cache=True)
@@ -200,9 +221,20 @@ def _cutoffs(people, plans):
 
 
 @numba.njit(cache=True, parallel=True)
-def _planned_rows(county, band, cutoff, out):
-    for i in numba.prange(band.shape[0]):
-        out[i] = band[i] >= 0 and band[i] >= cutoff[county[i]]
+def _planned_rows(rows, county, band, cutoff, out):
+    """out: the rows of `rows` in a band listed in their county, no other row."""
+    for block in numba.prange(BLOCKS):
+        a, b = block_rows(block, out.shape[0])
+        _false_block(out[a:b])
+    for k in numba.prange(rows.shape[0]):
+        i = rows[k]
+        out[i] = band[k] >= 0 and band[k] >= cutoff[county[i]]
+
+
+@numba.njit(cache=True)
+def _false_block(out):
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = False
 
 
 def exit_threshold(model, year: int | None = None) -> float:
@@ -228,17 +260,14 @@ def thresholds_at(model, rows: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, parallel=True)
-def _qualify_rows(q, status, reg_year, measured_pc, measured_pc_last, labor, dibao, n_dropout_compulsory, insured,
-                  unsafe_housing, size, ok_out, near_out):
-    """Who meets the exit standard (ok_out) and who is within the pressure margin below
-    it with the guarantees met (near_out); block by block, in branch-free loops that each
-    store one array (the compiler vectorizes them)."""
-    for block in numba.prange(BLOCKS):
-        a, b = block_rows(block, status.shape[0])
-        rows = (status[a:b], reg_year[a:b], measured_pc[a:b], measured_pc_last[a:b], labor[a:b], dibao[a:b],
-                n_dropout_compulsory[a:b], insured[a:b], unsafe_housing[a:b], size[a:b])
-        _qualify_block(q, rows, 0, ok_out[a:b])
-        _qualify_block(q, rows, 1, near_out[a:b])
+def _qualify_rows(q, rows, status, reg_year, measured_pc, measured_pc_last, labor, dibao, n_dropout_compulsory,
+                  insured, unsafe_housing, size, ok_out, near_out):
+    """Of each of `rows`: whether it meets the exit standard (ok_out) and whether it is
+    within the pressure margin below it with the guarantees met (near_out)."""
+    for k in numba.prange(rows.shape[0]):
+        i = rows[k]
+        ok_out[k], near_out[k] = _exit_test(q, status[i], reg_year[i], measured_pc[i], measured_pc_last[i], labor[i],
+                                            dibao[i], n_dropout_compulsory[i], insured[i], unsafe_housing[i], size[i])
 
 
 @numba.njit(cache=True, inline="always")
@@ -258,14 +287,6 @@ def _exit_test(q, status, reg_year, measured_pc, measured_pc_last, labor, dibao,
     return ok, near
 
 
-@numba.njit(cache=True)
-def _qualify_block(q, rows, which, out):
-    status, reg_year, measured_pc, measured_pc_last, labor, dibao, dropout, insured, unsafe, size = rows
-    for j in range(np.uint64(out.shape[0])):
-        out[j] = _exit_test(q, status[j], reg_year[j], measured_pc[j], measured_pc_last[j], labor[j], dibao[j],
-                            dropout[j], insured[j], unsafe[j], size[j])[which]
-
-
 def assess_exits(model) -> None:
     """Exit on the county's plan (关于建立贫困退出机制的意见, 2016; 002 §3; 003 §二(二)).
 
@@ -282,22 +303,23 @@ def assess_exits(model) -> None:
     """
     hh, p, f = model.hh, model.p, model.flows
     relative = model.profile.data["exit"]["rule"] == "relative"
-    qualify, near = np.empty(hh.n, bool), np.empty(hh.n, bool)
+    reg = register_rows(model)  # only they can be due for exit
+    qualify, near = np.empty(reg.size, bool), np.empty(reg.size, bool)
     last = model.year - 1
     q = (int(model.year), int(p["register.min_years_before_exit"]), int(p["exit.stability_assessments"]), relative,
          float(model.line), float(exit_threshold(model)), float(p["exit.pressure_margin"]),
          float(model.params.at("poverty.line", last)), float(exit_threshold(model, last)))
-    _qualify_rows(q, hh.status, hh.reg_year, hh.measured_pc, hh.measured_pc_last, hh.labor, hh.dibao,
+    _qualify_rows(q, reg, hh.status, hh.reg_year, hh.measured_pc, hh.measured_pc_last, hh.labor, hh.dibao,
                   hh.n_dropout_compulsory, hh.insured, hh.unsafe_housing, hh.size, qualify, near)
     plans = f["county_plans"] if "county_plans" in f else county_plans(model)  # people (inf: no limit)
     n_c = model.counties.n
-    idx = np.flatnonzero(qualify)
+    idx = reg[qualify]
     key, people, unit = _exit_candidates(model, idx)
     exits = take_within(hh.county, n_c, idx, key, people, plans, FILL, unit=unit, draws=lottery(model, SLOT_EXIT))
     # planned exits that found no qualifying household, county by county
     unfilled = np.where(np.isfinite(plans), np.maximum(plans - np.bincount(hh.county[idx], people, minlength=n_c),
                                                        0.0), 0.0)
-    pressured = _certify_under_pressure(model, near, unfilled)
+    pressured = _certify_under_pressure(model, reg[near], unfilled)
     exits |= pressured
     rows = np.flatnonzero(exits)
     reversed_ = np.zeros(hh.n, bool)
@@ -347,16 +369,16 @@ def _exit_candidate_rows(idx, relative, line, threshold, labor, measured_pc, wei
         unit[k] = size[i]
 
 
-def _certify_under_pressure(model, near, unfilled) -> np.ndarray:
-    """Households certified as exited, measured just under the threshold, to fill a share
-    `exit.target_pressure` of the county's planned exits that found no qualifying
-    household (those in villages planned to exit first, then the closest first)."""
+def _certify_under_pressure(model, idx, unfilled) -> np.ndarray:
+    """Households certified as exited among those measured just under the threshold
+    (`idx`, ascending), to fill a share `exit.target_pressure` of the county's planned
+    exits that found no qualifying household (those in villages planned to exit first,
+    then the closest first)."""
     hh = model.hh
     pressure = model.p["exit.target_pressure"]
     shortfall = unfilled * pressure
     if pressure <= 0 or not (shortfall > 0).any():
         return np.zeros(hh.n, bool)
-    idx = np.flatnonzero(near)
     key, people, unit = _exit_candidates(model, idx)
     return take_within(hh.county, model.counties.n, idx, key, people, shortfall, FILL, unit=unit,
                        draws=lottery(model, SLOT_PRESSURE))

@@ -6,7 +6,8 @@ and exit households up to their plan. Each is the same operation: within each gr
 the order given, which is row order), while the cumulative amount (weighted people) stays
 within the group's limit.
 
-Candidates are put in group order by a stable counting sort (one pass over them); the
+Candidates are put in group order by a stable counting sort (one pass over them), their
+keys and amounts moved with them, so that each group's candidates lie side by side; the
 groups are then worked on in parallel. A group whose candidates all fit takes them all
 unsorted. A large group sorts only the candidates below a key threshold estimated from a
 sample of its keys (raised until the ones below it reach the limit), which takes exactly
@@ -94,26 +95,33 @@ def take_within(group: np.ndarray, n_groups: int, idx: np.ndarray, key: np.ndarr
     taken = np.zeros(group.shape[0], bool)
     if idx.size == 0:
         return taken
-    if n_groups <= PARALLEL_GROUPS_MAX:
-        starts, order, _ = _group_order_blocks(idx, group, n_groups, 0)
-    else:
-        starts, order = _group_order_two_levels(idx, group, n_groups)
     key32 = np.ascontiguousarray(key, dtype=np.float32)
     amount = np.ascontiguousarray(amount, dtype=np.float64)
-    unit = amount if unit is None else np.ascontiguousarray(unit, dtype=np.float64)
+    own_unit = unit is not None
+    unit = np.ascontiguousarray(unit, dtype=np.float64) if own_unit else amount
+    if n_groups <= PARALLEL_GROUPS_MAX:
+        starts, _, rows, keys, amounts, units = _group_order_blocks(idx, group, n_groups, 0, key32, amount, unit,
+                                                                    own_unit)
+    else:
+        starts, rows, keys, amounts, units = _group_order_two_levels(idx, group, n_groups, key32, amount, unit,
+                                                                     own_unit)
+    if not own_unit:
+        units = amounts
     stream, slot = draws if draws is not None else (np.uint64(0), -1)
-    _take_groups(starts, order, idx, key32, key32.view(np.uint32), amount, unit, np.uint64(stream), int(slot),
+    _take_groups(starts, rows, keys, keys.view(np.uint32), amounts, units, np.uint64(stream), int(slot),
                  np.ascontiguousarray(limit, dtype=np.float64), rounding, taken)
     return taken
 
 
 @numba.njit(cache=True, parallel=True)
-def _group_order_blocks(idx, group, n_groups, shift):
-    """Positions of the candidates in order of their group `group[idx[j]] >> shift`, their
-    order kept within a group (a stable counting sort), where each group's run starts
-    (starts[g]..starts[g + 1]), and each position's own group, in that order. In
-    parallel: each block of candidates counts its groups, the counts give every block its
-    place in every group's run, and the blocks fill them at once."""
+def _group_order_blocks(idx, group, n_groups, shift, key, amount, unit, own_unit):
+    """The candidates in order of their group `group[idx[j]] >> shift`, their order kept
+    within a group (a stable counting sort): where each group's run starts
+    (starts[g]..starts[g + 1]), and per position its own group, row, key, amount and
+    (`own_unit`; else an empty array) unit. The candidates' values move with them, so
+    that the selection reads each group's candidates side by side. In parallel: each
+    block of candidates counts its groups, the counts give every block its place in every
+    group's run, and the blocks fill them at once."""
     n = idx.shape[0]
     counts = np.zeros((BLOCKS, n_groups), np.int64)
     for block in numba.prange(BLOCKS):
@@ -130,35 +138,50 @@ def _group_order_blocks(idx, group, n_groups, shift):
             fill[block, g] = at
             at += counts[block, g]
     starts[n_groups] = at
-    order = np.empty(n, np.int64)
-    groups = np.empty(n, np.int64)
+    groups = np.empty(n, np.int32)
+    rows = np.empty(n, np.int64)
+    keys = np.empty(n, np.float32)
+    amounts = np.empty(n)
+    units = np.empty(n if own_unit else 0)
     for block in numba.prange(BLOCKS):
         a, b = block_rows(block, n)
         f = fill[block]
         for j in range(a, b):
-            full = group[idx[j]]
+            i = idx[j]
+            full = group[i]
             g = full >> shift
-            order[f[g]] = j
-            groups[f[g]] = full
-            f[g] += 1
-    return starts, order, groups
+            at = f[g]
+            groups[at] = full
+            rows[at] = i
+            keys[at] = key[j]
+            amounts[at] = amount[j]
+            if own_unit:
+                units[at] = unit[j]
+            f[g] = at + 1
+    return starts, groups, rows, keys, amounts, units
 
 
 @numba.njit(cache=True, parallel=True)
-def _group_order_two_levels(idx, group, n_groups):
+def _group_order_two_levels(idx, group, n_groups, key, amount, unit, own_unit):
     """The same order for many groups (villages): first by runs of 2^shift consecutive
     groups (few runs, so the first pass writes to few places), then each run by its own
     groups, the runs in parallel (a run's candidates fit in cache). Stable at both levels,
-    so the order within a group is the candidates' order, as a single counting sort gives."""
+    so the order within a group is the candidates' order, as a single counting sort gives.
+    Returns the starts and the rows, keys, amounts and units in that order."""
     shift = 0
     while (n_groups >> shift) >= RUNS:
         shift += 1
     n_runs = ((n_groups - 1) >> shift) + 1
-    run_starts, by_run, group_of = _group_order_blocks(idx, group, n_runs, shift)
+    run_starts, group_of, by_rows, by_keys, by_amounts, by_units = _group_order_blocks(
+        idx, group, n_runs, shift, key, amount, unit, own_unit)
     width = 1 << shift
+    n = idx.shape[0]
     starts = np.empty(n_groups + 1, np.int64)
-    starts[n_groups] = idx.shape[0]
-    order = np.empty(idx.shape[0], np.int64)
+    starts[n_groups] = n
+    rows = np.empty(n, np.int64)
+    keys = np.empty(n, np.float32)
+    amounts = np.empty(n)
+    units = np.empty(n if own_unit else 0)
     for r in numba.prange(n_runs):
         lo, hi = run_starts[r], run_starts[r + 1]
         first = r * width
@@ -173,52 +196,34 @@ def _group_order_two_levels(idx, group, n_groups):
             starts[first + g] = fill[g]
         for k in range(lo, hi):
             g = group_of[k] - first
-            order[fill[g]] = by_run[k]
-            fill[g] += 1
-    return starts, order
-
-
-GATHER = 4096  # assumption: candidates read at a time (several small groups, or one larger group)
+            at = fill[g]
+            rows[at] = by_rows[k]
+            keys[at] = by_keys[k]
+            amounts[at] = by_amounts[k]
+            if own_unit:
+                units[at] = by_units[k]
+            fill[g] = at + 1
+    return starts, rows, keys, amounts, units
 
 
 @numba.njit(cache=True, parallel=True)
-def _take_groups(starts, order, idx, key, bits, amount, unit, stream, slot, limit, rounding, taken):
-    """The groups in `BLOCKS` ranges in parallel. A group's candidates lie scattered over
-    the candidate arrays; each range reads runs of whole groups (up to `GATHER`
-    candidates, or one larger group) into arrays of its own in one loop, whose reads the
-    processor overlaps, and selects each group of the run from those. The arrays are
-    allocated once a range (a village's selection is small: allocating per group would
-    cost as much as selecting)."""
+def _take_groups(starts, rows, key, bits, amount, unit, stream, slot, limit, rounding, taken):
+    """The groups in `BLOCKS` ranges in parallel; a group's candidates lie side by side in
+    the ordered arrays. The working lists are allocated once a range (a village's
+    selection is small: allocating per group would cost as much as selecting)."""
     n_groups = starts.shape[0] - 1
     for block in numba.prange(BLOCKS):
         span = block_rows(block, n_groups)
-        first, last = np.int64(span[0]), np.int64(span[1])  # signed: runs of groups are counted from them
+        first, last = np.int64(span[0]), np.int64(span[1])
         width = 0
         for g in range(first, last):
             width = max(width, starts[g + 1] - starts[g])
-        gathered = _gathered(max(width, GATHER))
         work = _work(width)
-        g = first
-        while g < last:
-            end = g + 1  # the run: groups g..end-1
-            while end < last and starts[end + 1] - starts[g] <= GATHER:
-                end += 1
-            lo = starts[g]
-            _gather(order[lo:starts[end]], idx, key, bits, amount, unit, gathered)
-            for h in range(g, end):
-                a, b = starts[h] - lo, starts[h + 1] - lo
-                if b > a:
-                    group = (gathered[0][a:b], gathered[1][a:b], gathered[2][a:b], gathered[3][a:b],
-                             gathered[4][a:b])
-                    _take_group(group, (stream, slot), limit[h], rounding, taken, work)
-            g = end
-
-
-@numba.njit(cache=True)
-def _gathered(width):
-    """Candidates read in group order: row, key, key bits, amount, unit."""
-    return (np.empty(width, np.int64), np.empty(width, np.float32), np.empty(width, np.uint32), np.empty(width),
-            np.empty(width))
+        for h in range(first, last):
+            a, b = starts[h], starts[h + 1]
+            if b > a:
+                group = (rows[a:b], key[a:b], bits[a:b], amount[a:b], unit[a:b])
+                _take_group(group, (stream, slot), limit[h], rounding, taken, work)
 
 
 @numba.njit(cache=True)
@@ -227,20 +232,6 @@ def _work(width):
     the radix sort's second buffer and its counts."""
     return (np.empty(width, np.int64), np.empty(width, np.int64), np.empty(width, np.uint64),
             np.empty(width, np.int64), np.empty(width, np.uint64), np.empty((4, 256), np.int64))
-
-
-@numba.njit(cache=True, inline="always")
-def _gather(members, idx, key, bits, amount, unit, gathered):
-    """The candidates at `members` into the front of `gathered`, in one loop of
-    independent reads."""
-    rows, keys, key_bits, amounts, units = gathered
-    for k in range(members.shape[0]):
-        j = members[k]
-        rows[k] = idx[j]
-        keys[k] = key[j]
-        key_bits[k] = bits[j]
-        amounts[k] = amount[j]
-        units[k] = unit[j]
 
 
 @numba.njit(cache=True, inline="always")

@@ -47,6 +47,40 @@ def _registered_block(status, out):
         out[j] = (status[j] == REGISTERED) | (status[j] == RETURNED)
 
 
+def registered_rows(hh) -> np.ndarray:
+    """The rows on the register (registered or returned), ascending: the passes that only
+    concern the register go through these instead of every row."""
+    counts = np.zeros(BLOCKS + 1, np.int64)
+    _registered_counts(hh.status, counts)
+    firsts = np.cumsum(counts)
+    out = np.empty(int(firsts[BLOCKS]), np.int64)
+    _registered_fill(hh.status, firsts, out)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _registered_counts(status, counts):
+    """counts[block + 1]: the block's rows on the register."""
+    for block in numba.prange(BLOCKS):
+        a, b = block_rows(block, status.shape[0])
+        n = 0
+        for i in range(a, b):
+            n += (status[i] == REGISTERED) | (status[i] == RETURNED)
+        counts[block + 1] = n
+
+
+@numba.njit(cache=True, parallel=True)
+def _registered_fill(status, firsts, out):
+    """Each block writes its rows on the register from its first place (`firsts[block]`)."""
+    for block in numba.prange(BLOCKS):
+        a, b = block_rows(block, status.shape[0])
+        k = firsts[block]
+        for i in range(a, b):
+            if (status[i] == REGISTERED) | (status[i] == RETURNED):
+                out[k] = i
+                k += 1
+
+
 def as_rows(rows: np.ndarray) -> np.ndarray:
     """Row indices from a row mask or from indices."""
     return np.flatnonzero(rows) if rows.dtype == np.bool_ else rows
@@ -251,16 +285,18 @@ def assess_places(model) -> None:
 
 
 @numba.njit(cache=True, parallel=True)
-def registered_people_by_county(county, weight, size, status, n_counties):
-    """Registered people of each county (weighted): each block of rows summed into its own
-    copy, the copies added in block order (the same sums on any number of threads)."""
+def registered_people_by_county(rows, n, county, weight, size, n_counties):
+    """Registered people of each county (weighted), from the register's rows (`rows`,
+    ascending, of a table of `n` rows): each block of the table's rows summed into its
+    own copy in row order, the copies added in block order (the same sums on any number
+    of threads, and the same as a pass over every row adding nothing for the others)."""
     parts = np.zeros((BLOCKS, n_counties))
     for block in numba.prange(BLOCKS):
-        a, b = block_rows(block, status.shape[0])
+        a, b = block_rows(block, n)
         acc = parts[block]
-        for i in range(a, b):
-            # multiplied in, not branched on: who is registered is unpredictable row to row
-            acc[county[i]] += (np.float64(weight[i]) * size[i]) * ((status[i] == REGISTERED) | (status[i] == RETURNED))
+        for k in range(np.searchsorted(rows, np.int64(a)), np.searchsorted(rows, np.int64(b))):
+            i = rows[k]
+            acc[county[i]] += np.float64(weight[i]) * size[i]
     out = np.zeros(n_counties)
     for block in range(BLOCKS):
         out += parts[block]

@@ -142,7 +142,8 @@ def test_a_priority_keeps_the_order_within_each_part_through_float32():
 
 def test_many_groups_are_put_in_the_order_of_a_stable_sort():
     """Villages (more groups than the one-pass ordering handles) are ordered in two levels;
-    the order within each group is still the candidates' own, as a stable sort gives."""
+    the order within each group is still the candidates' own, as a stable sort gives, and
+    their keys, amounts and units move with them."""
     from sim.groups import PARALLEL_GROUPS_MAX, _group_order_two_levels
 
     rng = np.random.default_rng(7)
@@ -150,8 +151,14 @@ def test_many_groups_are_put_in_the_order_of_a_stable_sort():
         group = rng.integers(0, n_groups, 200_000)
         group[:50] = n_groups - 1  # the last group, of a run shorter than the others
         idx = np.flatnonzero(rng.random(group.size) < 0.6)
-        starts, order = _group_order_two_levels(idx, group, n_groups)
-        np.testing.assert_array_equal(order, np.argsort(group[idx], kind="stable"))
+        key = rng.random(idx.size).astype(np.float32)
+        amount, unit = rng.random(idx.size), rng.random(idx.size)
+        starts, rows, keys, amounts, units = _group_order_two_levels(idx, group, n_groups, key, amount, unit, True)
+        order = np.argsort(group[idx], kind="stable")
+        np.testing.assert_array_equal(rows, idx[order])
+        np.testing.assert_array_equal(keys, key[order])
+        np.testing.assert_array_equal(amounts, amount[order])
+        np.testing.assert_array_equal(units, unit[order])
         np.testing.assert_array_equal(starts, np.concatenate([[0], np.cumsum(np.bincount(group[idx],
                                                                                         minlength=n_groups))]))
 
