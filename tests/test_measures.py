@@ -161,7 +161,8 @@ def test_equal_installments_reduce_resources_each_year():
 
 
 def test_a_failed_project_defaults_and_the_risk_fund_pays():
-    m = _lender([dict()], {"microcredit.project_return_mean": -1.0, "microcredit.max_extensions": 0})
+    m = _lender([dict()], {"microcredit.project_return_mean": -1.0, "microcredit.max_extensions": 0,
+                           "microcredit.insured_loss_share": 0.0})  # an uninsured project, lost in full
     m.base_income = 0.0
     for _ in range(2):
         _year(m)
