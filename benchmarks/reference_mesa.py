@@ -1243,6 +1243,8 @@ class ReferenceModel(mesa.Model):
                 m["unregistered_poor_people"] += ws
             if h.status == EXITED:
                 m["exited_people"] += ws
+                if h.measured_pc < self.line:
+                    m["exited_below_line_people"] += ws
             if h.exited:
                 m["exits_households"] += w
                 m["exits_people"] += ws
@@ -1324,7 +1326,8 @@ METRICS = (
     "exits_reversed_people", "new_poor_households", "new_poor_people", "registered_net_births_people",
     "exited_people", "income_poor_people", "registered_above_line_people", "unregistered_poor_people",
     "start_cohort_registered_people", "start_cohort_exits_people", "start_cohort_returns_people",
-    "monitored_people", "newly_monitored_people", "planned_exits_people", "plan_unfilled_people",
+    "monitored_people", "newly_monitored_people", "exited_below_line_people", "planned_exits_people",
+    "plan_unfilled_people",
     "recheck_added_people", "recheck_removed_people", "recheck_removed_households",
     "mean_income_per_capita", "mean_income_registered", "poverty_line", "dibao_people",
     "no_labor_registered_people", "oop_medical_total", "microcredit_active_loans", "microcredit_defaults",

@@ -639,6 +639,32 @@ def end_check(m: pd.DataFrame) -> dict:
     return out
 
 
+def waiting_markdown(frames: dict[str, pd.DataFrame]) -> list[str]:
+    """Returns admitted against the exited people still measured below the line after the
+    adjustment (`exited_below_line_people`): where the second is much the larger, the county
+    quotas, not the households that fall back, set the number of returns."""
+    if not frames or any("exited_below_line_people" not in m for m in frames.values()):
+        return []
+    rows, bound = [], []
+    for n, m in frames.items():
+        years = [y for y in m.index if m.at[y, "returns_people"] > 0]
+        if not years:
+            continue
+        cells = ", ".join(f"{y}: {_num(m.at[y, 'returns_people'])} / {_num(m.at[y, 'exited_below_line_people'])}"
+                          for y in years)
+        rows.append(f"| {n} | {cells} |")
+        if all(m.at[y, "exited_below_line_people"] > 2 * m.at[y, "returns_people"] for y in years):
+            bound.append(n)
+    return (["Returns admitted against the exited people still measured below the line after the year's "
+             "adjustment (`exited_below_line_people`), per year with returns:", "",
+             "| scenario | returns / exited and measured below the line after the adjustment |", "| --- | --- |",
+             *rows, ""]
+            + ([f"In {', '.join(bound)} more than twice as many exited people are left below the line as are "
+                "admitted every year: the county quotas (`register.adjustment_quota`), not the number who fall "
+                "back, set the returns, so returns / exits follows the quota times the register over the plan's "
+                "exits."] if bound else []))
+
+
 def national_returns_markdown(m: pd.DataFrame) -> list[str]:
     """The national run's yearly returns against the poverty office's reported counts
     (`RETURN_FACTS`, ranges): a pattern check, not a target."""
@@ -1858,6 +1884,7 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, com
                     f"({_years(r['late'])}), against exits {_pct(early)} → {_pct(r['late_ratio'])}")
         if r["late_ratio"] > early and rate(r["late"]) <= rate(r["early"]) * 1.05:
             by_pool.append(n)
+    L += [""] + waiting_markdown({n: diags[n]["m"] for n in all_names})
     if NATIONAL in diags:
         L += [""] + national_returns_markdown(diags[NATIONAL]["m"])
     L += ["", "Exits fill a pool from which returns come, so returns are read both against the year's exits "

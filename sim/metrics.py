@@ -48,6 +48,9 @@ COLUMNS: dict[str, str] = {
     "start_cohort_exits_people": "people in households of the start-year register that exited this year",
     "start_cohort_returns_people": "people in households of the start-year register that returned this year",
     "monitored_people": "people in households under return monitoring (end of year)",
+    "exited_below_line_people": "people in exited households (not returned) whose per-capita income cadres "
+                                "measured below the line at the year's assessment: those who could apply to "
+                                "return at the next adjustment (end of year)",
     "newly_monitored_people": "people in households return monitoring took on this year",
     "planned_exits_people": "people the counties' exit plans set out to exit this year (0 when no plan limits exits)",
     "plan_unfilled_people": "planned exits that found no qualifying household this year (people)",
@@ -121,7 +124,7 @@ SUMS = ("households", "people", "births", "deaths", "registered_poor_households"
         "relocated_people", "ever_registered_people", "income_ever_registered", "income_relocated",
         "microcredit_people", "income_microcredit", "registered_poor_people_cause_none", "microcredit_households",
         "registered_above_line_people", "unregistered_poor_people", "start_cohort_registered_people",
-        "start_cohort_exits_people", "start_cohort_returns_people", "monitored_people")
+        "start_cohort_exits_people", "start_cohort_returns_people", "monitored_people", "exited_below_line_people")
 # then one sum per cause (diagnosed causes include it), then one per main cause
 N_SUMS = len(SUMS) + 2 * len(Cause)
 _CAUSE_BITS = np.array([int(c) for c in Cause], dtype=np.int64)
@@ -129,13 +132,13 @@ _CAUSE_BITS = np.array([int(c) for c in Cause], dtype=np.int64)
  S_NEW_HH, S_NEW_PEOPLE, S_REG_NET_BIRTHS, S_EXITED_PEOPLE, S_INCOME_POOR, S_INCOME, S_INCOME_REG, S_DIBAO,
  S_NO_LABOR_REG, S_OOP, S_RELOCATED, S_EVER_PEOPLE, S_INCOME_EVER, S_INCOME_RELOCATED, S_MC_PEOPLE, S_INCOME_MC,
  S_NO_CAUSE, S_MC_HH, S_ABOVE, S_UNREG_POOR, S_COHORT_REG, S_COHORT_EXITS, S_COHORT_RETURNS,
- S_MONITORED) = range(len(SUMS))
+ S_MONITORED, S_EXITED_BELOW) = range(len(SUMS))
 CHUNKS = BLOCKS  # row blocks summed in parallel, then added up in a fixed order (same result on any thread count)
 
 
 @numba.njit(cache=True, parallel=True)
 def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, returned, new_poor, income, dibao,
-              labor, oop, relocated, causes, loan_year, cohort, monitor_year):
+              labor, oop, relocated, causes, loan_year, cohort, monitor_year, measured_pc):
     """The household sums of `SUMS`, then people by diagnosed cause and by main cause.
 
     Accumulators are local scalars (kept in registers, one pass over the rows); causes go
@@ -152,7 +155,7 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
         ever_people = income_ever = mc_people = mc_hh = income_mc = exited_people = 0.0
         exit_hh = exit_people = ret_hh = ret_people = new_hh = new_people = 0.0
         dibao_people = relocated_people = income_relocated = 0.0
-        above = unreg_poor = cohort_reg = cohort_exits = cohort_returns = monitored = 0.0
+        above = unreg_poor = cohort_reg = cohort_exits = cohort_returns = monitored = exited_below = 0.0
         # unsigned: no check for negative indices on every access (1.4x faster metrics)
         # Membership is multiplied in (x * 1.0 is x, and adding x * 0.0 changes no sum)
         # rather than branched on: who is registered, exited or on dibao is unpredictable
@@ -187,6 +190,7 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
             mc_hh += w * mc
             income_mc += inc * mc
             exited_people += ws * (st == EXITED)
+            exited_below += ws * ((st == EXITED) & (measured_pc[i] < line))
             exit_hh += w * exited[i]
             exit_people += ws * exited[i]
             ret_hh += w * returned[i]
@@ -213,7 +217,7 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
         a[S_RET_HH], a[S_RET_PEOPLE], a[S_NEW_HH], a[S_NEW_PEOPLE] = ret_hh, ret_people, new_hh, new_people
         a[S_DIBAO], a[S_RELOCATED], a[S_INCOME_RELOCATED] = dibao_people, relocated_people, income_relocated
         a[S_ABOVE], a[S_UNREG_POOR], a[S_COHORT_REG], a[S_MONITORED] = above, unreg_poor, cohort_reg, monitored
-        a[S_COHORT_EXITS], a[S_COHORT_RETURNS] = cohort_exits, cohort_returns
+        a[S_COHORT_EXITS], a[S_COHORT_RETURNS], a[S_EXITED_BELOW] = cohort_exits, cohort_returns, exited_below
         for combo in range(combos):  # people by diagnosed cause, and by main cause (the first)
             if hist[combo] == 0.0:
                 continue
@@ -339,7 +343,7 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
     hh, v, c, f = model.hh, model.villages, model.counties, model.flows
     t = _sum_rows(float(model.line), _CAUSE_BITS, hh.weight, hh.size, hh.status, f["births"], f["deaths"],
                   f["exited"], f["returned"], f["new_poor"], hh.income, hh.dibao, hh.labor, hh.oop_medical,
-                  hh.relocated, hh.causes, hh.loan_year, hh.cohort, hh.monitor_year)
+                  hh.relocated, hh.causes, hh.loan_year, hh.cohort, hh.monitor_year, hh.measured_pc)
     sums = dict(zip(SUMS, t.tolist()))
     people, reg_people = sums["people"], sums["registered_poor_people"]
     m = {"year": model.year}
@@ -347,7 +351,8 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
                  "exits_households", "exits_people", "returns_households", "returns_people", "new_poor_households",
                  "new_poor_people", "registered_net_births_people", "exited_people", "income_poor_people",
                  "registered_above_line_people", "unregistered_poor_people", "start_cohort_registered_people",
-                 "start_cohort_exits_people", "start_cohort_returns_people", "monitored_people"):
+                 "start_cohort_exits_people", "start_cohort_returns_people", "monitored_people",
+                 "exited_below_line_people"):
         m[name] = sums[name]
     m["planned_exits_people"] = float(f.get("planned_exits_people", 0.0))
     m["plan_unfilled_people"] = float(f.get("plan_unfilled_people", 0.0))

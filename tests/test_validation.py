@@ -367,6 +367,15 @@ def test_national_returns_are_read_against_the_reported_ranges():
     assert val.national_returns_markdown(val.yearly(_frame([2021], exits_people=[1], returns_people=[0]))) == []
 
 
+def test_returns_are_read_against_those_left_below_the_line():
+    capped = val.yearly(_frame([2016, 2017], returns_people=[10, 20], exited_below_line_people=[50, 90]))
+    open_ = val.yearly(_frame([2016, 2017], returns_people=[10, 20], exited_below_line_people=[50, 30]))
+    text = "\n".join(val.waiting_markdown({"a": capped, "b": open_}))
+    assert "| a | 2016: 10 / 50, 2017: 20 / 90 |" in text and "| b | 2016: 10 / 50, 2017: 20 / 30 |" in text
+    assert "In a more than twice" in text
+    assert val.waiting_markdown({"a": val.yearly(_frame([2016], returns_people=[1]))}) == []
+
+
 def test_register_table_and_defaults_due():
     m = val.yearly(_national())
     for column, _ in val.REGISTER_TABLE:
