@@ -21,7 +21,7 @@ is below the cap of its mean, more so the coarser the sample. Measured on three 
 seeds (1%, 2%), the 1% sample's new entries differ from the 2% sample's by -18% to +18% in a
 year, -8% in 2017 on every pair; its returns by -4% to +13%. For these two rates the check
 allows `COARSE_SAMPLE_BIAS` of the 2% sample's rate on top of sampling error
-(benchmarks/README.md: the national profile at small samples).
+(benchmarks/README.md: small samples and county quotas).
 """
 
 import numpy as np
