@@ -21,7 +21,7 @@ import numpy as np
 from policies import MEASURES, supported
 from sim.exits import plan_year, planned_households
 from sim.ranking import in_order, poorest_within
-from sim.sums import BLOCKS, block_rows
+from sim.sums import BLOCKS, block_rows, clear_block
 
 
 def targeted_measures(model):
@@ -133,18 +133,12 @@ def _assigned_rows(funded, candidate, assigned, waiting):
     n = assigned.shape[0]
     for block in numba.prange(BLOCKS):
         a, b = block_rows(block, n)
-        _false_block(assigned[a:b])
+        clear_block(assigned[a:b])
     for j in numba.prange(funded.shape[0]):
         assigned[funded[j]] = True
     for block in numba.prange(BLOCKS):
         a, b = block_rows(block, n)
         _waiting_block(candidate[a:b], assigned[a:b], waiting[a:b])
-
-
-@numba.njit(cache=True)
-def _false_block(out):
-    for j in range(np.uint64(out.shape[0])):
-        out[j] = False
 
 
 @numba.njit(cache=True)

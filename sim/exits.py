@@ -24,7 +24,7 @@ import numpy as np
 from .fields import Labor, Status
 from .groups import FILL, NEAREST, SLOT_EXIT, SLOT_PRESSURE, lottery, priority, take_within
 from .register import registered_people_by_county, registered_rows
-from .sums import BLOCKS, PLACE_PARTS, block_rows, part_rows
+from .sums import BLOCKS, PLACE_PARTS, block_rows, clear_block, part_rows
 
 REGISTERED, EXITED, RETURNED = int(Status.REGISTERED), int(Status.EXITED), int(Status.RETURNED)
 FULL = int(Labor.FULL)
@@ -225,16 +225,10 @@ def _planned_rows(rows, county, band, cutoff, out):
     """out: the rows of `rows` in a band listed in their county, no other row."""
     for block in numba.prange(BLOCKS):
         a, b = block_rows(block, out.shape[0])
-        _false_block(out[a:b])
+        clear_block(out[a:b])
     for k in numba.prange(rows.shape[0]):
         i = rows[k]
         out[i] = band[k] >= 0 and band[k] >= cutoff[county[i]]
-
-
-@numba.njit(cache=True)
-def _false_block(out):
-    for j in range(np.uint64(out.shape[0])):
-        out[j] = False
 
 
 def exit_threshold(model, year: int | None = None) -> float:

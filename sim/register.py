@@ -28,6 +28,12 @@ TRANSPORT_PLACES = int(Location.REMOTE_MOUNTAIN | Location.TINY_HAMLET)
 NO_CAUSE = -1
 
 
+@numba.njit(cache=True, inline="always")
+def on_register(status) -> bool:
+    """Registered or returned: on the register."""
+    return (status == REGISTERED) | (status == RETURNED)
+
+
 def registered(hh) -> np.ndarray:
     out = np.empty(hh.n, bool)
     _registered_rows(hh.status, out)
@@ -44,7 +50,7 @@ def _registered_rows(status, out):
 @numba.njit(cache=True)
 def _registered_block(status, out):
     for j in range(np.uint64(out.shape[0])):
-        out[j] = (status[j] == REGISTERED) | (status[j] == RETURNED)
+        out[j] = on_register(status[j])
 
 
 def registered_rows(hh) -> np.ndarray:
@@ -65,7 +71,7 @@ def _registered_counts(status, counts):
         a, b = block_rows(block, status.shape[0])
         n = 0
         for i in range(a, b):
-            n += (status[i] == REGISTERED) | (status[i] == RETURNED)
+            n += on_register(status[i])
         counts[block + 1] = n
 
 
@@ -76,7 +82,7 @@ def _registered_fill(status, firsts, out):
         a, b = block_rows(block, status.shape[0])
         k = firsts[block]
         for i in range(a, b):
-            if (status[i] == REGISTERED) | (status[i] == RETURNED):
+            if on_register(status[i]):
                 out[k] = i
                 k += 1
 
@@ -239,7 +245,7 @@ def _village_sums(village, weight, size, status, income, n_working, n_college, n
             acc[v, 0] += people
             # multiplied in, not branched on (adding 0.0 changes no sum): who is registered
             # is unpredictable row to row
-            acc[v, 1] += people * ((status[i] == REGISTERED) | (status[i] == RETURNED))
+            acc[v, 1] += people * on_register(status[i])
             acc[v, 2] += weight[i] * income[i]
             acc[v, 3] += weight[i] * max(n_working[i] - n_college[i], 0)
             acc[v, 4] += weight[i] * n_migrants[i]

@@ -45,6 +45,13 @@ def gather(by_place, place, out):
 
 
 @numba.njit(cache=True)
+def clear_block(out):
+    """out[:] = False, in a loop the compiler vectorizes (for a block of a parallel pass)."""
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = False
+
+
+@numba.njit(cache=True)
 def block_totals(sums):
     """Column totals of per-block sums (BLOCKS x k), added in block order."""
     out = np.zeros(sums.shape[1])
