@@ -12,6 +12,7 @@ the microcredit risk-compensation fund).
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ import numba
 import numpy as np
 
 from sim.fields import Status
+from sim.flows import Flow, declare
 from sim.sums import BLOCKS, block_rows
 
 NATIONAL_BATCHES = ("industry_employment", "relocation", "education", "ecological", "social_security")
@@ -88,6 +90,12 @@ MEASURES: dict[str, MeasureSpec] = {
 }
 BATCH_NAMES = tuple(dict.fromkeys(NATIONAL_BATCHES + GUANGYUAN_BATCHES))
 assert len(MEASURES) <= 16  # one bit each in the households' `measures_reached`
+
+
+@functools.cache
+def flow_registry() -> dict[str, Flow]:
+    """Every flow a year may hold (`sim/flows.py`), the measures' own included."""
+    return declare({name: spec.module for name, spec in MEASURES.items()})
 
 
 def supported(model) -> np.ndarray:

@@ -20,11 +20,16 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim.flows import Flow
 from sim.sparse import values_at
 from sim.sums import weighted_sum
 
 NAME = "employment"
 TARGETED = True
+FLOWS = (
+    Flow("employment_placed", "(rows, yuan per listed row)", "policies/employment.py",
+         "members placed this year: their households' rows and the earnings the placement pays this year"),
+)
 
 
 @numba.njit(cache=True, parallel=True)

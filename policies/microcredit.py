@@ -76,9 +76,24 @@ from collections import namedtuple
 import numba
 import numpy as np
 
+from sim.flows import Flow
 from sim.streams import normal01, u01
 from sim.sparse import values_at
 from sim.sums import BLOCKS, PLACE_PARTS, block_rows, block_totals, part_rows
+
+FLOWS = (
+    Flow("microcredit_made", "bool per row", "policies/microcredit.py", "loans made this year, new and renewed"),
+    Flow("microcredit_renewals", "bool per row", "policies/microcredit.py", "loans renewed (续贷) this year"),
+    Flow("microcredit_extensions", "bool per row", "policies/microcredit.py", "loans extended (展期) this year"),
+    Flow("microcredit_defaults", "bool per row", "policies/microcredit.py", "loans defaulted this year"),
+    Flow("microcredit_open", "bool per row", "policies/microcredit.py", "loans open at the end of the year"),
+    Flow("microcredit_subsidy", "yuan", "policies/microcredit.py", "interest paid by poverty funds (weighted)"),
+    Flow("microcredit_compensation", "yuan", "policies/microcredit.py",
+         "losses on defaulted loans paid by county risk funds (weighted)"),
+    Flow("microcredit_gain_rows", "rows", "policies/microcredit.py", "rows with a project this year, ascending"),
+    Flow("microcredit_gains", "yuan per listed row", "policies/microcredit.py",
+         "the project's gain g of each of microcredit_gain_rows (a loss is negative)"),
+)
 
 NAME = "microcredit"
 

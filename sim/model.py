@@ -18,10 +18,11 @@ import pandas as pd
 from agents import behaviour, life
 from agents.government import govern
 from agents.places import County, Household, PlaceAgents, Village
-from policies import MEASURES, apply_measures
+from policies import MEASURES, apply_measures, flow_registry
 
 from . import accounting, metrics, register, register_build
 from .assessment import assess
+from .flows import Flows
 from .params import Parameters
 from .profiles import Profile, load_profile
 from .streams import Streams, root_entropy
@@ -124,7 +125,7 @@ class PovertyModel(mesa.Model):
         self.line = self.p["poverty.line"]
         self.growth_index = 1.0
         self.price_index = 1.0
-        self.flows: dict[str, np.ndarray] = {}
+        self.flows = Flows(flow_registry())
         with threads_for(self.hh.n):
             self._initial_state(pop.target_income_pc)
         self.initial = metrics.compute(self, {})
@@ -196,7 +197,7 @@ class PovertyModel(mesa.Model):
             self.price_index = self.growth_index
         self.p = self.params.year(self.year)
         self.line = self.p["poverty.line"]
-        self.flows = {}
+        self.flows.clear_year()
         costs = {}
         for name, rule in YEAR:
             out = rule(self)

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from agents import behaviour
-from policies import assets, dibao, ecological, employment, industry, public_jobs, relocation, supported
+from policies import assets, dibao, ecological, employment, flow_registry, industry, public_jobs, relocation, supported
 from sim.fields import COUNTY, HOUSEHOLD, VILLAGE, Labor, Location, Status
+from sim.flows import Flows
 from sim.params import Parameters
 from sim.streams import Streams
 from sim.table import Table
@@ -36,7 +37,8 @@ def world(rows, overrides=None, measures=None, registered_households=None, count
     m = SimpleNamespace(
         hh=hh, villages=Table(VILLAGE, 1), counties=Table(COUNTY, counties), p=params.year(YEAR), params=params,
         year=YEAR, line=3000.0, growth_index=1.0, price_index=1.0, streams=Streams(0), measures=measures or {},
-        flows={}, initial={"registered_poor_households": n_reg, "registered_poor_people": 2 * n_reg})
+        flows=Flows(flow_registry()),
+        initial={"registered_poor_households": n_reg, "registered_poor_people": 2 * n_reg})
     m.flows["supported"] = supported(m)
     return m
 
@@ -48,7 +50,7 @@ def new_year(m, year=None):
     m.p = m.params.year(m.year)
     for name in ("income_local_wage", "income_transfers", "income_property", "transfer_dibao"):
         m.hh[name] = 0.0
-    m.flows = {}
+    m.flows = Flows(flow_registry())
     m.flows["supported"] = supported(m)
 
 

@@ -354,6 +354,17 @@ def test_returns_fall_is_read_before_monitoring_begins():
     assert val.returns_check(bad, None)["under"] is False
 
 
+def test_the_count_of_returns_can_fall_while_its_ratio_to_exits_rises():
+    # from the second year returns 40, 30, 20, 10 against exits 1000, 800, 300, 100: the count
+    # falls by three quarters, the ratio rises from 4% to 10%
+    m = val.yearly(_frame(range(2015, 2020), exits_people=[1000, 1000, 800, 300, 100],
+                          returns_people=[0, 40, 30, 20, 10]))
+    r = val.returns_check(m, open_until=None)
+    assert r["early"] == [2016, 2017] and r["late"] == [2018, 2019]
+    assert r["falls"] is False and r["late_ratio"] == pytest.approx(30 / 400)
+    assert r["count_falls"] is True and r["count_peak"] == 40 and r["count_late"] == pytest.approx(15)
+
+
 def test_national_returns_are_read_against_the_reported_ranges():
     m = val.yearly(_frame(range(2016, 2020), exits_people=[10e6] * 4,
                           returns_people=[650_000, 400_000, 50_000, 20_000]))
