@@ -74,16 +74,16 @@ def _check_port(host: str, port: int) -> None:
 
 
 def command(args, argv: list[str]) -> int:
-    from .cli import PROG, _check_writable, _int_arg
+    from .cli_common import PROG, check_writable, int_arg
     from .scenario import load_scenario
     from .workbench import SCENARIO_DIR
 
-    port = _int_arg(args.port, "--port", 0, 65535)
+    port = int_arg(args.port, "--port", 0, 65535)
     files = [Path(f) for f in args.scenarios] or [SCENARIO_DIR / "shangluo.toml"]
     for f in files:
         load_scenario(f)  # as povsim check: a bad file is one line and exit code 2
     results = Path(args.results)
-    _check_writable(results)
+    check_writable(results)
     try:
         import solara  # noqa: F401
         import uvicorn  # noqa: F401

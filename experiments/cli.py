@@ -17,17 +17,14 @@ import argparse
 import contextlib
 import os
 import sys
-import tempfile
 import traceback
 import warnings
 from pathlib import Path
 
 from sim.errors import InputError
 
-PROG = "povsim"
-CMDLINE = "command line"  # the "file" of InputErrors about arguments
-EXECUTOR_CHOICES = ("serial", "process", "dask")
-
+from .cli_common import (CMDLINE, PROG, CommandFailed, add_executor_options, check_executor_options,
+                         check_writable, describe, dir_name, fail, int_arg, interrupted, running_executor)
 
 class _Usage(Exception):
     """An argparse error: reported like an InputError, as one line and exit code 2."""
@@ -36,44 +33,6 @@ class _Usage(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # argparse would print usage and exit; we want one line
         raise _Usage(f"{message} (see '{self.prog} --help')")
-
-
-def add_executor_options(p) -> None:
-    """--executor, --workers and --scheduler, as every command that runs many models has them."""
-    p.add_argument("--executor", choices=EXECUTOR_CHOICES, default="process",
-                   help="where runs execute (default: process)")
-    p.add_argument("--workers", metavar="N", help="worker processes (default: the number of CPUs)")
-    p.add_argument("--scheduler", metavar="ADDR",
-                   help="address of a running Dask scheduler (with --executor dask; default: start a local cluster)")
-
-
-def check_executor_options(args) -> int | None:
-    """The --workers count, after checking the executor options fit together."""
-    workers = _int_arg(args.workers, "--workers", 1, 4096)
-    if args.scheduler is not None and args.executor != "dask":
-        raise InputError(CMDLINE, "--scheduler", f"only used with --executor dask, "
-                         f"not with --executor {args.executor}")
-    if workers is not None and args.executor == "serial":
-        raise InputError(CMDLINE, "--workers", "not used with --executor serial")
-    return workers
-
-
-def start_executor(args, workers, out_dir: Path):
-    """(executor, None), or (None, exit code) when it cannot start. It starts before --fresh
-    deletes anything in `out_dir`: an unreachable scheduler leaves the results as they were."""
-    from .executors import clear, make_executor
-
-    try:
-        executor = make_executor(args.executor, workers, args.scheduler)
-    except Exception as exc:  # noqa: BLE001 - e.g. no scheduler at that address
-        return None, _fail(f"cannot start the {args.executor} executor: {_describe(exc)}", args.debug)
-    if args.fresh:
-        try:
-            clear(out_dir)
-        except BaseException:
-            executor.shutdown(wait=True, cancel_futures=True)
-            raise
-    return executor, None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,39 +110,6 @@ def build_parser() -> argparse.ArgumentParser:
 # validation of arguments
 
 
-def _int_arg(text: str | None, option: str, minimum: int, maximum: int | None = None) -> int | None:
-    if text is None:
-        return None
-    try:
-        value = int(text.strip().replace("_", ""))
-    except ValueError:
-        raise InputError(CMDLINE, option, f"expected a whole number, found {text!r}") from None
-    if value < minimum:
-        what = {0: "a non-negative whole number", 1: "a positive whole number"}.get(
-            minimum, f"a whole number of at least {minimum}")
-        raise InputError(CMDLINE, option, f"expected {what}, found {value}")
-    if maximum is not None and value > maximum:
-        raise InputError(CMDLINE, option, f"{value} is above the maximum {maximum}")
-    return value
-
-
-def _check_writable(out_dir: Path) -> None:
-    """The output directory if it exists, else its nearest existing ancestor, must be a
-    directory we can create files in (tried for real: os.access says yes to root)."""
-    shown = str(out_dir)
-    probe = out_dir.absolute()
-    if probe.exists() and not probe.is_dir():
-        raise InputError(shown, "", "output path exists and is not a directory")
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise InputError(shown, "", f"cannot create it: {probe} is not a directory")
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".povsim-probe-", dir=probe))
-    except OSError as exc:
-        raise InputError(shown, "", f"cannot write in {probe}: {exc.strerror}") from None
-
-
 #: Rough sizes of what runs write, for the free-space check before anything starts
 #: (measured: a stored run of two years is ~77 KB, mostly Parquet's schema; a figure
 #: ~100 KB; a manifest with the resolved configuration ~50 KB), with room to spare.
@@ -220,11 +146,11 @@ def plan_run(args) -> tuple:
 
     hh_key = SCENARIO_SCHEMA["households"]
     seeds_key = SCENARIO_SCHEMA["seeds"]
-    households = _int_arg(args.households, "--households", max(1, int(hh_key.min or 1)),
+    households = int_arg(args.households, "--households", max(1, int(hh_key.min or 1)),
                           int(hh_key.max) if hh_key.max else None)
-    n_seeds = _int_arg(args.seeds, "--seeds", 1, int(seeds_key.max) if seeds_key.max else None)
+    n_seeds = int_arg(args.seeds, "--seeds", 1, int(seeds_key.max) if seeds_key.max else None)
     seed_key = SCENARIO_SCHEMA["seed"]
-    seed = _int_arg(args.seed, "--seed", 0, int(seed_key.max) if seed_key.max else None)
+    seed = int_arg(args.seed, "--seed", 0, int(seed_key.max) if seed_key.max else None)
 
     scenario = load_scenario(args.scenario, households=households)
     if args.set:
@@ -247,9 +173,9 @@ def plan_run(args) -> tuple:
         out_dir = Path(args.out)
     else:
         # a --set run is named after its overrides: a name too long is theirs
-        _dir_name(scenario.name, *((CMDLINE, "--set") if args.set else (scenario.file, "name")))
+        dir_name(scenario.name, *((CMDLINE, "--set") if args.set else (scenario.file, "name")))
         out_dir = Path("results") / scenario.name
-    _check_writable(out_dir)
+    check_writable(out_dir)
     years = scenario.end_year - scenario.start_year + 1
     _check_space(out_dir, BYTES_FIXED + len(seeds) * years * BYTES_PER_RUN_YEAR)
     return scenario, seeds, seeding, out_dir
@@ -274,30 +200,23 @@ def command_line_overrides(items: list[str]) -> dict:
     return out
 
 
-def _dir_name(name: str, file: str, path: str = "name") -> None:
-    """`name` can be the default output folder results/<name>/."""
-    from .scenario import check_name
-
-    check_name(name, file, path, "directory name under results/ (rename it or give --out DIR)")
-
-
 def plan_sweep(args) -> tuple:
     """(sweep, out_dir, workers, cli_overrides) from the arguments; InputError on anything bad."""
     from .scenario import SCENARIO_SCHEMA
     from .sweep import SWEEP_SCHEMA, load_sweep
 
     hh_key = SCENARIO_SCHEMA["households"]
-    households = _int_arg(args.households, "--households", max(1, int(hh_key.min or 1)),
+    households = int_arg(args.households, "--households", max(1, int(hh_key.min or 1)),
                           int(hh_key.max) if hh_key.max else None)
-    n_seeds = _int_arg(args.seeds, "--seeds", 1, int(SWEEP_SCHEMA["replications"].max))
+    n_seeds = int_arg(args.seeds, "--seeds", 1, int(SWEEP_SCHEMA["replications"].max))
     workers = check_executor_options(args)
     sweep = load_sweep(args.sweep, households=households, replications=n_seeds)
     if args.out is not None:
         out_dir = Path(args.out)
     else:
-        _dir_name(sweep.name, sweep.file)
+        dir_name(sweep.name, sweep.file)
         out_dir = Path("results") / sweep.name
-    _check_writable(out_dir)
+    check_writable(out_dir)
     years = max((sc.end_year - sc.start_year + 1 for _, sc in sweep.scenarios), default=1)
     from .store import completed
     n_runs = max(0, len(sweep.scenarios) * sweep.replications - len(completed(out_dir)))
@@ -321,26 +240,22 @@ def cmd_sweep(args, argv: list[str]) -> int:
                      "scheduler": args.scheduler}
     started = runner.utc_now()
     command = [PROG, *argv]
-    executor, code = start_executor(args, workers, out_dir)
-    if executor is None:
-        return code
     manifest_path = out_dir / store.MANIFEST
-    interrupted = False
-    try:
-        store.write_json(manifest_path, store.sweep_manifest(
-            sweep, started, command=command, cli_overrides=cli_overrides, executor=executor_info))
-        done, failed, skipped = run_sweep(sweep, out_dir, executor, fresh=False, progress=True)
-    except KeyboardInterrupt:  # the runs stored so far stay; a rerun resumes from them
-        interrupted = True
-        store.write_json(manifest_path, store.sweep_manifest(
-            sweep, started, runner.utc_now(), command=command, cli_overrides=cli_overrides,
-            executor=executor_info, status="interrupted"))
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
-    if interrupted:
+    stopped = False
+    with running_executor(args, workers, out_dir) as executor:
+        try:
+            store.write_json(manifest_path, store.sweep_manifest(
+                sweep, started, command=command, cli_overrides=cli_overrides, executor=executor_info))
+            done, failed, skipped = run_sweep(sweep, out_dir, executor, fresh=False, progress=True)
+        except KeyboardInterrupt:  # the runs stored so far stay; a rerun resumes from them
+            stopped = True
+            store.write_json(manifest_path, store.sweep_manifest(
+                sweep, started, runner.utc_now(), command=command, cli_overrides=cli_overrides,
+                executor=executor_info, status="interrupted"))
+    if stopped:
         keys = {(name, int(seed), sc.config_hash()) for name, sc, seed in sweep.runs()}
         n = len(keys & store.completed(out_dir))
-        return _interrupted(f"{n} of {n_runs} runs of the sweep stored in {out_dir / store.RUNS}{os.sep} and kept",
+        return interrupted(f"{n} of {n_runs} runs of the sweep stored in {out_dir / store.RUNS}{os.sep} and kept",
                             "they are not run again")
     finished = runner.utc_now()
     counts = {"total": n_runs, "done": done, "failed": failed, "skipped": skipped}
@@ -388,13 +303,13 @@ def cmd_run(args, argv: list[str]) -> int:
                              command=[PROG, *argv], seeding=seeding)
     except KeyboardInterrupt:
         n = len(runner.kept_runs(keep, scenario, seeds))
-        return _interrupted(f"{n} of {len(seeds)} run{'s' if len(seeds) != 1 else ''} finished, kept in {keep}{os.sep}"
+        return interrupted(f"{n} of {len(seeds)} run{'s' if len(seeds) != 1 else ''} finished, kept in {keep}{os.sep}"
                             if n else "no run had finished, nothing kept",
                             "they are loaded, not run again" if n else "")
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure of a run is exit code 1
-        return _fail(f"{failing} failed: {_describe(exc)}", args.debug)
+        return fail(f"{failing} failed: {describe(exc)}", args.debug)
     runner.discard_kept(keep)
 
     print(runner.format_summary(runner.summary_table(df)))
@@ -438,11 +353,6 @@ def cmd_check(args, argv: list[str]) -> int:
     return 0
 
 
-def _describe(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())  # one line
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 @contextlib.contextmanager
 def _input_warnings():
     """Print each suspicious input value once, as one `povsim: warning:` line on stderr,
@@ -461,20 +371,6 @@ def _input_warnings():
 
         warnings.showwarning = show
         yield
-
-
-def _interrupted(kept: str, resume: str = "") -> int:
-    """Ctrl-C: one line saying what was kept and how to resume; exit code 130."""
-    again = f"; run the same command again to resume ({resume})" if resume else ""
-    print(f"{PROG}: interrupted: {kept}{again}", file=sys.stderr, flush=True)
-    return 130
-
-
-def _fail(message: str, debug: bool) -> int:
-    if debug:
-        traceback.print_exc()
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 1
 
 
 RUNS_MODELS = ("run", "sweep", "calibrate", "sensitivity")
@@ -520,11 +416,13 @@ def main(argv: list[str] | None = None) -> int:
         for problem in problems_of(err):  # one line per problem
             print(f"{PROG}: error: {' '.join(problem.one_line().split())}", file=sys.stderr)
         return 2
+    except CommandFailed as exc:
+        return fail(str(exc), debug)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - unexpected: exit code 1, one line
-        return _fail(_describe(exc), debug)
+        return fail(describe(exc), debug)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ from pathlib import Path
 from sim.errors import InputError, nearest
 
 from .calibrate import CALIBRATABLE_FILE, METHODS as CALIBRATION_METHODS
+from .cli_common import (CMDLINE, PROG, add_executor_options, check_executor_options, check_writable, describe,
+                         dir_name, fail, int_arg, interrupted, running_executor)
 from .sensitivity import DEFAULT_OUTPUTS, METHODS as SENSITIVITY_METHODS
 
 DEFAULT_BUDGET = 100
@@ -40,8 +42,6 @@ BATCH = 64  # points per batch of a sensitivity analysis (one progress line each
 
 
 def _executor_options(p) -> None:
-    from .cli import add_executor_options
-
     add_executor_options(p)
     p.add_argument("--calibratable", metavar="FILE",
                    help="file declaring the free parameters with ranges and reasons "
@@ -103,7 +103,6 @@ def register(sub) -> None:
 
 
 def _names(text: str | None, option: str) -> list[str] | None:
-    from .cli import CMDLINE
 
     if text is None:
         return None
@@ -116,11 +115,10 @@ def _names(text: str | None, option: str) -> list[str] | None:
 def _common(args):
     """(households, workers, free parameters, calibratable file) from the shared options."""
     from .calibrate import load_calibratable, select
-    from .cli import _int_arg, check_executor_options
     from .scenario import SCENARIO_SCHEMA
 
     hh_key = SCENARIO_SCHEMA["households"]
-    households = _int_arg(args.households, "--households", int(hh_key.min), int(hh_key.max))
+    households = int_arg(args.households, "--households", int(hh_key.min), int(hh_key.max))
     workers = check_executor_options(args)
     cfile = Path(args.calibratable) if args.calibratable else CALIBRATABLE_FILE
     free = select(load_calibratable(cfile), _names(args.params, "--params"), str(cfile))
@@ -128,26 +126,24 @@ def _common(args):
 
 
 def _out_dir(args, default: str, file: str) -> Path:
-    from .cli import _check_writable, _dir_name
 
     if args.out is not None:
         out = Path(args.out)
     else:
-        _dir_name(default, file)
+        dir_name(default, file)
         out = Path("results") / default
-    _check_writable(out)
+    check_writable(out)
     return out
 
 
 def plan_calibrate(args) -> dict:
     from .calibrate import de_settings
-    from .cli import CMDLINE, _int_arg
     from .targets import load_targets
 
     households, workers, free, cfile = _common(args)
-    budget = _int_arg(args.budget, "--budget", 1, 1_000_000) or DEFAULT_BUDGET
-    n_seeds = _int_arg(args.seeds, "--seeds", 1, 10_000) or DEFAULT_CALIBRATION_SEEDS
-    seed = _int_arg(args.seed, "--seed", 0, 2**32 - 1) or 0
+    budget = int_arg(args.budget, "--budget", 1, 1_000_000) or DEFAULT_BUDGET
+    n_seeds = int_arg(args.seeds, "--seeds", 1, 10_000) or DEFAULT_CALIBRATION_SEEDS
+    seed = int_arg(args.seed, "--seed", 0, 2**32 - 1) or 0
     targets = load_targets(args.targets, households=households)
     if args.method == "de":
         de_settings(budget, len(free))  # InputError when the budget is too small
@@ -161,12 +157,11 @@ def plan_calibrate(args) -> dict:
 
 
 def plan_sensitivity(args) -> dict:
-    from .cli import CMDLINE, _int_arg
     from .scenario import load_scenario
     from .sensitivity import output_names
 
     households, workers, free, cfile = _common(args)
-    n = _int_arg(args.n, "--n", 2, 1_000_000) or DEFAULT_N
+    n = int_arg(args.n, "--n", 2, 1_000_000) or DEFAULT_N
     if n < MIN_N[args.method]:
         what = "base samples" if args.method == "sobol" else "trajectories"
         raise InputError(CMDLINE, "--n", f"{n} {what} are too few for {args.method}: the indices would be "
@@ -178,8 +173,8 @@ def plan_sensitivity(args) -> dict:
                          f"(try {low} or {low * 2})")
     if args.method == "morris" and len(free) < 2:
         raise InputError(CMDLINE, "--params", "Morris screening needs at least two parameters")
-    n_seeds = _int_arg(args.seeds, "--seeds", 1, 10_000) or DEFAULT_SENSITIVITY_SEEDS
-    seed = _int_arg(args.seed, "--seed", 0, 2**32 - 1) or 0
+    n_seeds = int_arg(args.seeds, "--seeds", 1, 10_000) or DEFAULT_SENSITIVITY_SEEDS
+    seed = int_arg(args.seed, "--seed", 0, 2**32 - 1) or 0
     outputs = _names(args.outputs, "--outputs") or list(DEFAULT_OUTPUTS)
     valid = output_names()
     for o in outputs:
@@ -199,32 +194,24 @@ def plan_sensitivity(args) -> dict:
 def cmd_calibrate(args, argv: list[str]) -> int:
     from . import runner
     from .calibrate import RunFailed, calibrate, write_outputs
-    from .cli import PROG, _describe, _fail, start_executor
 
     plan = plan_calibrate(args)  # everything validated here
     targets, free, out = plan["targets"], plan["free"], plan["out"]
     started = runner.utc_now()
-    executor, code = start_executor(args, plan["workers"], out)
-    if executor is None:
-        return code
-    interrupted = False
-    try:
-        result = calibrate(targets, free, budget=plan["budget"], n_seeds=plan["n_seeds"], out_dir=out,
-                           executor=executor, method=args.method, seed=plan["seed"])
-    except RunFailed as exc:
-        return _fail(str(exc), args.debug)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
-    if interrupted:
-        return _kept(out)
+    with running_executor(args, plan["workers"], out) as executor:
+        try:
+            result = calibrate(targets, free, budget=plan["budget"], n_seeds=plan["n_seeds"], out_dir=out,
+                               executor=executor, method=args.method, seed=plan["seed"])
+        except RunFailed as exc:
+            return fail(str(exc), args.debug)
+        except KeyboardInterrupt:
+            return _kept(out)
     try:
         write_outputs(targets, result, free, out, n_seeds=plan["n_seeds"],
                       households=targets.scenario.households, budget=plan["budget"], seed=plan["seed"],
                       command=[PROG, *argv], started=started)
     except Exception as exc:  # noqa: BLE001
-        return _fail(f"writing results to {out} failed: {_describe(exc)}", args.debug)
+        return fail(f"writing results to {out} failed: {describe(exc)}", args.debug)
     from .targets import fit_table
     fit = fit_table(result.frame, targets)
     print(f"calibrated {len(free)} parameter(s) to {targets.file} ({args.method}, "
@@ -242,34 +229,25 @@ def cmd_calibrate(args, argv: list[str]) -> int:
 def cmd_sensitivity(args, argv: list[str]) -> int:
     from . import runner
     from .calibrate import RunFailed
-    from .cli import PROG, _describe, _fail, start_executor
     from .sensitivity import design_size, model_evaluator, sensitivity, write_outputs
 
     plan = plan_sensitivity(args)  # everything validated here
     scenario, free, out = plan["scenario"], plan["free"], plan["out"]
     started = runner.utc_now()
-    executor, code = start_executor(args, plan["workers"], out)
-    if executor is None:
-        return code
     points = design_size(args.method, plan["n"], len(free))
-    print(f"sensitivity {scenario.name}: {args.method}, {len(free)} parameters, {points} points x "
-          f"{plan['n_seeds']} seeds = {points * plan['n_seeds']} runs", file=sys.stderr)
-    try:
-        evaluate, point_runner = model_evaluator(scenario, free, plan["n_seeds"], out, executor,
-                                                 plan["outputs"], str(plan["calibratable"]),
-                                                 label=args.method)
-        table, X, Y = sensitivity(free, evaluate, args.method, plan["n"], seed=plan["seed"],
-                                  batch_size=BATCH, label=f"sensitivity {scenario.name}")
-    except RunFailed as exc:
-        return _fail(str(exc), args.debug)
-    except KeyboardInterrupt:
-        interrupted = True
-    else:
-        interrupted = False
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
-    if interrupted:
-        return _kept(out)
+    with running_executor(args, plan["workers"], out) as executor:
+        print(f"sensitivity {scenario.name}: {args.method}, {len(free)} parameters, {points} points x "
+              f"{plan['n_seeds']} seeds = {points * plan['n_seeds']} runs", file=sys.stderr)
+        try:
+            evaluate, point_runner = model_evaluator(scenario, free, plan["n_seeds"], out, executor,
+                                                     plan["outputs"], str(plan["calibratable"]),
+                                                     label=args.method)
+            table, X, Y = sensitivity(free, evaluate, args.method, plan["n"], seed=plan["seed"],
+                                      batch_size=BATCH, label=f"sensitivity {scenario.name}")
+        except RunFailed as exc:
+            return fail(str(exc), args.debug)
+        except KeyboardInterrupt:
+            return _kept(out)
     info = {"scenario": scenario.name, "scenario_file": scenario.file, "n": plan["n"],
             "seed": plan["seed"], "seeds": plan["n_seeds"], "households": scenario.households,
             "outputs": plan["outputs"], "runs_done": point_runner.runs_done,
@@ -280,7 +258,7 @@ def cmd_sensitivity(args, argv: list[str]) -> int:
                       title=f"{scenario.name}: {args.method} over {len(free)} parameters, "
                             f"{points} points x {plan['n_seeds']} seeds")
     except Exception as exc:  # noqa: BLE001
-        return _fail(f"writing results to {out} failed: {_describe(exc)}", args.debug)
+        return fail(f"writing results to {out} failed: {describe(exc)}", args.debug)
     print(table.drop(columns=["note"] if not table["note"].astype(bool).any() else [])
           .to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     for line in info["warnings"]:
@@ -295,11 +273,10 @@ def _kept(out: Path) -> int:
     """Ctrl-C during calibrate or sensitivity: the runs stored so far stay in DIR/runs/, and
     the same command, rerun, evaluates the same points in the same order and loads them."""
     from . import store
-    from .cli import _interrupted
 
     n = len(store.completed(out))
-    return _interrupted(f"{n} run{'s' if n != 1 else ''} stored in {out / store.RUNS}{os.sep} and kept",
-                        "the points already run are loaded, not run again; --fresh would delete them")
+    return interrupted(f"{n} run{'s' if n != 1 else ''} stored in {out / store.RUNS}{os.sep} and kept",
+                       "the points already run are loaded, not run again; --fresh would delete them")
 
 
 def reliability_warnings(table, method: str, n: int) -> list[str]:

@@ -32,7 +32,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from sim.errors import InputError, nearest
 
 from .fonts import prepare
-from .report import LEVEL, MEASURES, _check, load_directory, manifest_configs, per_run, t_interval
+from .report import LEVEL, OUTCOMES, _check, load_directory, manifest_configs, per_run, t_interval
 from .store import atomic_write, manifest_problem
 
 #: Yearly series compared: column -> (title, unit, divisor for display).
@@ -94,7 +94,7 @@ def paired_differences(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str] 
 
     yearly: one row per (measure, year) of `YEARLY` with mean, lo, hi (the 90% t-interval
     of the mean difference), a_mean, b_mean and seeds. horizon: one row per measure of
-    the report's `MEASURES`, the same columns. `InputError` (about `where`, default B's
+    the report's `OUTCOMES`, the same columns. `InputError` (about `where`, default B's
     name) when the horizons differ or no seed is shared."""
     seeds = _shared_seeds(a, b, names, where or names[1])
     rows = []
@@ -108,7 +108,7 @@ def paired_differences(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str] 
     yearly = pd.DataFrame(rows)
     ra, rb = per_run(a).droplevel("scenario").loc[seeds], per_run(b).droplevel("scenario").loc[seeds]
     rows = []
-    for measure in MEASURES:
+    for measure in OUTCOMES:
         mean, lo, hi, n = t_interval(rb[measure].to_numpy(float) - ra[measure].to_numpy(float))
         rows.append({"measure": measure, "mean": mean, "lo": lo, "hi": hi,
                      "a_mean": float(ra[measure].mean()), "b_mean": float(rb[measure].mean()), "seeds": n})
@@ -140,9 +140,9 @@ def format_tables(yearly: pd.DataFrame, horizon: pd.DataFrame, markdown: bool = 
     head = (f"B - A, paired by seed over the {len(seeds)} seed{'s' if len(seeds) != 1 else ''} both were "
             f"run with: mean difference [{level} t-interval of the mean]")
     lines = [f"A: {a}", f"B: {b}", head, ""]
-    hrows = [[MEASURES[r["measure"]][0], MEASURES[r["measure"]][1], number_text(r["a_mean"], MEASURES[r["measure"]][2],
-              MEASURES[r["measure"]][3], False), number_text(r["b_mean"], MEASURES[r["measure"]][2],
-              MEASURES[r["measure"]][3], False), interval_text(r, MEASURES[r["measure"]][2], MEASURES[r["measure"]][3])]
+    hrows = [[OUTCOMES[r["measure"]][0], OUTCOMES[r["measure"]][1], number_text(r["a_mean"], OUTCOMES[r["measure"]][2],
+              OUTCOMES[r["measure"]][3], False), number_text(r["b_mean"], OUTCOMES[r["measure"]][2],
+              OUTCOMES[r["measure"]][3], False), interval_text(r, OUTCOMES[r["measure"]][2], OUTCOMES[r["measure"]][3])]
              for _, r in horizon.iterrows()]
     lines += _grid(["over the horizon", "unit", "A", "B", "B - A"], hrows, markdown)
     lines.append("")

@@ -13,7 +13,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from .fonts import prepare  # noqa: E402
-from .runner import band_quantiles  # noqa: E402
+from .bands import band_quantiles  # noqa: E402
 
 _THOUSANDS = FuncFormatter(lambda v, _: f"{v:,.0f}")
 

@@ -76,8 +76,8 @@ from .store import provenance_warnings as store_provenance_warnings
 #: Confidence level of every interval.
 LEVEL = 0.90
 
-#: The per-run measures, in order: name -> (header, unit, divisor for display, decimals).
-MEASURES: dict[str, tuple[str, str, float, int]] = {
+#: The per-run outcome indicators, in order: name -> (header, unit, divisor for display, decimals).
+OUTCOMES: dict[str, tuple[str, str, float, int]] = {
     "exits": ("exits", "1000 people", 1e3, 1),
     "returns": ("returns", "1000 people", 1e3, 1),
     "new_poor": ("new poor", "1000 people", 1e3, 1),
@@ -115,7 +115,7 @@ def _check(df: pd.DataFrame) -> None:
 
 
 def per_run(df: pd.DataFrame) -> pd.DataFrame:
-    """The measures of every run: one row per (scenario, seed), columns as in `MEASURES`."""
+    """The measures of every run: one row per (scenario, seed), columns as in `OUTCOMES`."""
     _check(df)
     df = df.sort_values(["scenario", "seed", "year"])
     g = df.groupby(["scenario", "seed"], sort=True)
@@ -132,7 +132,7 @@ def per_run(df: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         out["return_rate"] = np.where(exits > 0, returns / exits, np.nan)
         out["cost_per_sustained_exit"] = np.where(sustained > 0, out["fiscal_cost"] / sustained, np.nan)
-    return out[list(MEASURES)].astype(float)
+    return out[list(OUTCOMES)].astype(float)
 
 
 def t_interval(values) -> tuple[float, float, float, int]:
@@ -186,7 +186,7 @@ def _check_baseline(names, baseline: str, file: str = "results") -> None:
 def summarize(df: pd.DataFrame, baseline: str | None = None) -> pd.DataFrame:
     """One row per scenario (the index): every measure's mean over seeds and 90% t-interval.
 
-    Columns: ``seeds`` (runs of the scenario) and, for every measure `m` of `MEASURES`,
+    Columns: ``seeds`` (runs of the scenario) and, for every measure `m` of `OUTCOMES`,
     ``m_mean``, ``m_lo``, ``m_hi``. With a `baseline` also ``paired_seeds`` (seeds shared with
     the baseline) and ``m_diff_mean``, ``m_diff_lo``, ``m_diff_hi``: the mean over shared seeds
     of ``scenario - baseline`` and its paired 90% t-interval (zero for the baseline itself).
@@ -200,13 +200,13 @@ def summarize(df: pd.DataFrame, baseline: str | None = None) -> pd.DataFrame:
     rows = {}
     for name in names:
         row: dict[str, float] = {"seeds": int(len(runs.loc[name]))}
-        for m in MEASURES:
+        for m in OUTCOMES:
             mean, lo, hi, _ = t_interval(runs.loc[name, m])
             row.update({f"{m}_mean": mean, f"{m}_lo": lo, f"{m}_hi": hi})
         if baseline is not None:
             a, _ = _paired(runs, name, baseline, "exits")
             row["paired_seeds"] = int(a.size)
-            for m in MEASURES:
+            for m in OUTCOMES:
                 a, b = _paired(runs, name, baseline, m)
                 mean, lo, hi, _ = t_interval(a - b)
                 row.update({f"{m}_diff_mean": mean, f"{m}_diff_lo": lo, f"{m}_diff_hi": hi})
@@ -234,7 +234,7 @@ def paired_vs_unpaired(df: pd.DataFrame, scenario: str, baseline: str, column: s
     paired by seed (t-interval of the per-seed differences) and as if the runs were
     independent (Welch's t-interval), over the seeds both scenarios share.
 
-    `column` is a measure of `MEASURES` (``exits``, ``return_rate``, ...) or a timeseries
+    `column` is a measure of `OUTCOMES` (``exits``, ``return_rate``, ...) or a timeseries
     column, which is then summed over the years of each run (so pass a flow, such as
     ``returns_people`` or ``fiscal_cost_microcredit``).
     """
@@ -243,9 +243,9 @@ def paired_vs_unpaired(df: pd.DataFrame, scenario: str, baseline: str, column: s
     for which, name in (("scenario", scenario), ("baseline", baseline)):
         if name not in names:
             raise ValueError(f"{which} '{name}' not in the results{nearest(name, names)}")
-    if column not in MEASURES:
+    if column not in OUTCOMES:
         if column not in df.columns:
-            raise ValueError(f"unknown column '{column}'{nearest(column, [*MEASURES, *df.columns])}")
+            raise ValueError(f"unknown column '{column}'{nearest(column, [*OUTCOMES, *df.columns])}")
         runs = df.groupby(["scenario", "seed"], sort=True)[[column]].sum().astype(float)
     a, b = _paired(runs, scenario, baseline, column)
     _, lo, hi, _ = t_interval(a - b)
@@ -257,7 +257,7 @@ def paired_vs_unpaired(df: pd.DataFrame, scenario: str, baseline: str, column: s
 
 
 def _fmt(value: float, measure: str, signed: bool = False) -> str:
-    _, _, div, dec = MEASURES[measure]
+    _, _, div, dec = OUTCOMES[measure]
     if value is None or pd.isna(value):
         return "n/a"
     return f"{value / div:{'+' if signed else ''},.{dec}f}"
@@ -273,8 +273,8 @@ def _cell(row: pd.Series, measure: str, prefix: str = "", signed: bool = False) 
 
 def _rows(table: pd.DataFrame, prefix: str = "", signed: bool = False) -> tuple[list[str], list[list[str]]]:
     header = ["measure", "unit", *[str(s) for s in table.index]]
-    rows = [[MEASURES[m][0], MEASURES[m][1], *(_cell(table.loc[s], m, prefix, signed) for s in table.index)]
-            for m in MEASURES]
+    rows = [[OUTCOMES[m][0], OUTCOMES[m][1], *(_cell(table.loc[s], m, prefix, signed) for s in table.index)]
+            for m in OUTCOMES]
     return header, rows
 
 

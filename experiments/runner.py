@@ -37,6 +37,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .bands import band_quantiles
+
 #: The columns the public contract promises in every timeseries (plus `fiscal_cost_<measure>`).
 CONTRACT_COLUMNS = (
     "scenario", "seed", "year", "households", "people", "registered_poor_households",
@@ -53,9 +55,6 @@ SUMMARY_COLUMNS = (
     "registered_poor_people", "exits_people", "returns_people", "new_poor_people",
     "mean_income_per_capita", "fiscal_cost_total",
 )
-
-#: From this many seeds on, bands are the 5-95% range over seeds; below it, min-max.
-QUANTILE_BAND_MIN_SEEDS = 20
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,13 +76,6 @@ def replication_seeds(root: int, n: int) -> list[int]:
         raise ValueError(f"number of seeds must be positive, got {n}")
     children = np.random.SeedSequence(int(root)).spawn(int(n))
     return [int(c.generate_state(1, dtype=np.uint32)[0]) for c in children]
-
-
-def band_quantiles(n_seeds: int) -> tuple[float, float, str]:
-    """(low quantile, high quantile, label) of the band drawn and printed over seeds."""
-    if n_seeds >= QUANTILE_BAND_MIN_SEEDS:
-        return 0.05, 0.95, "5-95%"
-    return 0.0, 1.0, "min-max"
 
 
 # ---------------------------------------------------------------------------------------

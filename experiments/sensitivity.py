@@ -48,8 +48,8 @@ def _say(message: str) -> None:
 
 def output_names() -> list[str]:
     """The model outputs one can analyse: the per-run measures of the report."""
-    from .report import MEASURES
-    return list(MEASURES)
+    from .report import OUTCOMES
+    return list(OUTCOMES)
 
 
 def problem(free) -> dict:

@@ -418,7 +418,7 @@ def execute(p: Plan, runs_dir: Path, executor: str, workers: int | None) -> pd.D
 
 
 def band_label(n_seeds: int) -> str:
-    from .runner import band_quantiles
+    from .bands import band_quantiles
     return band_quantiles(n_seeds)[2]
 
 
@@ -429,7 +429,7 @@ def per_seed(frame: pd.DataFrame, column: str, cumulative: bool = False) -> pd.D
 
 
 def _band(values: np.ndarray) -> tuple[float, float]:
-    from .runner import band_quantiles
+    from .bands import band_quantiles
     lo_q, hi_q, _ = band_quantiles(values.size)
     return float(np.quantile(values, lo_q)), float(np.quantile(values, hi_q))
 
@@ -939,7 +939,7 @@ def _axis(ax, title: str, ylabel: str = ""):
 
 def _line_band(ax, wide: pd.DataFrame, colour: str, label: str, ls: str = "-"):
     """Mean over seeds with the band over seeds (wide: rows seeds, columns years)."""
-    from .runner import band_quantiles
+    from .bands import band_quantiles
 
     mean = wide.mean(axis=0)
     ax.plot(mean.index, mean.values, color=colour, lw=2, ls=ls, marker="o", ms=3, label=label)

@@ -26,8 +26,8 @@ NAME = "medical_insurance"
 def _cover_with(q, u, cost, n_chronic):
     """(reimbursed, compliant cost left) of one insured household's cost, given its draw u
     of the level of care (which matters only for a major episode). `q` is the tuple of
-    `_cover_params` (a tuple, not an array: an array handed to a function once a row is
-    reference-counted once a row, which made this pass five times slower)."""
+    `_cover_params`: a tuple, because an array handed to a function called once a row is
+    reference-counted on every call."""
     share_township, share_city, f_township, f_city, rate, noncompliant, chronic_cost, deductible, critical_share = q
     compliant_share = 1.0 - noncompliant
     chronic = min(n_chronic * chronic_cost, cost)

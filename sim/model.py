@@ -42,8 +42,8 @@ def threads_for(rows: int):
         numba.set_num_threads(threads)
 
 
-# The order of one year, in one place (DESIGN.md: "write it down as an explicit list";
-# the assessment's own steps are `sim/assessment.py: ASSESSMENT`).
+# The order of one year, in one place (the assessment's own steps are
+# `sim/assessment.py: ASSESSMENT`).
 YEAR = (
     ("life", life.live_year),              # ageing, school, illness, disability, disasters, shocks
     ("behaviour", behaviour.decide),       # work (persistent states), earnings, insurance enrolment

@@ -25,7 +25,7 @@ import pytest
 
 from experiments import cli, workbench
 from experiments.compare import YEARLY, interval_text
-from experiments.report import MEASURES as HORIZON
+from experiments.report import OUTCOMES as HORIZON
 from experiments.scenario import load_scenario
 from policies import MEASURES
 
