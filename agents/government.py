@@ -19,7 +19,7 @@ import numba
 import numpy as np
 
 from policies import MEASURES, supported
-from sim.exits import plan_year, planned_households
+from sim.exits import planned_households
 from sim.ranking import in_order, poorest_within
 from sim.sums import BLOCKS, block_rows, clear_block
 
@@ -146,7 +146,3 @@ def _waiting_block(candidate, assigned, waiting):
     for j in range(np.uint64(waiting.shape[0])):
         waiting[j] = candidate[j] & ~assigned[j]
 
-
-def govern(model) -> None:
-    plan_year(model)
-    assign(model)

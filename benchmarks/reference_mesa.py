@@ -5,7 +5,7 @@ second, independent statement of its rules (`tests/test_reference.py`). Each hou
 a `HouseholdAgent` holding its state as Python scalars; villages and counties are agents
 too. A year is two passes of `model.agents_by_type[HouseholdAgent].shuffle_do(...)` with the
 population-level steps a Mesa user would write in `ReferenceModel.step()` around them, in
-the engine's order (`sim/model.py: YEAR`, `sim/assessment.py: ASSESSMENT`):
+the engine's order (`sim/plan.py: year_plan`):
 
     village and county shocks       (model: disasters by village, price and wage shocks by county)
     pass 1, HouseholdAgent.live_and_work:

@@ -5,6 +5,7 @@
                  [--out DIR] [--fresh] [--households N] [--seeds N] [--debug]
     povsim report DIR [--baseline NAME] [--debug]
     povsim check FILE [--debug]
+    povsim describe SCENARIO [--debug]
     povsim app [SCENARIO ...] [--host ADDR] [--port N] [--results DIR] [--open] [--debug]
 
 Exit codes: 0 success, 1 a run failed, 2 bad input (one line on stderr; nothing written).
@@ -98,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
                            "profile) without running anything.")
     check.add_argument("file", metavar="FILE", help="scenario, sweep or profile file (TOML)")
     check.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    desc = sub.add_parser("describe", help="print the plan of a scenario's year, step by step",
+                          description="Print the steps of the set-up and of a simulated year of SCENARIO in "
+                          "order: where each lives, the flows it reads and writes, the household columns a "
+                          "measure writes, and which measures are on.")
+    desc.add_argument("scenario", metavar="SCENARIO", help="scenario file (TOML)")
+    desc.add_argument("--debug", action="store_true", help="show tracebacks")
 
     from .cli_analysis import register  # calibrate, sensitivity
     register(sub)
@@ -322,6 +330,28 @@ def cmd_run(args, argv: list[str]) -> int:
     return 0
 
 
+def cmd_describe(args, argv: list[str]) -> int:
+    from sim import plan
+
+    from .scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    year, setup = plan.year_plan(scenario.measures), plan.setup_plan(scenario.measures)
+    plan.check(setup)
+    plan.check(year)
+    on = [name for name, is_on in scenario.measures.items() if is_on]
+    off = [name for name, is_on in scenario.measures.items() if not is_on]
+    print(f"scenario {scenario.name} ({args.scenario}): profile {scenario.profile.name}, "
+          f"{scenario.start_year}-{scenario.end_year}")
+    print(f"measures on ({len(on)}): {', '.join(on) or 'none'}")
+    print(f"measures off ({len(off)}): {', '.join(off) or 'none'}")
+    print(f"set-up before {scenario.start_year} (sim/plan.py: setup_plan; only the entitlements act):")
+    print("\n".join(plan.describe(setup, scenario.measures)))
+    print("each year (sim/plan.py: year_plan):")
+    print("\n".join(plan.describe(year)))
+    return 0
+
+
 def cmd_check(args, argv: list[str]) -> int:
     from sim.inputs import load_toml
 
@@ -398,8 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     debug = getattr(args, "debug", debug)
-    commands = {"run": cmd_run, "check": cmd_check, "sweep": cmd_sweep, "report": cmd_report,
-                "compare": cmd_compare}
+    commands = {"run": cmd_run, "check": cmd_check, "describe": cmd_describe, "sweep": cmd_sweep,
+                "report": cmd_report, "compare": cmd_compare}
     from .cli_analysis import COMMANDS as analysis_commands
     commands.update(analysis_commands)
     from .app_server import COMMANDS as app_commands

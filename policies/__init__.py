@@ -141,27 +141,40 @@ def split_payers(model, costs: dict[str, float]) -> dict[str, float]:
     return out
 
 
-def apply_measures(model, entitlements_only: bool = False) -> dict[str, dict[str, float]]:
-    """Step 4 of the year: every measure acts in order; returns {measure: {payer: cost}}.
-
-    At set-up only the entitlements act (they shaped the incomes the profile describes);
-    measures that create state, such as loans, start with the first simulated year.
-    """
-    if "supported" not in model.flows:  # the government step sets it each year
+def start_measures(model) -> None:
+    """Before the measures act: who they serve (set by the government step each year; at
+    set-up, here) and no repayments yet (set by the measures that lend)."""
+    if "supported" not in model.flows:
         model.flows["supported"] = supported(model)
-    model.hh.obligations = 0.0  # repayments due this year, set by the measures that lend
-    costs = {}
-    for name, spec in MEASURES.items():
-        on = model.measures.get(name, False) and (spec.entitlement or not entitlements_only)
-        costs[name] = split_payers(model, spec.module.act(model, on))
-    # This year's measures by household (bit k: the k-th of MEASURES), for the metrics; and
-    # who has been reached over the run (plans count people, not person-years).
+    model.hh.obligations = 0.0
+
+
+def act(model, name: str, entitlements_only: bool = False) -> dict[str, float]:
+    """One measure's step: it acts if switched on (at set-up only the entitlements, which
+    shaped the incomes the profile describes; measures that create state, such as loans,
+    start with the first simulated year); {payer: cost}."""
+    spec = MEASURES[name]
+    on = model.measures.get(name, False) and (spec.entitlement or not entitlements_only)
+    return split_payers(model, spec.module.act(model, on))
+
+
+def record_reach(model, entitlements_only: bool = False) -> None:
+    """This year's measures by household (bit k: the k-th of MEASURES), for the metrics;
+    and who has been reached over the run (plans count people, not person-years)."""
     none = np.zeros(model.hh.n, bool) if any(f"reached_{name}" not in model.flows for name in MEASURES) else None
     bits = np.empty(model.hh.n, np.uint16)
     _reached_bits(tuple(model.flows.get(f"reached_{name}", none) for name in MEASURES), bits)
     model.flows["reached_bits"] = bits
     if not entitlements_only:
         model.hh.measures_reached |= bits
+
+
+def apply_measures(model, entitlements_only: bool = False) -> dict[str, dict[str, float]]:
+    """Every measure's step in order (`sim/plan.py` runs the same steps as part of the
+    year); {measure: {payer: cost}}."""
+    start_measures(model)
+    costs = {name: act(model, name, entitlements_only) for name in MEASURES}
+    record_reach(model, entitlements_only)
     return costs
 
 

@@ -20,6 +20,7 @@ from sim.sums import weighted_sum
 
 NAME = "assets"
 TARGETED = True
+FIELDS_WRITTEN = ("asset_shares", "income_property")
 
 
 def candidates(model) -> np.ndarray:

@@ -32,6 +32,9 @@ from sim.streams import fill_uniforms
 from sim.sums import BLOCKS, block_rows, block_totals
 
 NAME = "dibao"
+# the means test sees every income the other measures pay this year
+FIELDS_READ = ("income_farm", "income_local_wage", "income_migrant", "income_transfers", "income_property")
+FIELDS_WRITTEN = ("dibao", "income_transfers", "transfer_dibao")
 FULL, NONE = int(Labor.FULL), int(Labor.NONE)
 
 

@@ -16,6 +16,8 @@ import numpy as np
 from sim.sums import BLOCKS, block_rows, block_totals
 
 NAME = "disaster_reconstruction"
+READS = ("disaster_hit",)
+FIELDS_WRITTEN = ("income_transfers", "unsafe_housing")
 
 
 @numba.njit(cache=True, parallel=True)

@@ -27,6 +27,7 @@ from sim.sums import BLOCKS, block_rows, block_totals
 from sim.fields import Location
 
 NAME = "ecological"
+FIELDS_WRITTEN = ("eco_mu", "income_farm", "income_local_wage", "income_transfers", "ranger_job")
 
 
 @numba.njit(cache=True, parallel=True)

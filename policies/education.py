@@ -36,6 +36,7 @@ import numpy as np
 from sim.sums import BLOCKS, block_rows, block_totals
 
 NAME = "education"
+FIELDS_WRITTEN = ("school_support",)
 STAGES = ("primary", "junior", "senior", "college")
 
 

@@ -26,6 +26,7 @@ from sim.sums import weighted_sum
 
 NAME = "employment"
 TARGETED = True
+FIELDS_WRITTEN = ("income_farm", "income_local_wage", "income_migrant", "n_local", "n_migrants")
 FLOWS = (
     Flow("employment_placed", "(rows, yuan per listed row)", "policies/employment.py",
          "members placed this year: their households' rows and the earnings the placement pays this year"),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 NAME = "housing"
+FIELDS_WRITTEN = ("unsafe_housing",)
 
 
 def act(model, on: bool) -> dict[str, float]:

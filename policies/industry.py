@@ -19,6 +19,7 @@ from sim.sums import weighted_sum
 
 NAME = "industry"
 TARGETED = True
+FIELDS_WRITTEN = ("cooperative", "income_farm", "income_property")
 
 
 @numba.njit(cache=True, parallel=True)

@@ -16,10 +16,16 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim.flows import Flow
 from sim.streams import fill_uniforms, u01
 from sim.sums import BLOCKS, block_rows, block_totals
 
 NAME = "medical_insurance"
+FIELDS_WRITTEN = ("oop_medical",)
+FLOWS = (
+    Flow("compliant_left", "yuan per row", "policies/medical.py",
+         "medical costs within the rules left after insurance (all of them when insurance is off)"),
+)
 
 
 @numba.njit(cache=True, inline="always")

@@ -18,6 +18,9 @@ from sim.sums import BLOCKS, block_rows, block_totals
 from . import medical
 
 NAME = "medical_assistance"
+READS = ("compliant_left",)  # written by medical insurance, on or off
+FIELDS_READ = ("oop_medical", "insured")
+FIELDS_WRITTEN = ("insured", "oop_medical")
 
 
 @numba.njit(cache=True, parallel=True)

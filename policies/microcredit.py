@@ -96,6 +96,13 @@ FLOWS = (
 )
 
 NAME = "microcredit"
+# Dues are paid from savings and from income after every other measure but dibao, whose
+# means test in turn counts the project's income: dibao acts after it.
+FIELDS_READ = ("income_farm", "income_local_wage", "income_migrant", "income_transfers", "income_property",
+               "oop_medical", "obligations", "savings")
+ACTS_BEFORE = ("dibao",)
+FIELDS_WRITTEN = ("income_farm", "loan_arrears", "loan_capital", "loan_defaulted", "loan_extensions",
+                  "loan_principal", "loan_term_left", "loan_year", "obligations", "savings")
 
 # Parameters the passes read, by name: `microcredit.<field>`; then the loan amount (capped at
 # the legal maximum) and the schedule (1.0 for equal instalments).

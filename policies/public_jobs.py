@@ -24,6 +24,7 @@ from sim.sums import weighted_sum
 
 NAME = "public_jobs"
 TARGETED = True
+FIELDS_WRITTEN = ("income_local_wage", "public_job")
 
 
 @numba.njit(cache=True, parallel=True)

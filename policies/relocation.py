@@ -39,6 +39,8 @@ from sim.streams import u01
 from sim.sums import BLOCKS, PLACE_PARTS, block_rows, block_totals, part_rows, weighted_people
 
 NAME = "relocation"
+FIELDS_WRITTEN = ("income_farm", "income_property", "location_risk", "obligations", "relocated",
+                  "relocation_year", "savings", "unsafe_housing")
 
 
 @numba.njit(cache=True, parallel=True)

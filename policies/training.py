@@ -15,6 +15,7 @@ from sim.sums import weighted_sum
 
 NAME = "training"
 TARGETED = True
+FIELDS_WRITTEN = ("n_skilled",)
 
 
 @numba.njit(cache=True, parallel=True)

@@ -1,6 +1,6 @@
 """PovertyModel: every rural household of a region (or a weighted sample) as an agent.
 
-One step is one calendar year, in the order of `YEAR` below. Households live as rows of a
+One step is one calendar year, in the order of `sim/plan.py: year_plan`. Households live as rows of a
 struct-of-arrays table (`sim/fields.py`); villages and counties are Mesa agents viewing
 rows of their own tables; `household(i)` gives a Mesa agent viewing one household row.
 All randomness comes from the `rng` seed through named streams (`sim/streams.py`).
@@ -15,13 +15,10 @@ import numba
 import numpy as np
 import pandas as pd
 
-from agents import behaviour, life
-from agents.government import govern
 from agents.places import County, Household, PlaceAgents, Village
-from policies import MEASURES, apply_measures, flow_registry
+from policies import MEASURES, flow_registry
 
-from . import accounting, metrics, register, register_build
-from .assessment import assess
+from . import metrics, plan
 from .flows import Flows
 from .params import Parameters
 from .profiles import Profile, load_profile
@@ -42,36 +39,6 @@ def threads_for(rows: int):
         numba.set_num_threads(threads)
 
 
-# The order of one year, in one place (the assessment's own steps are
-# `sim/assessment.py: ASSESSMENT`).
-YEAR = (
-    ("life", life.live_year),              # ageing, school, illness, disability, disasters, shocks
-    ("behaviour", behaviour.decide),       # work (persistent states), earnings, insurance enrolment
-    ("government", govern),                # the counties' exit plans; targeted measures assigned
-    ("measures", apply_measures),          # policies/ act; returns fiscal costs
-    ("accounting", accounting.account),    # income by source, resources, savings
-    ("assessment", assess),                # measurement, exits, adjustment, re-check, monitoring, places
-)
-
-
-@numba.njit(cache=True, parallel=True)
-def _ability_rows(growth, floor_per_person, target_pc, size, income_farm, income_local_wage, income_migrant,
-                  income_transfers, ability):
-    """Earning ability backed out from the earnings per unit of ability the work pass gave.
-    A household with nothing to earn from (no labor and no land income) has no ability to
-    back out: it lives on its pension and transfers."""
-    for i in numba.prange(size.shape[0]):
-        units = (np.float64(income_farm[i]) + income_local_wage[i] + income_migrant[i]) / growth
-        earned = max(target_pc[i] * size[i] - np.float64(income_transfers[i]), floor_per_person * size[i])
-        ability[i] = earned / units if units > 0 else 0.0
-
-
-@numba.njit(cache=True, parallel=True)
-def _start_rows(months_poor, months_other, poor, income, savings, debt):
-    """Savings of some months of income, more for households outside the poor stratum."""
-    for i in numba.prange(income.shape[0]):
-        savings[i] = (months_poor if poor[i] else months_other) / 12.0 * max(np.float64(income[i]), 0.0)
-        debt[i] = 0.0
 
 
 class PovertyModel(mesa.Model):
@@ -126,8 +93,12 @@ class PovertyModel(mesa.Model):
         self.growth_index = 1.0
         self.price_index = 1.0
         self.flows = Flows(flow_registry())
+        self.setup_plan = plan.setup_plan(self.measures)
+        self.year_plan = plan.year_plan(self.measures)
+        plan.check(self.setup_plan)
+        plan.check(self.year_plan)
         with threads_for(self.hh.n):
-            self._initial_state(pop.target_income_pc)
+            self._initial_state()
         self.initial = metrics.compute(self, {})
         self.initial_poor_villages = float(self.villages.weight[self.villages.poor].sum())
 
@@ -137,43 +108,11 @@ class PovertyModel(mesa.Model):
         self.running = True
 
     # --- set-up -----------------------------------------------------------------------
-    def _initial_state(self, target_pc: np.ndarray) -> None:
-        """Earning ability backed out so that start-year income matches the drawn income,
-        then the register built from those incomes."""
-        hh, p = self.hh, self.p
-        # Earnings are linear in ability and work does not depend on it: one pass with unit
-        # ability gives each household's earnings per unit of ability (and its pension);
-        # ability is backed out, then the same pass (same draws) gives the start year's
-        # earnings. The earnings rules live only in the behaviour pass. A first pass sets
-        # the villages' migration networks, which the allocation of work reads.
-        keys = (self.streams.key("synth.households", 0), self.streams.key("synth.households", 1))
-        # The drawn incomes are those of the registration year (the year before the start):
-        # realized incomes, that year's transitory farm shock among them, so that the
-        # first simulated year's fresh shocks leave the spread of incomes as it was.
-        shocks = dict(shocks=True, enrol=False, shock_year=self.start_year - 1)
-        hh.ability = 1.0
-        behaviour.work(self, *keys, **shocks)
-        register.aggregate_places(self)  # the villages' migration networks, which the allocation reads
-        behaviour.work(self, *keys, **shocks)
-        # The drawn per-capita income is net income before dibao (earnings and pension):
-        # what the register measures, with no costs added back. Dibao then tops up the
-        # households it covers, as it did before the register was built.
-        _ability_rows(float(self.growth_index), 0.05 * self.line, target_pc, hh.size, hh.income_farm,  # assumption: a small floor
-                      hh.income_local_wage, hh.income_migrant, hh.income_transfers, hh.ability)
-        behaviour.work(self, *keys, **shocks)
-        self.flows.update(births=np.zeros(hh.n, np.int8), deaths=np.zeros(hh.n, np.int8))
-        apply_measures(self, entitlements_only=True)  # transfers and insurance shape starting incomes
-        hh.oop_medical = 0.0  # the synthesized income already reflects last year's costs
-        hh.medical_cost = 0.0
-        accounting.account(self)
-        _start_rows(float(p["synth.savings_months_poor"]), float(p["synth.savings_months_other"]),
-                    self.population.poor, hh.income, hh.savings, hh.debt)
-        register_build.build(self)
-        register.aggregate_places(self)
-        empty = np.zeros(hh.n, bool)
-        self.flows.update(exited=empty, returned=empty, new_poor=empty,
-                          villages_exited=np.zeros(self.villages.n, bool),
-                          counties_exited=np.zeros(self.counties.n, bool))
+    def _initial_state(self) -> None:
+        """The set-up before the first year (`sim/plan.py: setup_plan`): earning ability
+        backed out so that start-year income matches the drawn income, then the register
+        built from those incomes."""
+        plan.run(self, self.setup_plan)
 
     # --- the year -----------------------------------------------------------------------
     def school_cost(self, stage: str) -> float:
@@ -198,14 +137,7 @@ class PovertyModel(mesa.Model):
         self.p = self.params.year(self.year)
         self.line = self.p["poverty.line"]
         self.flows.clear_year()
-        costs = {}
-        for name, rule in YEAR:
-            out = rule(self)
-            if name == "measures":
-                costs = out
-        self.current = metrics.compute(self, costs)
-        self.costs = costs
-        self.datacollector.collect(self)
+        plan.run(self, self.year_plan)  # the record, its last step, sets `current` and collects it
         self.year += 1
         if self.year > self.end_year:
             self.running = False

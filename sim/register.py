@@ -6,7 +6,7 @@ quota (`sim/register_build.py`), adjusted once a year on application within coun
 (`sim/adjustment.py`), emptied on each county's yearly exit plan towards the region's
 deadline (`sim/exits.py`), and from 2020 return monitoring helps exited and near-poor
 households before they can be registered again (`sim/monitoring.py`). The order of the
-year's assessment is `sim/assessment.py: ASSESSMENT`.
+year's assessment is in `sim/plan.py: year_plan`.
 """
 
 from __future__ import annotations

@@ -265,13 +265,14 @@ def below(n, status=Status.NEVER, **kw):
 def test_nobody_enters_outside_the_yearly_adjustment():
     """The government's step of the year plans exits and assigns measures: a household
     measured below the line is not registered there, only at the adjustment."""
-    from agents.government import govern
+    from agents.government import assign
     m = with_profile(world(below(3), overrides={"register.adjustment_quota": 1.0,
                                                 "register.application_chance": 1.0},
                            start_register=np.array([100.0])), deadline={"value": 2020, "source": "t"})
     m.initial = {"registered_poor_people": 0.0}
     m.initial_poor_villages = 1.0
-    govern(m)
+    exits.plan_year(m)
+    assign(m)
     assert (m.hh.status == Status.NEVER).all()
     adjustment.adjust(m)
     assert (m.hh.status == Status.REGISTERED).all()
