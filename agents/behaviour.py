@@ -29,6 +29,7 @@ import numba
 import numpy as np
 
 from sim.fields import Illness, Labor
+from sim.params import pass_params, read_pass_params
 from sim.streams import binomial_draw, binomial_none, fill_mean_one_lognormals, fill_uniforms
 from sim.sums import BLOCKS, block_rows, gather
 
@@ -41,9 +42,7 @@ WORK_PARAMS = (
     "relocation.farm_loss_share", "relocation.migration_bonus", "relocation.local_work_bonus",
     "economy.migrant_exit_rate", "economy.local_work_exit_rate",
 )
-(P_PARTIAL, P_ELDERLY_FARM, P_MAJOR_LOSS, P_MIG_BASE, P_MIG_NET, P_MIG_SKILL, P_MIG_CARE, P_MIG_WILL,
- P_LOCAL, P_SKILL, P_LAND, P_LOCAL_RATIO, P_MIG_RATIO, P_SHOCK, P_PENSION, P_ENROL,
- P_RELOC_FARM, P_RELOC_MIG, P_RELOC_LOCAL, P_MIG_EXIT, P_LOCAL_EXIT) = range(len(WORK_PARAMS))
+WorkParams = pass_params("WorkParams", WORK_PARAMS, __name__)
 MAJOR = int(Illness.MAJOR)
 FULL, PARTIAL, NONE = int(Labor.FULL), int(Labor.PARTIAL), int(Labor.NONE)
 
@@ -58,8 +57,9 @@ def _work_rows(q, growth_index, key_migrate, key_local, key_return, key_end, key
                transfer_dibao, dibao):
     """Block by block, in branch-free loops that each store one array (the compiler
     vectorizes them; one loop storing a dozen columns it ran a row at a time). `q`: the
-    `WORK_PARAMS` as a tuple (read from an array in a loop, they could be the array the
-    loop writes, and the compiler would not vectorize it)."""
+    `WORK_PARAMS` as a named tuple, read by name (a tuple, not an array: read from an array
+    in a loop, they could be the array the loop writes, and the compiler would not
+    vectorize it)."""
     for block in numba.prange(BLOCKS):
         a, b = block_rows(block, n_working.shape[0])
         n = b - a
@@ -69,7 +69,7 @@ def _work_rows(q, growth_index, key_migrate, key_local, key_return, key_end, key
         # insurance enrolment
         shock, u_migrate, u_local = np.ones(n), np.empty(n), np.empty(n)
         if shocks:
-            fill_mean_one_lognormals(key_shock, a, q[P_SHOCK], shock)
+            fill_mean_one_lognormals(key_shock, a, q.income_shock_sd, shock)
         fill_uniforms(key_migrate, a, u_migrate)
         fill_uniforms(key_local, a, u_local)
         # --- labor capacity from age, disability, chronic and major illness
@@ -105,16 +105,16 @@ def _work_rows(q, growth_index, key_migrate, key_local, key_return, key_end, key
             _farm_shock(price_c, disaster_v, county[a:b], village[a:b], shock, farm_shock)
             gather(wage_c, county[a:b], wage_shock)
         _farm_block(q, shocks, level, units, migrants, local, relocated[a:b], farm_shock, income_farm[a:b])
-        _wage_block(q[P_LOCAL_RATIO], shocks, level, skill_mult, local, wage_shock, income_local_wage[a:b])
-        _migrant_wage_block(q[P_MIG_RATIO], level, skill_mult, migrants, income_migrant[a:b])
-        _pension_block(q[P_PENSION], n_elderly[a:b], income_transfers[a:b])
+        _wage_block(q.local_wage_ratio, shocks, level, skill_mult, local, wage_shock, income_local_wage[a:b])
+        _migrant_wage_block(q.migrant_wage_ratio, level, skill_mult, migrants, income_migrant[a:b])
+        _pension_block(q.pension, n_elderly[a:b], income_transfers[a:b])
         income_property[a:b] = 0.0
         transfer_dibao[a:b] = 0.0
         dibao[a:b] = False
         if enrol:
             u_enrol = np.empty(n)
             fill_uniforms(key_enrol, a, u_enrol)
-            _enrol_block(q[P_ENROL], u_enrol, insured[a:b])
+            _enrol_block(q.enrolment_rate, u_enrol, insured[a:b])
 
 
 @numba.njit(cache=True, inline="always")
@@ -124,9 +124,9 @@ def _capacity(q, n_working, n_college, n_elderly, n_disabled, n_chronic, illness
     adults = avail + n_elderly
     impaired = min(1.0, (n_disabled + n_chronic) / adults) if adults > 0 else 0.0
     able = avail * (1.0 - impaired)
-    units = able + avail * impaired * q[P_PARTIAL] + n_elderly * (1.0 - impaired) * q[P_ELDERLY_FARM]
+    units = able + avail * impaired * q.partial_labor_units + n_elderly * (1.0 - impaired) * q.elderly_farm_units
     if illness == MAJOR:
-        units -= q[P_MAJOR_LOSS]
+        units -= q.major_labor_loss
     return able, max(units, 0.0)
 
 
@@ -149,12 +149,12 @@ def _shares(q, network, n_child, n_elderly, n_chronic, n_disabled, n_skilled, wi
     """(desired share of able workers away, desired share of those at home in local wage
     work) of one household: the stationary levels of the work states."""
     dependants = n_child + n_elderly + n_chronic + n_disabled
-    share = (q[P_MIG_BASE] + q[P_MIG_NET] * network + q[P_MIG_SKILL] * (1.0 if n_skilled > 0 else 0.0)
-             - q[P_MIG_CARE] * dependants + q[P_MIG_WILL] * (willingness - 0.5))
-    local_share = q[P_LOCAL]
+    share = (q.migration_base + q.migration_network_effect * network + q.migration_skill_effect * (1.0 if n_skilled > 0 else 0.0)
+             - q.migration_care_penalty * dependants + q.migration_willingness_effect * (willingness - 0.5))
+    local_share = q.local_work_share
     if relocated:  # near towns and parks: more work away and nearby
-        share += q[P_RELOC_MIG]
-        local_share = min(local_share + q[P_RELOC_LOCAL], 1.0)
+        share += q.migration_bonus
+        local_share = min(local_share + q.local_work_bonus, 1.0)
     return min(max(share, 0.0), 0.9), local_share
 
 
@@ -195,11 +195,11 @@ def _persist_block(q, home, u_return, u_end, prev_migrants, prev_local, migrants
     # migration: able workers (whole people), the desired share away
     _floor(able, pool)
     _share_block(q, home, 0, share)
-    _chain(q[P_MIG_EXIT], pool, prev_migrants, share, u_return, u_m, stop, start, migrants)
+    _chain(q.migrant_exit_rate, pool, prev_migrants, share, u_return, u_m, stop, start, migrants)
     # local wage work: those at home, the desired local share
     _at_home(pool, migrants, pool)
     _share_block(q, home, 1, share)
-    _chain(q[P_LOCAL_EXIT], pool, prev_local, share, u_end, u_l, stop, start, local)
+    _chain(q.local_work_exit_rate, pool, prev_local, share, u_end, u_l, stop, start, local)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -289,7 +289,7 @@ def _level_block(growth_index, ability, out):
 def _skill_block(q, n_working, n_college, n_skilled, out):
     for j in range(np.uint64(out.shape[0])):
         workers = max(n_working[j] - n_college[j], 1)
-        out[j] = 1.0 + (q[P_SKILL] - 1.0) * min(n_skilled[j] / workers, 1.0)
+        out[j] = 1.0 + (q.skill_premium - 1.0) * min(n_skilled[j] / workers, 1.0)
 
 
 @numba.njit(cache=True)
@@ -304,9 +304,9 @@ def _farm_shock(price_c, disaster_v, county, village, shock, out):
 def _farm_block(q, shocks, level, units, migrants, local, relocated, farm_shock, out):
     for j in range(np.uint64(out.shape[0])):
         if relocated[j]:  # farms less; the land is leased out (its rent is property income)
-            farm = level[j] * max(units[j] - migrants[j] - local[j], 0.0) * (1.0 - q[P_RELOC_FARM])
+            farm = level[j] * max(units[j] - migrants[j] - local[j], 0.0) * (1.0 - q.farm_loss_share)
         else:
-            farm = level[j] * (max(units[j] - migrants[j] - local[j], 0.0) + q[P_LAND])
+            farm = level[j] * (max(units[j] - migrants[j] - local[j], 0.0) + q.land_income_units)
         if shocks:
             farm *= farm_shock[j]
         out[j] = farm
@@ -348,7 +348,7 @@ def work(model, key_migrate, key_local, shocks: bool, enrol: bool, persistent: b
     and household income shocks, the household's drawn for `shock_year` (default the
     model's year); `enrol`: insurance enrolment."""
     hh, p, v, c = model.hh, model.p, model.villages, model.counties
-    params = tuple(float(p[name]) for name in WORK_PARAMS)
+    params = read_pass_params(WorkParams, p)
     s, year = model.streams, model.year
     key_shock = s.key("income_shock", year if shock_year is None else shock_year)
     key_enrol = s.key("insurance_enrol", year)

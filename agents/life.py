@@ -20,6 +20,7 @@ import numpy as np
 
 from policies import education, supported
 from sim.fields import Illness
+from sim.params import pass_params, read_pass_params
 from sim.register import registered
 from sim.exp import exp_block
 from sim.streams import (STREAM_INDEX as S, binomial_draw, binomial_from, binomial_members, binomial_none,
@@ -31,7 +32,9 @@ from sim.sums import BLOCKS, block_rows, gather
 YEARS_CHILD, YEARS_PRIMARY, YEARS_JUNIOR, YEARS_SENIOR = 6, 6, 3, 3
 YEARS_COLLEGE, YEARS_WORKING, YEARS_COMPULSORY_OUT = 4, 47, 2
 
-# The parameters the compiled pass reads, in the order of the array handed to it.
+# The parameters the compiled pass reads (by name: `p.birth_rate`), then the year's values
+# that are not parameters: costs of schooling by stage, indices, the line, education support
+# per pupil by stage (0 when the measure is off).
 LIFE_PARAMS = (
     "demography.birth_rate", "education.senior_continue_base", "education.senior_continue_cost_slope",
     "education.compulsory_dropout_base", "education.compulsory_dropout_cost_slope",
@@ -44,14 +47,9 @@ LIFE_PARAMS = (
     "health.admission_cost_median", "health.admission_cost_sigma", "health.chronic_cost",
     "economy.ability_drift_sd", "economy.disaster_housing_damage", "economy.housing_repair",
 )
-(P_BIRTH, P_SEN_BASE, P_SEN_SLOPE, P_DROP_BASE, P_DROP_SLOPE, P_DROP_RETURN, P_COL_BASE, P_COL_SLOPE,
- P_VOC, P_DEATH_W, P_DEATH_E, P_DEATH_MAJOR, P_COL_PREMIUM, P_DIS_W, P_DIS_E, P_CHR_W, P_CHR_E,
- P_CHR_REC, P_ADM_POOR, P_ADM_OTHER, P_ADM_ELDERLY, P_COST_MEDIAN, P_COST_SIGMA, P_CHRONIC_COST,
- P_DRIFT, P_DAMAGE, P_REPAIR) = range(len(LIFE_PARAMS))
-# Per-year values that are not parameters: costs of schooling by stage, indices, the line,
-# education support per pupil by stage (0 when the measure is off).
-(X_COST_JUNIOR, X_COST_SENIOR, X_COST_COLLEGE, X_PRICE_INDEX, X_LINE, X_LOG_NO_ADM_POOR,
- X_LOG_NO_ADM_OTHER, X_SUPPORT_JUNIOR, X_SUPPORT_SENIOR, X_SUPPORT_COLLEGE) = range(10)
+LifeParams = pass_params("LifeParams", LIFE_PARAMS, __name__, extra=(
+    "cost_junior", "cost_senior", "cost_college", "price_index", "line", "log_no_admission_poor",
+    "log_no_admission_other", "support_junior", "support_senior", "support_college"))
 
 K_BIRTH, K_TO_PRIMARY, K_TO_JUNIOR = S["birth"], S["child_to_school"], S["primary_to_junior"]
 K_JUNIOR_DONE, K_SEN_CONT, K_SEN_DONE = S["junior_to_senior"], S["senior_continue"], S["senior_finish"]
@@ -61,8 +59,6 @@ K_DROP_AGE, K_TO_ELDERLY = S["compulsory_age_out"], S["working_to_elderly"]
 K_DEATH_W, K_DEATH_E, K_DIS = S["death_working"], S["death_elderly"], S["disability_onset"]
 K_CHR, K_CHR_REC, K_MAJOR, K_COST = S["chronic_onset"], S["chronic_recovery"], S["major_illness"], S["medical_cost"]
 K_DRIFT, K_DAMAGE, K_REPAIR = S["ability_drift"], S["housing_damage"], S["housing_repair"]
-COMMON = (K_BIRTH, K_TO_ELDERLY, K_DEATH_W, K_DEATH_E, K_DIS, K_CHR)
-U_BIRTH, U_TO_ELDERLY, U_DEATH_W, U_DEATH_E, U_DIS, U_CHR = range(len(COMMON))
 MAJOR, CHRONIC, NONE = int(Illness.MAJOR), int(Illness.CHRONIC), int(Illness.NONE)
 
 
@@ -72,7 +68,7 @@ def _clip01(x):
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
-def _live_rows(keys, p, x, is_registered, edu_supported, village_hit,
+def _live_rows(keys, p, is_registered, edu_supported, village_hit,
                n_child, n_primary, n_junior, n_senior, n_dropout, n_dropout_compulsory,
                n_working, n_college, n_elderly, n_skilled, n_disabled, n_chronic, size,
                illness, medical_cost, ability, income, resources, unsafe_housing, village,
@@ -81,46 +77,52 @@ def _live_rows(keys, p, x, is_registered, edu_supported, village_hit,
         first, last = block_rows(block, size.shape[0])
         # the uniforms of the decisions most rows take, drawn for the block in vector loops
         # (the others are drawn in the row loop, only where someone faces the decision)
-        common = np.empty((len(COMMON), last - first))
-        for k in range(len(COMMON)):
-            fill_uniforms(keys[COMMON[k]], first, common[k])
+        n = last - first
+        u_birth, u_to_elderly, u_death_w = np.empty(n), np.empty(n), np.empty(n)
+        u_death_e, u_disability, u_chronic = np.empty(n), np.empty(n), np.empty(n)
+        fill_uniforms(keys[K_BIRTH], first, u_birth)
+        fill_uniforms(keys[K_TO_ELDERLY], first, u_to_elderly)
+        fill_uniforms(keys[K_DEATH_W], first, u_death_w)
+        fill_uniforms(keys[K_DEATH_E], first, u_death_e)
+        fill_uniforms(keys[K_DIS], first, u_disability)
+        fill_uniforms(keys[K_CHR], first, u_chronic)
         for j in range(last - first):
             i = first + j
             avail = n_working[i] - n_college[i]
             inc = max(float(income[i]), 1.0)
             # schooling costs as the household weighs them: net of education support if it gets it
-            cost_junior, cost_senior, cost_college = x[X_COST_JUNIOR], x[X_COST_SENIOR], x[X_COST_COLLEGE]
+            cost_junior, cost_senior, cost_college = p.cost_junior, p.cost_senior, p.cost_college
             if edu_supported[i]:
-                cost_junior -= x[X_SUPPORT_JUNIOR]
-                cost_senior -= x[X_SUPPORT_SENIOR]
-                cost_college -= x[X_SUPPORT_COLLEGE]
+                cost_junior -= p.support_junior
+                cost_senior -= p.support_senior
+                cost_college -= p.support_college
             # --- ageing and schooling, all from the state at the start of the year
-            births = binomial_from(common[U_BIRTH, j], avail, p[P_BIRTH])
+            births = binomial_from(u_birth[j], avail, p.birth_rate)
             to_primary = binomial_members(keys[K_TO_PRIMARY], i, n_child[i], 1.0 / YEARS_CHILD)
             to_junior = binomial_members(keys[K_TO_JUNIOR], i, n_primary[i], 1.0 / YEARS_PRIMARY)
             junior_done = binomial_members(keys[K_JUNIOR_DONE], i, n_junior[i], 1.0 / YEARS_JUNIOR)
             # (the chances that depend on costs are worked out only where someone faces them)
             to_senior = dropped = to_college = 0
             if junior_done > 0:
-                cont_p = _clip01(p[P_SEN_BASE] - p[P_SEN_SLOPE] * cost_senior / inc)
+                cont_p = _clip01(p.senior_continue_base - p.senior_continue_cost_slope * cost_senior / inc)
                 to_senior = binomial_members(keys[K_SEN_CONT], i, junior_done, cont_p)
             if n_junior[i] - junior_done > 0:
-                drop_p = _clip01(p[P_DROP_BASE] + p[P_DROP_SLOPE] * cost_junior / inc)
+                drop_p = _clip01(p.compulsory_dropout_base + p.compulsory_dropout_cost_slope * cost_junior / inc)
                 dropped = binomial_members(keys[K_DROP], i, n_junior[i] - junior_done, drop_p)
-            back = binomial_members(keys[K_DROP_RETURN], i, n_dropout_compulsory[i], p[P_DROP_RETURN])
+            back = binomial_members(keys[K_DROP_RETURN], i, n_dropout_compulsory[i], p.dropout_return)
             aged_out_c = binomial_members(keys[K_DROP_AGE], i, n_dropout_compulsory[i] - back,
                                           1.0 / YEARS_COMPULSORY_OUT)
             senior_done = binomial_members(keys[K_SEN_DONE], i, n_senior[i], 1.0 / YEARS_SENIOR)
             if senior_done > 0:
-                col_p = _clip01(p[P_COL_BASE] - p[P_COL_SLOPE] * cost_college / inc)
+                col_p = _clip01(p.college_continue_base - p.college_continue_cost_slope * cost_college / inc)
                 to_college = binomial_members(keys[K_COL_CONT], i, senior_done, col_p)
-            vocational = binomial_members(keys[K_VOC], i, senior_done - to_college, p[P_VOC])
+            vocational = binomial_members(keys[K_VOC], i, senior_done - to_college, p.vocational_share)
             dropout_adult = binomial_members(keys[K_DROP_ADULT], i, n_dropout[i], 1.0 / YEARS_SENIOR)
             graduates = binomial_members(keys[K_COL_DONE], i, n_college[i], 1.0 / YEARS_COLLEGE)
-            to_elderly = binomial_from(common[U_TO_ELDERLY, j], avail, 1.0 / YEARS_WORKING)
-            deaths_w = binomial_from(common[U_DEATH_W, j], avail - to_elderly, p[P_DEATH_W])
-            d_e = p[P_DEATH_E] * (p[P_DEATH_MAJOR] if illness[i] == MAJOR else 1.0)
-            deaths_e = binomial_from(common[U_DEATH_E, j], n_elderly[i], d_e)
+            to_elderly = binomial_from(u_to_elderly[j], avail, 1.0 / YEARS_WORKING)
+            deaths_w = binomial_from(u_death_w[j], avail - to_elderly, p.death_rate_working)
+            d_e = p.death_rate_elderly * (p.major_illness_death_multiplier if illness[i] == MAJOR else 1.0)
+            deaths_e = binomial_from(u_death_e[j], n_elderly[i], d_e)
 
             n_child[i] += births - to_primary
             n_primary[i] += to_primary - to_junior
@@ -134,7 +136,7 @@ def _live_rows(keys, p, x, is_registered, edu_supported, village_hit,
             n_skilled[i] += vocational + graduates
             if graduates > 0:  # a graduate's earnings raise the household's ability (share of its labor)
                 workers = max(n_working[i] - n_college[i], 1)
-                ability[i] *= 1.0 + (p[P_COL_PREMIUM] - 1.0) * graduates / workers
+                ability[i] *= 1.0 + (p.college_premium - 1.0) * graduates / workers
             adults = n_working[i] + n_elderly[i]
             n_disabled[i] = min(n_disabled[i], adults)
             n_chronic[i] = min(n_chronic[i], adults)
@@ -149,19 +151,19 @@ def _live_rows(keys, p, x, is_registered, edu_supported, village_hit,
         # the major-episode branch and the exponentials cost a third of the pass).
         # --- disability and chronic illness, by age
         rows = (n_working[first:last], n_elderly[first:last], n_disabled[first:last], n_chronic[first:last])
-        _disability_and_chronic(keys, p, first, common[U_DIS], common[U_CHR], rows)
+        _disability_and_chronic(keys, p, first, u_disability, u_chronic, rows)
         # --- disasters damage houses; those who can, repair
         gather(village_hit, village[first:last], hit_out[first:last])
         u_damage, u_repair = np.empty(last - first), np.empty(last - first)
         fill_uniforms(keys[K_DAMAGE], first, u_damage)
         fill_uniforms(keys[K_REPAIR], first, u_repair)
-        _housing(p[P_DAMAGE], p[P_REPAIR], 2.0 * x[X_LINE], hit_out[first:last], u_damage, u_repair,
+        _housing(p.disaster_housing_damage, p.housing_repair, 2.0 * p.line, hit_out[first:last], u_damage, u_repair,
                  resources[first:last], size[first:last], unsafe_housing[first:last])
-        _episodes(keys, p, x, first, is_registered[first:last], n_working[first:last], n_elderly[first:last],
+        _episodes(keys, p, first, is_registered[first:last], n_working[first:last], n_elderly[first:last],
                   size[first:last], n_chronic[first:last], medical_cost[first:last], illness[first:last])
         # --- earning ability drifts
         drift = np.empty(last - first)
-        fill_mean_one_lognormals(keys[K_DRIFT], first, p[P_DRIFT], drift)
+        fill_mean_one_lognormals(keys[K_DRIFT], first, p.ability_drift_sd, drift)
         _scale_by(ability[first:last], drift)
 
 
@@ -175,7 +177,7 @@ def _disability_and_chronic(keys, p, first, u_disability, u_chronic, rows):
     u_recover = np.empty(n)
     fill_uniforms(keys[K_CHR_REC], first, u_recover)
     disabled, onset, recover = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
-    w_dis, e_dis, w_chr, e_chr, rec = p[P_DIS_W], p[P_DIS_E], p[P_CHR_W], p[P_CHR_E], p[P_CHR_REC]
+    w_dis, e_dis, w_chr, e_chr, rec = p.disability_onset_working, p.disability_onset_elderly, p.chronic_onset_working, p.chronic_onset_elderly, p.chronic_recovery
     _onsets(w_dis, e_dis, n_working, n_elderly, n_disabled, u_disability, disabled)
     _onsets(w_chr, e_chr, n_working, n_elderly, n_chronic, u_chronic, onset)
     _recoveries(rec, n_chronic, u_recover, recover)
@@ -238,22 +240,22 @@ def _housing(p_damage, p_repair, two_lines, hit, u_damage, u_repair, resources, 
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _episodes(keys, p, x, first, is_registered, n_working, n_elderly, size, n_chronic, medical_cost, illness):
+def _episodes(keys, p, first, is_registered, n_working, n_elderly, size, n_chronic, medical_cost, illness):
     """A major episode this year, by poverty status and age, and the year's medical cost,
     for a block of rows from row `first` (the arrays are that block). Its loops each store
     one array, in functions of their own: the compiler vectorizes them (see `sim/streams.py`)."""
     n = size.shape[0]
     log_none, no_episode = np.empty(n), np.empty(n)  # the chance of none: (1 - rate) ** (people at risk)
-    _log_no_episode(p[P_ADM_ELDERLY], x[X_LOG_NO_ADM_POOR], x[X_LOG_NO_ADM_OTHER], is_registered, n_working,
+    _log_no_episode(p.elderly_admission_multiplier, p.log_no_admission_poor, p.log_no_admission_other, is_registered, n_working,
                     n_elderly, size, log_none)
     exp_block(log_none, no_episode)
     u = np.empty(n)
     fill_uniforms(keys[K_MAJOR], first, u)
     z, episode = np.empty(n), np.empty(n)  # the cost of an episode: drawn for every row, used where there is one
     fill_normals(keys[K_COST], first, z)
-    _scale(z, p[P_COST_SIGMA])
+    _scale(z, p.admission_cost_sigma)
     exp_block(z, episode)
-    _costs(p[P_COST_MEDIAN], p[P_CHRONIC_COST], x[X_PRICE_INDEX], u, no_episode, episode, n_chronic, medical_cost)
+    _costs(p.admission_cost_median, p.chronic_cost, p.price_index, u, no_episode, episode, n_chronic, medical_cost)
     _illness(u, no_episode, n_chronic, illness)
 
 
@@ -335,7 +337,6 @@ def live_year(model) -> None:
     """Step 1 of the year: life."""
     hh, p = model.hh, model.p
     hit = village_and_county_shocks(model)
-    params = np.array([p[name] for name in LIFE_PARAMS], dtype=np.float64)
     # Education support as known at the start of the year: households supported then
     # (registered, or exited within the support years) and the support per pupil by stage.
     support = np.zeros(len(education.STAGES))
@@ -343,14 +344,16 @@ def live_year(model) -> None:
     if model.measures.get("education", False):
         support = education.support_per_pupil(model)
         edu_supported = supported(model) & (hh.size > 0)
-    extra = np.array([model.school_cost("junior"), model.school_cost("senior"), model.school_cost("college"),
-                      model.price_index, model.line, np.log1p(-p["health.admission_rate_poor"]),
-                      np.log1p(-p["health.admission_rate_other"]), support[1], support[2], support[3]],
-                     dtype=np.float64)
+    params = read_pass_params(
+        LifeParams, p, cost_junior=model.school_cost("junior"), cost_senior=model.school_cost("senior"),
+        cost_college=model.school_cost("college"), price_index=model.price_index, line=model.line,
+        log_no_admission_poor=np.log1p(-p["health.admission_rate_poor"]),
+        log_no_admission_other=np.log1p(-p["health.admission_rate_other"]), support_junior=support[1],
+        support_senior=support[2], support_college=support[3])
     births = np.zeros(hh.n, np.int8)
     deaths = np.zeros(hh.n, np.int8)
     hit_rows = np.empty(hh.n, bool)
-    _live_rows(model.streams.keys(model.year), params, extra, registered(hh), edu_supported, hit,
+    _live_rows(model.streams.keys(model.year), params, registered(hh), edu_supported, hit,
                hh.n_child, hh.n_primary, hh.n_junior, hh.n_senior, hh.n_dropout, hh.n_dropout_compulsory,
                hh.n_working, hh.n_college, hh.n_elderly, hh.n_skilled, hh.n_disabled, hh.n_chronic, hh.size,
                hh.illness, hh.medical_cost, hh.ability, hh.income, hh.resources, hh.unsafe_housing, hh.village,

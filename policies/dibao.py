@@ -28,6 +28,7 @@ import numba
 import numpy as np
 
 from sim.fields import Labor
+from sim.params import pass_params, read_pass_params
 from sim.streams import fill_uniforms
 from sim.sums import BLOCKS, block_rows, block_totals
 
@@ -36,19 +37,20 @@ NAME = "dibao"
 FIELDS_READ = ("income_farm", "income_local_wage", "income_migrant", "income_transfers", "income_property")
 FIELDS_WRITTEN = ("dibao", "income_transfers", "transfer_dibao")
 FULL, NONE = int(Labor.FULL), int(Labor.NONE)
+DibaoParams = pass_params("DibaoParams", (
+    "dibao.exclusion_error", "dibao.inclusion_error", "dibao.inclusion_benefit_share", "dibao.extra_share",
+    "dibao.share_of_elderly_over_70", "dibao.tekun_multiple"), __name__, extra=("line",))
 
 
 @numba.njit(cache=True, parallel=True)
-def _dibao_rows(key, line, exclusion, inclusion, inclusion_share, extra_share, share_70, tekun_multiple,
-                cover_supported, supported, size, labor, weight, n_working, n_college, n_elderly, n_child,
+def _dibao_rows(key, q, cover_supported, supported, size, labor, weight, n_working, n_college, n_elderly, n_child,
                 n_primary, n_junior, n_senior, n_disabled, n_chronic, income_farm, income_local_wage, income_migrant,
                 income_transfers, income_property, transfer_dibao, dibao):
     """Every row's dibao this year; returns the weighted benefits paid (summed block by
     block, the blocks in order: the same total on any number of threads). Block by block
     in branch-free loops that each store one array: the compiler vectorizes them.
     `cover_supported` ("two lines in one"): eligible supported households are covered
-    whatever their draw."""
-    q = (line, exclusion, inclusion, inclusion_share, extra_share, share_70, tekun_multiple)
+    whatever their draw. `q`: the `DibaoParams` of the year."""
     sums = np.zeros((BLOCKS, 1))
     for block in numba.prange(BLOCKS):
         a, b = block_rows(block, size.shape[0])
@@ -57,8 +59,8 @@ def _dibao_rows(key, line, exclusion, inclusion, inclusion_share, extra_share, s
         fill_uniforms(key, a, u)
         _income_before(income_farm[a:b], income_local_wage[a:b], income_migrant[a:b], income_transfers[a:b],
                        income_property[a:b], before)
-        _extras(share_70, n_elderly[a:b], n_child[a:b], n_primary[a:b], n_junior[a:b], n_disabled[a:b],
-                n_senior[a:b], n_college[a:b], extras)
+        _extras(q.share_of_elderly_over_70, n_elderly[a:b], n_child[a:b], n_primary[a:b], n_junior[a:b],
+                n_disabled[a:b], n_senior[a:b], n_college[a:b], extras)
         sure = supported[a:b]
         frail = np.empty(b - a, np.bool_)
         _frail_block(n_disabled[a:b], n_chronic[a:b], frail)
@@ -81,10 +83,10 @@ def _covered(q, sure, frail, u, before, size, labor):
     """(covered as eligible, covered by an inclusion error) of one household; `sure`: a
     supported household under two lines in one, eligible also when frail (an ill or
     disabled member) and covered whatever its draw."""
-    line, exclusion, inclusion = q[0], q[1], q[2]
     pc = before / size
-    eligible = (size > 0) & ((labor != FULL) | (sure & frail)) & (pc < line)
-    return eligible & ((u >= exclusion) | sure), (size > 0) & ~eligible & (pc < 2.0 * line) & (u < inclusion)
+    eligible = (size > 0) & ((labor != FULL) | (sure & frail)) & (pc < q.line)
+    return (eligible & ((u >= q.exclusion_error) | sure),
+            (size > 0) & ~eligible & (pc < 2.0 * q.line) & (u < q.inclusion_error))
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -104,12 +106,12 @@ def _extras(share_70, n_elderly, n_child, n_primary, n_junior, n_disabled, n_sen
 
 @numba.njit(cache=True, error_model="numpy")
 def _benefit_block(q, cover_supported, supported, frail, u, before, extras, size, labor, n_working, n_college, out):
-    line, inclusion_share, extra_share, tekun_multiple = q[0], q[3], q[4], q[6]
+    line, inclusion_share, extra_share, tekun = q.line, q.inclusion_benefit_share, q.extra_share, q.tekun_multiple
     for j in range(np.uint64(out.shape[0])):
         eligible, included = _covered(q, cover_supported & supported[j], frail[j], u[j], before[j], size[j],
                                       labor[j])
         # 特困: no labor, no working-age support: centralized support up to a higher floor
-        floor = tekun_multiple * line if (labor[j] == NONE) & (n_working[j] - n_college[j] <= 0) else line
+        floor = tekun * line if (labor[j] == NONE) & (n_working[j] - n_college[j] <= 0) else line
         benefit = 0.0
         if eligible:
             benefit = max(floor - before[j] / size[j], 0.0) * size[j] + extra_share * line * extras[j]
@@ -152,10 +154,9 @@ def act(model, on: bool) -> dict[str, float]:
         return {}
     hh, p = model.hh, model.p
     # the targeting draw is the household's for the whole run (year 0's key), not the year's
-    paid = _dibao_rows(model.streams.key("dibao_targeting", 0), dibao_line(p),
-                p["dibao.exclusion_error"], p["dibao.inclusion_error"], p["dibao.inclusion_benefit_share"],
-                p["dibao.extra_share"], p["dibao.share_of_elderly_over_70"], p["dibao.tekun_multiple"],
-                bool(p["dibao.two_lines_in_one"]), model.flows["supported"], hh.size, hh.labor, hh.weight,
+    q = read_pass_params(DibaoParams, p, line=dibao_line(p))
+    paid = _dibao_rows(model.streams.key("dibao_targeting", 0), q, bool(p["dibao.two_lines_in_one"]),
+                model.flows["supported"], hh.size, hh.labor, hh.weight,
                 hh.n_working, hh.n_college, hh.n_elderly, hh.n_child, hh.n_primary, hh.n_junior, hh.n_senior,
                 hh.n_disabled, hh.n_chronic, hh.income_farm, hh.income_local_wage, hh.income_migrant,
                 hh.income_transfers, hh.income_property, hh.transfer_dibao, hh.dibao)

@@ -17,11 +17,16 @@ import numba
 import numpy as np
 
 from sim.flows import Flow
+from sim.params import pass_params, read_pass_params
 from sim.streams import fill_uniforms, u01
 from sim.sums import BLOCKS, block_rows, block_totals
 
 NAME = "medical_insurance"
 FIELDS_WRITTEN = ("oop_medical",)
+CoverParams = pass_params("CoverParams", (
+    "medical.share_township", "medical.share_city", "medical.factor_township", "medical.factor_city",
+    "medical.reimbursement", "medical.noncompliant_share", "medical.critical_deductible", "medical.critical_share"),
+    __name__, extra=("chronic_cost",))
 FLOWS = (
     Flow("compliant_left", "yuan per row", "policies/medical.py",
          "medical costs within the rules left after insurance (all of them when insurance is off)"),
@@ -31,18 +36,17 @@ FLOWS = (
 @numba.njit(cache=True, inline="always")
 def _cover_with(q, u, cost, n_chronic):
     """(reimbursed, compliant cost left) of one insured household's cost, given its draw u
-    of the level of care (which matters only for a major episode). `q` is the tuple of
-    `_cover_params`: a tuple, because an array handed to a function called once a row is
-    reference-counted on every call."""
-    share_township, share_city, f_township, f_city, rate, noncompliant, chronic_cost, deductible, critical_share = q
-    compliant_share = 1.0 - noncompliant
-    chronic = min(n_chronic * chronic_cost, cost)
+    of the level of care (which matters only for a major episode). `q` is the year's
+    `CoverParams` (a tuple, because an array handed to a function called once a row is
+    reference-counted on every call)."""
+    compliant_share = 1.0 - q.noncompliant_share
+    chronic = min(n_chronic * q.chronic_cost, cost)
     major = cost - chronic
-    basic = chronic * compliant_share * min(rate * f_township, 1.0)
-    factor = f_township if u < share_township else (1.0 if u < 1.0 - share_city else f_city)
-    basic += major * compliant_share * min(rate * factor, 1.0)  # adds 0 without a major episode
+    basic = chronic * compliant_share * min(q.reimbursement * q.factor_township, 1.0)
+    factor = q.factor_township if u < q.share_township else (1.0 if u < 1.0 - q.share_city else q.factor_city)
+    basic += major * compliant_share * min(q.reimbursement * factor, 1.0)  # adds 0 without a major episode
     rest = cost * compliant_share - basic
-    critical = max(rest - deductible, 0.0) * critical_share
+    critical = max(rest - q.critical_deductible, 0.0) * q.critical_share
     return basic + critical, rest - critical
 
 
@@ -87,7 +91,7 @@ def _reimbursed_block(q, u, cost, n_chronic, insured, out):
 
 @numba.njit(cache=True)
 def _left_block(q, u, cost, n_chronic, insured, out):
-    compliant_share = 1.0 - q[5]
+    compliant_share = 1.0 - q.noncompliant_share
     for j in range(np.uint64(u.shape[0])):
         _, rest = _cover_with(q, u[j], np.float64(cost[j]), n_chronic[j])
         out[j] = rest if insured[j] else np.float64(cost[j]) * compliant_share
@@ -113,14 +117,9 @@ def _weighted_sum(weight, values):
     return total
 
 
-def _cover_params(model) -> tuple[float, ...]:
-    """The cover's parameters as a tuple of floats, the form `_cover_one` takes."""
-    p = model.p
-    return tuple(float(x) for x in (
-        p["medical.share_township"], p["medical.share_city"], p["medical.factor_township"],
-        p["medical.factor_city"], p["medical.reimbursement"], p["medical.noncompliant_share"],
-        p["health.chronic_cost"] * model.price_index, p["medical.critical_deductible"],
-        p["medical.critical_share"]))
+def _cover_params(model):
+    """The cover's parameters of the year (`CoverParams`), the chronic cost price-indexed."""
+    return read_pass_params(CoverParams, model.p, chronic_cost=model.p["health.chronic_cost"] * model.price_index)
 
 
 def cover(model, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -125,28 +125,24 @@ SUMS = ("households", "people", "births", "deaths", "registered_poor_households"
         "microcredit_people", "income_microcredit", "registered_poor_people_cause_none", "microcredit_households",
         "registered_above_line_people", "unregistered_poor_people", "start_cohort_registered_people",
         "start_cohort_exits_people", "start_cohort_returns_people", "monitored_people", "exited_below_line_people")
-# then one sum per cause (diagnosed causes include it), then one per main cause
-N_SUMS = len(SUMS) + 2 * len(Cause)
+# The pass writes them by name into a record a block (`SUM_RECORD`), and the people by
+# diagnosed cause, then by main cause, into an array a block.
+SUM_RECORD = np.dtype([(name, "f8") for name in SUMS])
 _CAUSE_BITS = np.array([int(c) for c in Cause], dtype=np.int64)
-(S_HH, S_PEOPLE, S_BIRTHS, S_DEATHS, S_REG_HH, S_REG_PEOPLE, S_EXIT_HH, S_EXIT_PEOPLE, S_RET_HH, S_RET_PEOPLE,
- S_NEW_HH, S_NEW_PEOPLE, S_REG_NET_BIRTHS, S_EXITED_PEOPLE, S_INCOME_POOR, S_INCOME, S_INCOME_REG, S_DIBAO,
- S_NO_LABOR_REG, S_OOP, S_RELOCATED, S_EVER_PEOPLE, S_INCOME_EVER, S_INCOME_RELOCATED, S_MC_PEOPLE, S_INCOME_MC,
- S_NO_CAUSE, S_MC_HH, S_ABOVE, S_UNREG_POOR, S_COHORT_REG, S_COHORT_EXITS, S_COHORT_RETURNS,
- S_MONITORED, S_EXITED_BELOW) = range(len(SUMS))
 CHUNKS = BLOCKS  # row blocks summed in parallel, then added up in a fixed order (same result on any thread count)
 
 
 @numba.njit(cache=True, parallel=True)
 def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, returned, new_poor, income, dibao,
-              labor, oop, relocated, causes, loan_year, cohort, monitor_year, measured_pc):
-    """The household sums of `SUMS`, then people by diagnosed cause and by main cause.
+              labor, oop, relocated, causes, loan_year, cohort, monitor_year, measured_pc, acc, by_cause):
+    """Block c's household sums of `SUMS` into the record acc[c], its people by diagnosed
+    cause, then by main cause, into by_cause[c].
 
     Accumulators are local scalars (kept in registers, one pass over the rows); causes go
     into a histogram of cause combinations, spread over the causes once per block."""
     n = size.shape[0]
     n_causes = cause_bits.shape[0]
     combos = 2 * cause_bits.max() if n_causes else 1
-    acc = np.zeros((CHUNKS, N_SUMS))
     step = (n + CHUNKS - 1) // CHUNKS
     for c in numba.prange(CHUNKS):
         hist = np.zeros(combos)
@@ -208,33 +204,51 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
             cohort_exits += ws * exited[i] * in_cohort
             cohort_returns += ws * returned[i] * in_cohort
             monitored += ws * (monitor_year[i] > 0)
-        a = acc[c]
-        a[S_HH], a[S_INCOME_POOR], a[S_PEOPLE], a[S_BIRTHS], a[S_DEATHS] = households, income_poor, people, n_births, n_deaths
-        a[S_INCOME], a[S_OOP], a[S_REG_HH], a[S_REG_PEOPLE] = total_income, total_oop, reg_hh, reg_people
-        a[S_REG_NET_BIRTHS], a[S_INCOME_REG], a[S_NO_LABOR_REG] = reg_net_births, income_reg, no_labor_reg
-        a[S_EVER_PEOPLE], a[S_INCOME_EVER], a[S_MC_PEOPLE], a[S_MC_HH] = ever_people, income_ever, mc_people, mc_hh
-        a[S_INCOME_MC], a[S_EXITED_PEOPLE], a[S_EXIT_HH], a[S_EXIT_PEOPLE] = income_mc, exited_people, exit_hh, exit_people
-        a[S_RET_HH], a[S_RET_PEOPLE], a[S_NEW_HH], a[S_NEW_PEOPLE] = ret_hh, ret_people, new_hh, new_people
-        a[S_DIBAO], a[S_RELOCATED], a[S_INCOME_RELOCATED] = dibao_people, relocated_people, income_relocated
-        a[S_ABOVE], a[S_UNREG_POOR], a[S_COHORT_REG], a[S_MONITORED] = above, unreg_poor, cohort_reg, monitored
-        a[S_COHORT_EXITS], a[S_COHORT_RETURNS], a[S_EXITED_BELOW] = cohort_exits, cohort_returns, exited_below
+        a, bc = acc[c], by_cause[c]
+        a.households, a.income_poor_people, a.people, a.births, a.deaths = (households, income_poor, people, n_births,
+                                                                            n_deaths)
+        a.income, a.oop_medical_total, a.registered_poor_households = total_income, total_oop, reg_hh
+        a.registered_poor_people, a.registered_net_births_people = reg_people, reg_net_births
+        a.income_registered, a.no_labor_registered_people = income_reg, no_labor_reg
+        a.ever_registered_people, a.income_ever_registered = ever_people, income_ever
+        a.microcredit_people, a.microcredit_households, a.income_microcredit = mc_people, mc_hh, income_mc
+        a.exited_people, a.exits_households, a.exits_people = exited_people, exit_hh, exit_people
+        a.returns_households, a.returns_people, a.new_poor_households, a.new_poor_people = (ret_hh, ret_people,
+                                                                                            new_hh, new_people)
+        a.dibao_people, a.relocated_people, a.income_relocated = dibao_people, relocated_people, income_relocated
+        a.registered_above_line_people, a.unregistered_poor_people = above, unreg_poor
+        a.start_cohort_registered_people, a.monitored_people = cohort_reg, monitored
+        a.start_cohort_exits_people, a.start_cohort_returns_people = cohort_exits, cohort_returns
+        a.exited_below_line_people = exited_below
         for combo in range(combos):  # people by diagnosed cause, and by main cause (the first)
             if hist[combo] == 0.0:
                 continue
             main = -1
             for k in range(n_causes):
                 if combo & cause_bits[k]:
-                    a[len(SUMS) + k] += hist[combo]
+                    bc[k] += hist[combo]
                     if main < 0:
                         main = k
             if main < 0:
-                a[S_NO_CAUSE] += hist[combo]
+                a.registered_poor_people_cause_none += hist[combo]
             else:
-                a[len(SUMS) + n_causes + main] += hist[combo]
-    total = np.zeros(N_SUMS)
+                bc[n_causes + main] += hist[combo]
+
+
+def household_sums(model) -> tuple[dict[str, float], np.ndarray]:
+    """({name of `SUMS`: weighted sum}, people by diagnosed cause then by main cause): the
+    blocks' sums added in block order (the same totals on any number of threads)."""
+    hh, f = model.hh, model.flows
+    acc, by_cause = np.zeros(CHUNKS, SUM_RECORD), np.zeros((CHUNKS, 2 * len(Cause)))
+    _sum_rows(float(model.line), _CAUSE_BITS, hh.weight, hh.size, hh.status, f["births"], f["deaths"],
+              f["exited"], f["returned"], f["new_poor"], hh.income, hh.dibao, hh.labor, hh.oop_medical,
+              hh.relocated, hh.causes, hh.loan_year, hh.cohort, hh.monitor_year, hh.measured_pc, acc, by_cause)
+    blocks = acc.view(np.float64).reshape(CHUNKS, len(SUMS))
+    total, causes = np.zeros(len(SUMS)), np.zeros(2 * len(Cause))
     for c in range(CHUNKS):
-        total += acc[c]
-    return total
+        total += blocks[c]
+        causes += by_cause[c]
+    return dict(zip(SUMS, total.tolist())), causes
 
 
 @numba.njit(cache=True)
@@ -341,10 +355,7 @@ HOUSEHOLD_FLAGS = ("microcredit_open", "microcredit_defaults", "microcredit_made
 
 def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
     hh, v, c, f = model.hh, model.villages, model.counties, model.flows
-    t = _sum_rows(float(model.line), _CAUSE_BITS, hh.weight, hh.size, hh.status, f["births"], f["deaths"],
-                  f["exited"], f["returned"], f["new_poor"], hh.income, hh.dibao, hh.labor, hh.oop_medical,
-                  hh.relocated, hh.causes, hh.loan_year, hh.cohort, hh.monitor_year, hh.measured_pc)
-    sums = dict(zip(SUMS, t.tolist()))
+    sums, by_cause = household_sums(model)
     people, reg_people = sums["people"], sums["registered_poor_people"]
     m = {"year": model.year}
     for name in ("households", "people", "births", "deaths", "registered_poor_households", "registered_poor_people",
@@ -416,9 +427,9 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
     for k, b in enumerate(BATCH_NAMES):
         m[f"batch_people_{b}"] = flags[n_m + k]
     for k, cause in enumerate(Cause):
-        m[f"poor_people_cause_{cause.name.lower()}"] = float(t[len(SUMS) + k])
+        m[f"poor_people_cause_{cause.name.lower()}"] = float(by_cause[k])
     for k, cause in enumerate(Cause):
-        m[f"registered_poor_people_cause_{cause.name.lower()}"] = float(t[len(SUMS) + len(Cause) + k])
+        m[f"registered_poor_people_cause_{cause.name.lower()}"] = float(by_cause[len(Cause) + k])
     m["registered_poor_people_cause_none"] = sums["registered_poor_people_cause_none"]
     return m
 

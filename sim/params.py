@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections import namedtuple
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -307,3 +308,23 @@ class YearParams:
         except KeyError:
             value = self._cache[name] = self._params.at(name, self.year)
             return value
+
+
+def pass_params(type_name: str, names: tuple[str, ...], module: str, extra: tuple[str, ...] = ()) -> type:
+    """A named-tuple type of what a compiled pass reads: each parameter under its name
+    without the section (`birth_rate` for `demography.birth_rate`), then `extra` values of
+    the year that are not parameters. numba reads a named tuple's fields by name, so a
+    misspelt or missing field does not compile and two entries cannot swap places."""
+    fields = [name.split(".", 1)[1] for name in names] + list(extra)
+    twice = sorted({f for f in fields if fields.count(f) > 1})
+    if twice:
+        raise ValueError(f"{type_name}: fields named twice: {twice}")
+    cls = namedtuple(type_name, fields, module=module)
+    cls.parameters = tuple(names)
+    return cls
+
+
+def read_pass_params(cls, p, **extra):
+    """The year's values of a `pass_params` type, as floats: an unknown parameter is a
+    KeyError naming it here, before the pass runs."""
+    return cls(*(float(p[name]) for name in cls.parameters), **{k: float(v) for k, v in extra.items()})

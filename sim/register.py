@@ -15,6 +15,7 @@ import numba
 import numpy as np
 
 from .fields import Cause, Labor, Location, Status
+from .params import pass_params, read_pass_params
 from .streams import fill_mean_one_lognormals
 from .sums import BLOCKS, PLACE_PARTS, block_rows, part_rows
 
@@ -26,6 +27,13 @@ FULL = int(Labor.FULL)
                                    Cause.SKILLS, Cause.CAPITAL, Cause.LABOR, Cause.TRANSPORT, Cause.MOTIVATION))
 TRANSPORT_PLACES = int(Location.REMOTE_MOUNTAIN | Location.TINY_HAMLET)
 NO_CAUSE = -1
+# What the causes are recorded against: shares and thresholds of the year (`diagnose`).
+CauseThresholds = pass_params("CauseThresholds", (
+    "register.illness_cause_share", "register.schooling_cause_share", "register.motivation_cause_below"),
+    __name__, extra=("land_ability", "capital_per_person"))
+# A village's sums, one record a village (its five sums in one cache line).
+PLACE_SUMS = np.dtype([("people", "f8"), ("registered", "f8"), ("income", "f8"), ("workers", "f8"),
+                       ("migrants", "f8")])
 
 
 @numba.njit(cache=True, inline="always")
@@ -113,30 +121,29 @@ def register_rows(model, rows: np.ndarray, status: int) -> None:
 @numba.njit(cache=True, parallel=True)
 def _diagnose_rows(t, rows, n_chronic, n_disabled, oop, school_cost, income, disaster, ability, n_skilled,
                    head_schooling, savings, size, labor, location_risk, motivation, causes, main_cause):
-    illness_share, schooling_share, land_ability, capital, motivation_below = t
     for k in numba.prange(rows.shape[0]):
         i = rows[k]
         inc = max(np.float64(income[i]), 1.0)
         c = 0
-        if oop[i] > illness_share * inc or (n_chronic[i] > 0 and labor[i] != FULL):
+        if oop[i] > t.illness_cause_share * inc or (n_chronic[i] > 0 and labor[i] != FULL):
             c |= C_ILLNESS
         if n_disabled[i] > 0:
             c |= C_DISABILITY
-        if school_cost[i] > schooling_share * inc:
+        if school_cost[i] > t.schooling_cause_share * inc:
             c |= C_SCHOOLING
         if disaster[i]:
             c |= C_DISASTER
-        if ability[i] < land_ability:
+        if ability[i] < t.land_ability:
             c |= C_LAND
         if n_skilled[i] == 0 and head_schooling[i] < 9:
             c |= C_SKILLS
-        if savings[i] < capital * max(size[i], 1):
+        if savings[i] < t.capital_per_person * max(size[i], 1):
             c |= C_CAPITAL
         if labor[i] != FULL:
             c |= C_LABOR
         if location_risk[i] & TRANSPORT_PLACES:
             c |= C_TRANSPORT
-        if motivation[i] < motivation_below:
+        if motivation[i] < t.motivation_cause_below:
             c |= C_MOTIVATION
         causes[i] = c
         main = NO_CAUSE
@@ -174,9 +181,8 @@ def diagnose(model, rows: np.ndarray) -> None:
     if idx.size == 0:
         return
     disaster = model.flows.get("disaster_hit", np.zeros(hh.n, bool))
-    t = (float(p["register.illness_cause_share"]), float(p["register.schooling_cause_share"]),
-         float(p["register.land_cause_ability_share"] * median_ability(hh)),
-         float(p["register.capital_cause_months"] / 12.0 * model.line), float(p["register.motivation_cause_below"]))
+    t = read_pass_params(CauseThresholds, p, land_ability=p["register.land_cause_ability_share"] * median_ability(hh),
+                         capital_per_person=p["register.capital_cause_months"] / 12.0 * model.line)
     _diagnose_rows(t, idx, hh.n_chronic, hh.n_disabled, hh.oop_medical, hh.school_cost, hh.income, disaster,
                    hh.ability, hh.n_skilled, hh.head_schooling, hh.savings, hh.size, hh.labor, hh.location_risk,
                    hh.motivation, hh.causes, hh.main_cause)
@@ -229,37 +235,41 @@ def measure_income(model, year: int | None = None) -> None:
 # --- villages and counties ----------------------------------------------------------------------
 
 @numba.njit(cache=True, parallel=True)
-def _village_sums(village, weight, size, status, income, n_working, n_college, n_migrants, out):
+def _village_sums(village, weight, size, status, income, n_working, n_college, n_migrants, parts, out):
     """Per village: people, registered people, income, working-age people, migrants.
-    Each of `PLACE_PARTS` row ranges is summed in row order into its own copy (a pass
-    scattering into 580,000 villages waits on memory; two run side by side), then the
-    copies are added in order."""
+    Each of `PLACE_PARTS` row ranges is summed in row order into its own copy in `parts`
+    (a pass scattering into 580,000 villages waits on memory; two run side by side), then
+    the copies are added in order."""
     n = village.shape[0]
-    parts = np.zeros((PLACE_PARTS,) + out.shape)
     for part in numba.prange(PLACE_PARTS):
-        acc = parts[part]
         first, last = part_rows(part, n)
         for i in range(first, last):
-            v = village[i]
+            acc = parts[part, village[i]]
             people = weight[i] * size[i]
-            acc[v, 0] += people
+            acc.people += people
             # multiplied in, not branched on (adding 0.0 changes no sum): who is registered
             # is unpredictable row to row
-            acc[v, 1] += people * on_register(status[i])
-            acc[v, 2] += weight[i] * income[i]
-            acc[v, 3] += weight[i] * max(n_working[i] - n_college[i], 0)
-            acc[v, 4] += weight[i] * n_migrants[i]
+            acc.registered += people * on_register(status[i])
+            acc.income += weight[i] * income[i]
+            acc.workers += weight[i] * max(n_working[i] - n_college[i], 0)
+            acc.migrants += weight[i] * n_migrants[i]
     for part in range(PLACE_PARTS):
-        out += parts[part]
+        for v in range(out.shape[0]):
+            a, b = out[v], parts[part, v]
+            a.people += b.people
+            a.registered += b.registered
+            a.income += b.income
+            a.workers += b.workers
+            a.migrants += b.migrants
 
 
 def aggregate_places(model) -> None:
     """Village and county people, poor people, income and migration network."""
     hh, v, c = model.hh, model.villages, model.counties
-    sums = np.zeros((v.n, 5))
+    sums, parts = np.zeros(v.n, PLACE_SUMS), np.zeros((PLACE_PARTS, v.n), PLACE_SUMS)
     _village_sums(hh.village, hh.weight, hh.size, hh.status, hh.income, hh.n_working, hh.n_college,
-                  hh.n_migrants, sums)
-    people, poor, income, workers, migrants = sums.T
+                  hh.n_migrants, parts, sums)
+    people, poor, income, workers, migrants = (np.ascontiguousarray(sums[name]) for name in PLACE_SUMS.names)
     v.people = people
     v.poor_people = poor
     v.income_pc = np.divide(income, people, out=np.zeros(v.n), where=people > 0)
