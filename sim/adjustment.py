@@ -33,7 +33,7 @@ import numpy as np
 from . import appraisal
 from .fields import Status
 from .groups import FILL, SLOT_ADJUSTMENT, lottery, row_people, take_within
-from .register import diagnose, register_rows
+from .register import diagnose, register_rows, registered
 from .streams import u01
 from .sums import BLOCKS, block_rows
 
@@ -116,7 +116,7 @@ def recheck(model) -> None:
     added, removed = np.zeros(hh.n, bool), np.zeros(hh.n, bool)
     if model.year == p["register.recheck_year"] and p["register.recheck_correction"] > 0:
         pc = hh.income / np.maximum(hh.size, 1)
-        reg = (hh.status == REGISTERED) | (hh.status == RETURNED)
+        reg = registered(hh)
         wrong_in = reg & ~f["new_poor"] & ~f["returned"] & (pc >= model.line)
         wrong_out = (hh.status == NEVER) & (hh.size > 0) & (pc < model.line)
         idx = np.flatnonzero(wrong_in | wrong_out)
@@ -130,6 +130,6 @@ def recheck(model) -> None:
         register_rows(model, added, REGISTERED)
         f["new_poor"] = f["new_poor"] | added
         # the re-check records again the causes of every household left on the register
-        diagnose(model, (hh.status == REGISTERED) | (hh.status == RETURNED))
+        diagnose(model, registered(hh))
     f["recheck_added"] = added
     f["recheck_removed"] = removed

@@ -23,7 +23,7 @@ import numpy as np
 
 from .fields import Labor, Status
 from .groups import FILL, NEAREST, SLOT_EXIT, SLOT_PRESSURE, lottery, priority, take_within
-from .register import registered_people_by_county, registered_rows
+from .register import on_register, registered_people_by_county, registered_rows
 from .sums import BLOCKS, PLACE_PARTS, block_rows, clear_block, part_rows
 
 REGISTERED, EXITED, RETURNED = int(Status.REGISTERED), int(Status.EXITED), int(Status.RETURNED)
@@ -90,7 +90,7 @@ def county_plans(model) -> np.ndarray:
 @numba.njit(cache=True, inline="always")
 def _due(year, min_years, status, reg_year, size):
     """A registered household that may be assessed for exit this year."""
-    return ((status == REGISTERED) | (status == RETURNED)) & (year - reg_year >= min_years) & (size > 0)
+    return on_register(status) & (year - reg_year >= min_years) & (size > 0)
 
 
 def region_village_plan(model) -> float:

@@ -14,6 +14,7 @@ import numpy as np
 from policies import BATCH_NAMES, MEASURES, PAYERS
 
 from .fields import Cause, Labor, Status
+from .register import on_register
 from .sums import BLOCKS
 
 NEVER, REGISTERED, RETURNED, EXITED = (int(s) for s in (Status.NEVER, Status.REGISTERED, Status.RETURNED,
@@ -171,7 +172,7 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
             total_income += inc
             total_oop += w * oop[i]
             st = status[i]
-            reg = ((st == REGISTERED) | (st == RETURNED)) * 1.0
+            reg = on_register(st) * 1.0
             reg_hh += w * reg
             reg_people += ws * reg
             reg_net_births += (w * (births[i] - deaths[i])) * reg
