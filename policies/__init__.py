@@ -169,15 +169,6 @@ def record_reach(model, entitlements_only: bool = False) -> None:
         model.hh.measures_reached |= bits
 
 
-def apply_measures(model, entitlements_only: bool = False) -> dict[str, dict[str, float]]:
-    """Every measure's step in order (`sim/plan.py` runs the same steps as part of the
-    year); {measure: {payer: cost}}."""
-    start_measures(model)
-    costs = {name: act(model, name, entitlements_only) for name in MEASURES}
-    record_reach(model, entitlements_only)
-    return costs
-
-
 # assumption: rows whose bits are gathered measure by measure while they stay in cache (16 flags x 4 KB)
 BITS_BLOCK = 4096
 
