@@ -31,7 +31,7 @@ def column_title(column: str, width: int = 46) -> str:
     from sim.metrics import COLUMNS
 
     base = column.removeprefix("cumulative_")
-    text = COLUMNS.get(base, base.replace("_", " "))
+    text = COLUMNS[base].meaning if base in COLUMNS else base.replace("_", " ")
     if base != column:
         text = f"summed over the years: {text}"
     return textwrap.fill(text, width)

@@ -1,11 +1,13 @@
 """The yearly model-level metrics: one row per year, recorded through Mesa's DataCollector.
 
 Counts are weighted (each row stands for `weight` households); people counts multiply by
-household size at the time of the event. Columns are listed once in `COLUMNS` with their
-meaning, for the README and the tests.
+household size at the time of the event. Columns are declared once in `COLUMNS` with their
+unit and meaning; the README's column table is checked against them.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -21,99 +23,124 @@ NEVER, REGISTERED, RETURNED, EXITED = (int(s) for s in (Status.NEVER, Status.REG
                                                        Status.EXITED))
 FULL = int(Labor.FULL)
 
-COLUMNS: dict[str, str] = {
-    "year": "calendar year simulated (flows during it, stocks at its end)",
-    "households": "households (weighted; empty households excluded)",
-    "people": "people",
-    "births": "births during the year",
-    "deaths": "deaths during the year",
-    "registered_poor_households": "households on the register at the end of the year",
-    "registered_poor_people": "people in registered households at the end of the year",
-    "exits_households": "registered households that exited this year",
-    "exits_people": "people in households that exited this year",
-    "returns_households": "exited households registered again this year",
-    "returns_people": "people in households that returned this year",
-    "exits_under_pressure_people": "people in households certified as exited under target pressure this year",
-    "exits_reversed_people": "people whose exit third-party verification reversed this year",
-    "new_poor_households": "never-registered households registered this year",
-    "new_poor_people": "people in newly registered households",
-    "registered_net_births_people": "births minus deaths in households registered at the end of the year",
-    "exited_people": "people in households that have exited and not returned (end of year)",
-    "income_poor_people": "people whose true per-capita net income (transfers counted) is below the line (end of year)",
-    "registered_above_line_people": "registered people whose true per-capita net income is at or above the line "
-                                    "(end of year): the register's inclusion errors",
-    "unregistered_poor_people": "people not on the register (never registered, or exited) whose true per-capita "
-                                "net income is below the line (end of year): the register's exclusion errors",
-    "start_cohort_registered_people": "people in households of the register built in the start year that are "
-                                      "registered at the end of the year",
-    "start_cohort_exits_people": "people in households of the start-year register that exited this year",
-    "start_cohort_returns_people": "people in households of the start-year register that returned this year",
-    "monitored_people": "people in households under return monitoring (end of year)",
-    "exited_below_line_people": "people in exited households (not returned) whose per-capita income cadres "
-                                "measured below the line at the year's assessment: those who could apply to "
-                                "return at the next adjustment (end of year)",
-    "newly_monitored_people": "people in households return monitoring took on this year",
-    "planned_exits_people": "people the counties' exit plans set out to exit this year (0 when no plan limits exits)",
-    "plan_unfilled_people": "planned exits that found no qualifying household this year (people)",
-    "recheck_added_people": "people added to the register by the re-check (回头看) this year (also in new_poor_people)",
-    "recheck_removed_people": "people the re-check removed from the register as wrongly registered this year "
-                              "(not exits)",
-    "recheck_removed_households": "households the re-check removed from the register this year",
-    "mean_income_per_capita": "mean income per person, yuan/year",
-    "mean_income_registered": "mean income per person in registered households, yuan/year",
-    "poverty_line": "the poverty line of the year, yuan/person/year",
-    "dibao_people": "people in households receiving dibao",
-    "no_labor_registered_people": "registered people in households without full labor capacity",
-    "oop_medical_total": "out-of-pocket medical costs of all households, yuan",
-    "microcredit_active_loans": "households with a microcredit loan outstanding or in arrears (end of year)",
-    "microcredit_defaults": "microcredit loans defaulted this year (households)",
-    "microcredit_loans_made": "microcredit loans made this year (households)",
-    "microcredit_outstanding": "microcredit principal and arrears outstanding at the end of the year, yuan",
-    "microcredit_interest_subsidy": "microcredit interest paid by poverty funds this year, yuan",
-    "microcredit_risk_compensation": "losses on defaulted loans paid by county risk funds this year, yuan",
-    "microcredit_extensions": "microcredit loans extended (展期) this year (households)",
-    "microcredit_renewals": "microcredit loans renewed (续贷) this year (households)",
-    "relocated_people": "people relocated (cumulative)",
-    "poor_villages": "poor villages not yet exited (weighted)",
-    "villages_exited": "poor villages that exited this year (weighted)",
-    "planned_village_exits": "poor villages planned to exit this year (weighted; their households first on the plan)",
-    "poor_counties": "poor counties not yet exited",
-    "counties_exited": "poor counties that exited this year",
-    "fiscal_cost_total": "fiscal cost of all measures this year, yuan",
+class Column(NamedTuple):
+    unit: str      # as the README's column table gives it
+    meaning: str
+
+
+COLUMNS: dict[str, Column] = {
+    "year": Column("year", "calendar year simulated (flows during it, stocks at its end)"),
+    "households": Column("households", "households (weighted; empty households excluded)"),
+    "people": Column("people", "people"),
+    "births": Column("people/year", "births during the year"),
+    "deaths": Column("people/year", "deaths during the year"),
+    "registered_poor_households": Column("households", "households on the register at the end of the year"),
+    "registered_poor_people": Column("people", "people in registered households at the end of the year"),
+    "exits_households": Column("households/year", "registered households that exited this year"),
+    "exits_people": Column("people/year", "people in households that exited this year"),
+    "returns_households": Column("households/year", "exited households registered again this year"),
+    "returns_people": Column("people/year", "people in households that returned this year"),
+    "exits_under_pressure_people": Column("people/year", "people in households certified as exited under target "
+                                                         "pressure this year"),
+    "exits_reversed_people": Column("people/year", "people whose exit third-party verification reversed this year"),
+    "new_poor_households": Column("households/year", "never-registered households registered this year"),
+    "new_poor_people": Column("people/year", "people in newly registered households"),
+    "registered_net_births_people": Column("people/year", "births minus deaths in households registered at the end of "
+                                                          "the year"),
+    "exited_people": Column("people", "people in households that have exited and not returned (end of year)"),
+    "income_poor_people": Column("people", "people whose true per-capita net income (transfers counted) is below the "
+                                           "line (end of year)"),
+    "registered_above_line_people": Column("people", "registered people whose true per-capita net income is at or "
+                                                     "above the line (end of year): the register's inclusion errors"),
+    "unregistered_poor_people": Column("people", "people not on the register (never registered, or exited) whose true "
+                                                 "per-capita net income is below the line (end of year): the "
+                                                 "register's exclusion errors"),
+    "start_cohort_registered_people": Column("people", "people in households of the register built in the start year "
+                                                       "that are registered at the end of the year"),
+    "start_cohort_exits_people": Column("people/year", "people in households of the start-year register that exited "
+                                                       "this year"),
+    "start_cohort_returns_people": Column("people/year", "people in households of the start-year register that "
+                                                         "returned this year"),
+    "monitored_people": Column("people", "people in households under return monitoring (end of year)"),
+    "exited_below_line_people": Column("people", "people in exited households (not returned) whose per-capita income "
+                                                 "cadres measured below the line at the year's assessment: those who "
+                                                 "could apply to return at the next adjustment (end of year)"),
+    "newly_monitored_people": Column("people/year", "people in households return monitoring took on this year"),
+    "planned_exits_people": Column("people/year", "people the counties' exit plans set out to exit this year (0 when "
+                                                  "no plan limits exits)"),
+    "plan_unfilled_people": Column("people/year",
+                                   "planned exits that found no qualifying household this year (people)"),
+    "recheck_added_people": Column("people/year", "people added to the register by the re-check (回头看) this year "
+                                                  "(also in new_poor_people)"),
+    "recheck_removed_people": Column("people/year", "people the re-check removed from the register as wrongly "
+                                                    "registered this year (not exits)"),
+    "recheck_removed_households": Column("households/year", "households the re-check removed from the register this "
+                                                            "year"),
+    "mean_income_per_capita": Column("yuan/person/year", "mean income per person, yuan/year"),
+    "mean_income_registered": Column("yuan/person/year", "mean income per person in registered households, yuan/year"),
+    "poverty_line": Column("yuan/person/year", "the poverty line of the year, yuan/person/year"),
+    "dibao_people": Column("people", "people in households receiving dibao"),
+    "no_labor_registered_people": Column("people", "registered people in households without full labor capacity"),
+    "oop_medical_total": Column("yuan/year", "out-of-pocket medical costs of all households, yuan"),
+    "microcredit_active_loans": Column("households", "households with a microcredit loan outstanding or in arrears "
+                                                     "(end of year)"),
+    "microcredit_defaults": Column("households/year", "microcredit loans defaulted this year (households)"),
+    "microcredit_loans_made": Column("households/year", "microcredit loans made this year (households)"),
+    "microcredit_outstanding": Column("yuan", "microcredit principal and arrears outstanding at the end of the year, "
+                                              "yuan"),
+    "microcredit_interest_subsidy": Column("yuan/year", "microcredit interest paid by poverty funds this year, yuan"),
+    "microcredit_risk_compensation": Column("yuan/year", "losses on defaulted loans paid by county risk funds this "
+                                                         "year, yuan"),
+    "microcredit_extensions": Column("households/year", "microcredit loans extended (展期) this year (households)"),
+    "microcredit_renewals": Column("households/year", "microcredit loans renewed (续贷) this year (households)"),
+    "relocated_people": Column("people", "people relocated (cumulative)"),
+    "poor_villages": Column("villages", "poor villages not yet exited (weighted)"),
+    "villages_exited": Column("villages/year", "poor villages that exited this year (weighted)"),
+    "planned_village_exits": Column("villages/year", "poor villages planned to exit this year (weighted; their "
+                                                     "households first on the plan)"),
+    "poor_counties": Column("counties", "poor counties not yet exited"),
+    "counties_exited": Column("counties/year", "poor counties that exited this year"),
+    "fiscal_cost_total": Column("yuan/year", "fiscal cost of all measures this year, yuan"),
 }
 for _name, _spec in MEASURES.items():
-    COLUMNS[f"fiscal_cost_{_name}"] = f"fiscal cost of {_spec.description}, yuan"
-    COLUMNS[f"reached_people_{_name}"] = f"people reached by {_name} this year"
+    COLUMNS[f"fiscal_cost_{_name}"] = Column("yuan/year", f"fiscal cost of {_spec.description}, yuan")
+    COLUMNS[f"reached_people_{_name}"] = Column("people/year", f"people reached by {_name} this year")
 for _payer in PAYERS:
-    COLUMNS[f"fiscal_cost_payer_{_payer}"] = f"fiscal cost of all measures paid by {_payer.replace('_', ' ')}, yuan"
+    COLUMNS[f"fiscal_cost_payer_{_payer}"] = Column(
+        "yuan/year", f"fiscal cost of all measures paid by {_payer.replace('_', ' ')}, yuan")
 for _batch in BATCH_NAMES:
-    COLUMNS[f"batch_people_{_batch}"] = f"people reached by any measure of the '{_batch}' batch this year"
+    COLUMNS[f"batch_people_{_batch}"] = Column("people/year",
+                                               f"people reached by any measure of the '{_batch}' batch this year")
 for _name in MEASURES:
-    COLUMNS[f"ever_reached_people_{_name}"] = f"people in households {_name} has reached in any simulated year so far"
+    COLUMNS[f"ever_reached_people_{_name}"] = Column(
+        "people", f"people in households {_name} has reached in any simulated year so far")
 for _name in MEASURES:
-    COLUMNS[f"exit_route_people_{_name}"] = (f"people in households that exited this year whom {_name} carried out "
-                                             "(docs/ODD.md: exit routes)")
+    COLUMNS[f"exit_route_people_{_name}"] = Column(
+        "people/year", f"people in households that exited this year whom {_name} carried out "
+                       "(docs/ODD.md: exit routes)")
 for _batch in BATCH_NAMES:
-    COLUMNS[f"exit_route_batch_people_{_batch}"] = (f"people in households that exited this year whom a measure of "
-                                                    f"the '{_batch}' batch carried out")
+    COLUMNS[f"exit_route_batch_people_{_batch}"] = Column(
+        "people/year", f"people in households that exited this year whom a measure of the '{_batch}' batch carried out")
 for _batch in BATCH_NAMES:
-    COLUMNS[f"batch_ever_people_{_batch}"] = (f"people in households any measure of the '{_batch}' batch has reached "
-                                              "in any simulated year so far")
+    COLUMNS[f"batch_ever_people_{_batch}"] = Column(
+        "people", f"people in households any measure of the '{_batch}' batch has reached in any simulated year so far")
 for _cause in Cause:
-    COLUMNS[f"poor_people_cause_{_cause.name.lower()}"] = (
-        f"registered people whose causes recorded at registration include {_cause.name.lower()}")
+    COLUMNS[f"poor_people_cause_{_cause.name.lower()}"] = Column(
+        "people", f"registered people whose causes recorded at registration include {_cause.name.lower()}")
 for _cause in Cause:
-    COLUMNS[f"registered_poor_people_cause_{_cause.name.lower()}"] = (
-        f"registered people whose main cause recorded at registration is {_cause.name.lower()}")
-COLUMNS["registered_poor_people_cause_none"] = "registered people with no recorded cause"
+    COLUMNS[f"registered_poor_people_cause_{_cause.name.lower()}"] = Column(
+        "people", f"registered people whose main cause recorded at registration is {_cause.name.lower()}")
+COLUMNS["registered_poor_people_cause_none"] = Column("people", "registered people with no recorded cause")
 COLUMNS.update({
-    "mean_income_ever_registered": "mean income per person in households ever registered (registered, exited "
-                                   "or returned), yuan/year",
-    "mean_income_relocated": "mean income per person in relocated households (0 when there are none), yuan/year",
-    "mean_income_microcredit": "mean income per person in households that ever took a microcredit loan "
-                               "(0 when there are none), yuan/year",
-    "microcredit_ever_households": "households that ever took a microcredit loan (end of year)",
-    "ever_registered_people": "people in households ever registered: registered, exited or returned (end of year)",
+    "mean_income_ever_registered": Column("yuan/person/year", "mean income per person in households ever registered "
+                                                              "(registered, exited or returned), yuan/year"),
+    "mean_income_relocated": Column("yuan/person/year", "mean income per person in relocated households (0 when there "
+                                                        "are none), yuan/year"),
+    "mean_income_microcredit": Column("yuan/person/year", "mean income per person in households that ever took a "
+                                                          "microcredit loan (0 when there are none), yuan/year"),
+    "microcredit_ever_households": Column("households", "households that ever took a microcredit loan (end of year)"),
+    "ever_registered_people": Column("people", "people in households ever registered: registered, exited or returned "
+                                               "(end of year)"),
 })
 
 

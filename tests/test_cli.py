@@ -293,6 +293,23 @@ def test_readme_documents_every_timeseries_column():
     assert not undocumented, f"README's timeseries table lacks: {undocumented}"
 
 
+def test_readme_gives_each_timeseries_column_the_unit_it_is_declared_with():
+    metrics = pytest.importorskip("sim.metrics")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Timeseries columns"):]
+    table = table[:table.index("\n## ")]
+    units = {c: u.strip() for c, u in re.findall(r"^\|\s*`([a-z0-9_<>]+)`\s*\|.*\|\s*([^|]*)\|\s*$", table, re.M)}
+    rows = [(re.compile("^" + re.sub(r"<[a-z]+>", "[a-z0-9_]+", row) + "$"), unit) for row, unit in units.items()]
+    wrong = {}
+    for name, column in metrics.COLUMNS.items():
+        # the column's own row, else the most specific pattern row that stands for it
+        given = units.get(name) or max(((p.pattern, u) for p, u in rows if p.match(name)), default=(None, None),
+                                       key=lambda pu: len(pu[0] or ""))[1]
+        if given != column.unit:
+            wrong[name] = (given, column.unit)
+    assert not wrong, f"README unit against the declared one: {wrong}"
+
+
 def test_progress_shows_each_run_and_on_a_terminal_each_year(tmp_path, capsys, monkeypatch):
     from experiments.scenario import load_scenario
 
