@@ -17,7 +17,7 @@ from policies import BATCH_NAMES, MEASURES, PAYERS
 
 from .fields import Cause, Labor, Status
 from .register import on_register
-from .sums import BLOCKS
+from .sums import BLOCKS, block_rows
 
 NEVER, REGISTERED, RETURNED, EXITED = (int(s) for s in (Status.NEVER, Status.REGISTERED, Status.RETURNED,
                                                        Status.EXITED))
@@ -157,7 +157,6 @@ SUMS = ("households", "people", "births", "deaths", "registered_poor_households"
 # diagnosed cause, then by main cause, into an array a block.
 SUM_RECORD = np.dtype([(name, "f8") for name in SUMS])
 _CAUSE_BITS = np.array([int(c) for c in Cause], dtype=np.int64)
-CHUNKS = BLOCKS  # row blocks summed in parallel, then added up in a fixed order (same result on any thread count)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -171,8 +170,8 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
     n = size.shape[0]
     n_causes = cause_bits.shape[0]
     combos = 2 * cause_bits.max() if n_causes else 1
-    step = (n + CHUNKS - 1) // CHUNKS
-    for c in numba.prange(CHUNKS):
+    for c in numba.prange(BLOCKS):
+        first, last = block_rows(c, n)
         hist = np.zeros(combos)
         households = income_poor = people = n_births = n_deaths = total_income = total_oop = 0.0
         reg_hh = reg_people = reg_net_births = income_reg = no_labor_reg = 0.0
@@ -180,11 +179,10 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
         exit_hh = exit_people = ret_hh = ret_people = new_hh = new_people = 0.0
         dibao_people = relocated_people = income_relocated = 0.0
         above = unreg_poor = cohort_reg = cohort_exits = cohort_returns = monitored = exited_below = 0.0
-        # unsigned: no check for negative indices on every access (1.4x faster metrics)
         # Membership is multiplied in (x * 1.0 is x, and adding x * 0.0 changes no sum)
         # rather than branched on: who is registered, exited or on dibao is unpredictable
         # row to row, and the mispredicted branches were most of this pass's time.
-        for i in range(np.uint64(c * step), np.uint64(min(n, (c + 1) * step))):
+        for i in range(first, last):
             w = float(weight[i])
             ws = w * size[i]
             inc = w * income[i]
@@ -267,13 +265,13 @@ def household_sums(model) -> tuple[dict[str, float], np.ndarray]:
     """({name of `SUMS`: weighted sum}, people by diagnosed cause then by main cause): the
     blocks' sums added in block order (the same totals on any number of threads)."""
     hh, f = model.hh, model.flows
-    acc, by_cause = np.zeros(CHUNKS, SUM_RECORD), np.zeros((CHUNKS, 2 * len(Cause)))
+    acc, by_cause = np.zeros(BLOCKS, SUM_RECORD), np.zeros((BLOCKS, 2 * len(Cause)))
     _sum_rows(float(model.line), _CAUSE_BITS, hh.weight, hh.size, hh.status, f["births"], f["deaths"],
               f["exited"], f["returned"], f["new_poor"], hh.income, hh.dibao, hh.labor, hh.oop_medical,
               hh.relocated, hh.causes, hh.loan_year, hh.cohort, hh.monitor_year, hh.measured_pc, acc, by_cause)
-    blocks = acc.view(np.float64).reshape(CHUNKS, len(SUMS))
+    blocks = acc.view(np.float64).reshape(BLOCKS, len(SUMS))
     total, causes = np.zeros(len(SUMS)), np.zeros(2 * len(Cause))
-    for c in range(CHUNKS):
+    for c in range(BLOCKS):
         total += blocks[c]
         causes += by_cause[c]
     return dict(zip(SUMS, total.tolist())), causes
@@ -324,10 +322,9 @@ def _sum_flags(weight, size, year_bits, ever_bits, batch_lo, batch_hi, n_measure
     m, nb, npf, nhf = n_measures, n_batches, len(people_flags), len(household_flags)
     ever = m + nb + npf + nhf + 1
     width = ever + m + nb
-    acc = np.zeros((CHUNKS, width))
-    step = (n + CHUNKS - 1) // CHUNKS
-    for c in numba.prange(CHUNKS):
-        lo, hi = c * step, min(n, (c + 1) * step)
+    acc = np.zeros((BLOCKS, width))
+    for c in numba.prange(BLOCKS):
+        lo, hi = block_rows(c, n)
         if hi <= lo:
             continue
         a = acc[c]
@@ -354,7 +351,7 @@ def _sum_flags(weight, size, year_bits, ever_bits, batch_lo, batch_hi, n_measure
                 total += np.float64(w_block[r]) * mask[r]
             a[m + nb + npf + j] = total
     total_all = np.zeros(width)
-    for c in range(CHUNKS):
+    for c in range(BLOCKS):
         total_all += acc[c]
     return total_all
 
