@@ -18,7 +18,6 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from policies import education, supported
 from sim.fields import Illness
 from sim.params import pass_params, read_pass_params
 from sim.register import registered
@@ -337,13 +336,13 @@ def live_year(model) -> None:
     """Step 1 of the year: life."""
     hh, p = model.hh, model.p
     hit = village_and_county_shocks(model)
-    # Education support as known at the start of the year: households supported then
-    # (registered, or exited within the support years) and the support per pupil by stage.
-    support = np.zeros(len(education.STAGES))
-    edu_supported = np.zeros(hh.n, bool)
-    if model.measures.get("education", False):
-        support = education.support_per_pupil(model)
-        edu_supported = supported(model) & (hh.size > 0)
+    # Education support as announced at the start of the year (`policies/education.py:
+    # announce`, when the measure is on): the support per pupil by stage (primary, junior,
+    # senior, college) and the households it reaches.
+    support = model.flows.get("education_support_per_pupil", np.zeros(4))
+    edu_supported = model.flows.get("education_supported")
+    if edu_supported is None:
+        edu_supported = np.zeros(hh.n, bool)
     params = read_pass_params(
         LifeParams, p, cost_junior=model.school_cost("junior"), cost_senior=model.school_cost("senior"),
         cost_college=model.school_cost("college"), price_index=model.price_index, line=model.line,

@@ -33,10 +33,19 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from policies import supported
+from sim.flows import Flow
 from sim.sums import BLOCKS, block_rows, block_totals
 
 NAME = "education"
 FIELDS_WRITTEN = ("school_support",)
+FLOWS = (
+    Flow("education_support_per_pupil", "yuan per pupil by stage", "policies/education.py: announce",
+         "support per pupil by stage (STAGES order) this year, as households know it when they decide on schooling"),
+    Flow("education_supported", "bool per row", "policies/education.py: announce",
+         "households whose pupils the support reaches this year, as known at its start"),
+)
+ANNOUNCES = ("education_support_per_pupil", "education_supported")  # written by `announce`, not `act`
 STAGES = ("primary", "junior", "senior", "college")
 
 
@@ -56,6 +65,15 @@ def per_pupil(model) -> tuple[np.ndarray, np.ndarray]:
     loans = np.zeros(len(STAGES))
     loans[3] = min(p["education.support_college_loan"], cost[3] - grants[3])
     return grants, loans
+
+
+def announce(model) -> None:
+    """At the start of the year, before households decide on schooling (`agents/life.py`):
+    the support per pupil by stage, and the households it reaches (supported then:
+    registered, exited while support continues, monitored), when the measure is on."""
+    if model.measures.get(NAME, False):
+        model.flows["education_support_per_pupil"] = support_per_pupil(model)
+        model.flows["education_supported"] = supported(model) & (model.hh.size > 0)
 
 
 def support_per_pupil(model) -> np.ndarray:

@@ -66,7 +66,8 @@ def _measure_steps(measures: dict[str, bool], entitlements_only: bool = False) -
         reads = tuple(getattr(module, "READS", ()))
         if on and name in targeted and not entitlements_only:
             reads += (f"assigned_{name}",)
-        own = tuple(f.name for f in getattr(module, "FLOWS", ()))
+        announced = tuple(getattr(module, "ANNOUNCES", ()))
+        own = tuple(f.name for f in getattr(module, "FLOWS", ()) if f.name not in announced)
         out.append(Step(name, "measures", lambda m, n=name, e=entitlements_only: act(m, n, e),
                         f"{module.__name__.replace('.', '/')}.py: act", reads=reads if on else (),
                         writes=(f"reached_{name}", *own, *getattr(module, "WRITES_ALSO", ())), measure=name, on=on,
@@ -89,7 +90,12 @@ class SimpleModel:
 def year_plan(measures: dict[str, bool]) -> tuple[Step, ...]:
     """The steps of a simulated year with these measures switched on, in order."""
     targeted = [name for name, _ in targeted_measures(SimpleModel(measures))]
+    announcing = [Step(f"{name} announced", "life", spec.module.announce,
+                       f"{spec.module.__name__.replace('.', '/')}.py: announce",
+                       writes=tuple(spec.module.ANNOUNCES), measure=None)
+                  for name, spec in MEASURES.items() if measures.get(name, False) and hasattr(spec.module, "announce")]
     steps = [
+        *announcing,  # what a measure makes known before households act on it
         Step("life", "life", life.live_year, "agents/life.py: live_year", writes=("births", "deaths", "disaster_hit")),
         Step("work and earnings", "behaviour", behaviour.decide, "agents/behaviour.py: decide"),
         Step("exit plans", "government", exits.plan_year, "sim/exits.py: plan_year",

@@ -107,6 +107,7 @@ def test_the_life_pass_weighs_net_costs_for_households_supported_at_the_start_of
     out = {}
     for on in (False, True):
         m = world(rows, measures={"education": on})
+        education.announce(m)  # the plan's step before life: the support, as known at the start of the year
         life.live_year(m)
         out[on] = m.hh
     on, off = out[True], out[False]
