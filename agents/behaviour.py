@@ -53,8 +53,7 @@ def _work_rows(q, growth_index, key_migrate, key_local, key_return, key_end, key
                n_working, n_college, n_elderly, n_disabled, n_chronic, n_child, n_skilled, illness,
                willingness, ability, insured, relocated,
                labor, labor_units, n_migrants, n_local,
-               income_farm, income_local_wage, income_migrant, income_transfers, income_property,
-               transfer_dibao, dibao):
+               income_farm, income_local_wage, income_migrant, income_transfers, income_property):
     """Block by block, in branch-free loops that each store one array (the compiler
     vectorizes them; one loop storing a dozen columns it ran a row at a time). `q`: the
     `WORK_PARAMS` as a named tuple, read by name (a tuple, not an array: read from an array
@@ -109,8 +108,6 @@ def _work_rows(q, growth_index, key_migrate, key_local, key_return, key_end, key
         _migrant_wage_block(q.migrant_wage_ratio, level, skill_mult, migrants, income_migrant[a:b])
         _pension_block(q.pension, n_elderly[a:b], income_transfers[a:b])
         income_property[a:b] = 0.0
-        transfer_dibao[a:b] = 0.0
-        dibao[a:b] = False
         if enrol:
             u_enrol = np.empty(n)
             fill_uniforms(key_enrol, a, u_enrol)
@@ -361,7 +358,7 @@ def work(model, key_migrate, key_local, shocks: bool, enrol: bool, persistent: b
                hh.illness, hh.willingness_to_move, hh.ability, hh.insured, hh.relocated,
                hh.labor, hh.labor_units, hh.n_migrants, hh.n_local,
                hh.income_farm, hh.income_local_wage, hh.income_migrant, hh.income_transfers,
-               hh.income_property, hh.transfer_dibao, hh.dibao)
+               hh.income_property)
 
 
 def decide(model) -> None:

@@ -150,9 +150,11 @@ def dibao_line(p) -> float:
 
 
 def act(model, on: bool) -> dict[str, float]:
-    if not on:
-        return {}
     hh, p = model.hh, model.p
+    if not on:  # nobody on dibao this year (when on, the pass below sets every row)
+        hh.transfer_dibao = 0.0
+        hh.dibao = False
+        return {}
     # the targeting draw is the household's for the whole run (year 0's key), not the year's
     q = read_pass_params(DibaoParams, p, line=dibao_line(p))
     paid = _dibao_rows(model.streams.key("dibao_targeting", 0), q, bool(p["dibao.two_lines_in_one"]),
