@@ -373,9 +373,14 @@ def _batches_of_byte(high: bool) -> np.ndarray:
 
 
 _BATCHES_LOW, _BATCHES_HIGH = _batches_of_byte(False), _batches_of_byte(True)
-PEOPLE_FLAGS = ("exits_under_pressure", "exits_reversed", "newly_monitored", "recheck_added", "recheck_removed")
-HOUSEHOLD_FLAGS = ("microcredit_open", "microcredit_defaults", "microcredit_made", "microcredit_extensions",
-                   "microcredit_renewals", "recheck_removed")
+# The year's flags summed by `_sum_flags`: flow -> the column of its weighted people, and of
+# its weighted households (each pair named together, so the layout cannot mislabel them).
+PEOPLE_FLAGS = {"exits_under_pressure": "exits_under_pressure_people", "exits_reversed": "exits_reversed_people",
+                "newly_monitored": "newly_monitored_people", "recheck_added": "recheck_added_people",
+                "recheck_removed": "recheck_removed_people"}
+HOUSEHOLD_FLAGS = {"microcredit_open": "microcredit_active_loans", "microcredit_defaults": "microcredit_defaults",
+                   "microcredit_made": "microcredit_loans_made", "microcredit_extensions": "microcredit_extensions",
+                   "microcredit_renewals": "microcredit_renewals", "recheck_removed": "recheck_removed_households"}
 
 
 def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -419,20 +424,21 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
         "counties_exited": float(f["counties_exited"].sum()),
     })
     # flags: the measures' reached households, exit practice, microcredit (absent = none)
-    none = np.zeros(hh.n, bool) if any(k not in f for k in PEOPLE_FLAGS + HOUSEHOLD_FLAGS) else None
+    none = np.zeros(hh.n, bool) if any(k not in f for k in (*PEOPLE_FLAGS, *HOUSEHOLD_FLAGS)) else None
     year_bits = f["reached_bits"] if "reached_bits" in f else np.zeros(hh.n, np.uint16)  # set by the measures' step
     flags = _sum_flags(hh.weight, hh.size, year_bits, hh.measures_reached, _BATCHES_LOW, _BATCHES_HIGH,
                        len(MEASURES), len(BATCH_NAMES),
                        tuple(f.get(k, none) for k in PEOPLE_FLAGS), tuple(f.get(k, none) for k in HOUSEHOLD_FLAGS),
                        hh.loan_principal, hh.loan_arrears).tolist()
     n_m, n_b = len(MEASURES), len(BATCH_NAMES)
-    n_p = len(PEOPLE_FLAGS)
-    (m["exits_under_pressure_people"], m["exits_reversed_people"], m["newly_monitored_people"],
-     m["recheck_added_people"], m["recheck_removed_people"]) = flags[n_m + n_b:n_m + n_b + n_p]
-    ever = n_m + n_b + n_p + len(HOUSEHOLD_FLAGS) + 1
-    (m["microcredit_active_loans"], m["microcredit_defaults"], m["microcredit_loans_made"],
-     m["microcredit_extensions"], m["microcredit_renewals"], m["recheck_removed_households"],
-     m["microcredit_outstanding"]) = flags[n_m + n_b + n_p:ever]
+    at = n_m + n_b  # the layout of `_sum_flags`: reached by measure and batch, people flags, household flags
+    for k, column in enumerate(PEOPLE_FLAGS.values()):
+        m[column] = flags[at + k]
+    at += len(PEOPLE_FLAGS)
+    for k, column in enumerate(HOUSEHOLD_FLAGS.values()):
+        m[column] = flags[at + k]
+    m["microcredit_outstanding"] = flags[at + len(HOUSEHOLD_FLAGS)]
+    ever = at + len(HOUSEHOLD_FLAGS) + 1
     for j, name in enumerate(MEASURES):
         m[f"ever_reached_people_{name}"] = flags[ever + j]
     for k, b in enumerate(BATCH_NAMES):
