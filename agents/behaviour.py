@@ -146,7 +146,8 @@ def _shares(q, network, n_child, n_elderly, n_chronic, n_disabled, n_skilled, wi
     """(desired share of able workers away, desired share of those at home in local wage
     work) of one household: the stationary levels of the work states."""
     dependants = n_child + n_elderly + n_chronic + n_disabled
-    share = (q.migration_base + q.migration_network_effect * network + q.migration_skill_effect * (1.0 if n_skilled > 0 else 0.0)
+    share = (q.migration_base + q.migration_network_effect * network
+             + q.migration_skill_effect * (1.0 if n_skilled > 0 else 0.0)
              - q.migration_care_penalty * dependants + q.migration_willingness_effect * (willingness - 0.5))
     local_share = q.local_work_share
     if relocated:  # near towns and parks: more work away and nearby

@@ -24,9 +24,10 @@ from sim.ranking import in_order, poorest_within
 from sim.sums import BLOCKS, block_rows, clear_block
 
 
-def targeted_measures(model):
+def targeted_measures(measures: dict[str, bool]):
+    """(name, module) of the targeted measures switched on in `measures`."""
     return [(name, spec.module) for name, spec in MEASURES.items()
-            if getattr(spec.module, "TARGETED", False) and model.measures.get(name, False)]
+            if getattr(spec.module, "TARGETED", False) and measures.get(name, False)]
 
 
 def cadre_capacity(model) -> float:
@@ -47,7 +48,7 @@ def _within(order: np.ndarray, amounts: np.ndarray, limit: float) -> np.ndarray:
 def assign(model) -> None:
     hh, p, f = model.hh, model.p, model.flows
     f["supported"] = supported(model)
-    measures = targeted_measures(model)
+    measures = targeted_measures(model.measures)
     if not measures:
         return
     candidates = {name: module.candidates(model) for name, module in measures}

@@ -176,7 +176,8 @@ def _disability_and_chronic(keys, p, first, u_disability, u_chronic, rows):
     u_recover = np.empty(n)
     fill_uniforms(keys[K_CHR_REC], first, u_recover)
     disabled, onset, recover = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
-    w_dis, e_dis, w_chr, e_chr, rec = p.disability_onset_working, p.disability_onset_elderly, p.chronic_onset_working, p.chronic_onset_elderly, p.chronic_recovery
+    w_dis, e_dis = p.disability_onset_working, p.disability_onset_elderly
+    w_chr, e_chr, rec = p.chronic_onset_working, p.chronic_onset_elderly, p.chronic_recovery
     _onsets(w_dis, e_dis, n_working, n_elderly, n_disabled, u_disability, disabled)
     _onsets(w_chr, e_chr, n_working, n_elderly, n_chronic, u_chronic, onset)
     _recoveries(rec, n_chronic, u_recover, recover)
@@ -245,8 +246,8 @@ def _episodes(keys, p, first, is_registered, n_working, n_elderly, size, n_chron
     one array, in functions of their own: the compiler vectorizes them (see `sim/streams.py`)."""
     n = size.shape[0]
     log_none, no_episode = np.empty(n), np.empty(n)  # the chance of none: (1 - rate) ** (people at risk)
-    _log_no_episode(p.elderly_admission_multiplier, p.log_no_admission_poor, p.log_no_admission_other, is_registered, n_working,
-                    n_elderly, size, log_none)
+    _log_no_episode(p.elderly_admission_multiplier, p.log_no_admission_poor, p.log_no_admission_other, is_registered,
+                    n_working, n_elderly, size, log_none)
     exp_block(log_none, no_episode)
     u = np.empty(n)
     fill_uniforms(keys[K_MAJOR], first, u)

@@ -17,7 +17,7 @@ from policies import BATCH_NAMES, MEASURES, PAYERS
 
 from .fields import Cause, Labor, Status
 from .register import on_register
-from .sums import BLOCKS, block_rows
+from .sums import BLOCKS, block_rows, block_totals
 
 NEVER, REGISTERED, RETURNED, EXITED = (int(s) for s in (Status.NEVER, Status.REGISTERED, Status.RETURNED,
                                                        Status.EXITED))
@@ -269,12 +269,8 @@ def household_sums(model) -> tuple[dict[str, float], np.ndarray]:
     _sum_rows(float(model.line), _CAUSE_BITS, hh.weight, hh.size, hh.status, f["births"], f["deaths"],
               f["exited"], f["returned"], f["new_poor"], hh.income, hh.dibao, hh.labor, hh.oop_medical,
               hh.relocated, hh.causes, hh.loan_year, hh.cohort, hh.monitor_year, hh.measured_pc, acc, by_cause)
-    blocks = acc.view(np.float64).reshape(BLOCKS, len(SUMS))
-    total, causes = np.zeros(len(SUMS)), np.zeros(2 * len(Cause))
-    for c in range(BLOCKS):
-        total += blocks[c]
-        causes += by_cause[c]
-    return dict(zip(SUMS, total.tolist())), causes
+    total = block_totals(acc.view(np.float64).reshape(BLOCKS, len(SUMS)))
+    return dict(zip(SUMS, total.tolist())), block_totals(by_cause)
 
 
 @numba.njit(cache=True)
@@ -350,10 +346,7 @@ def _sum_flags(weight, size, year_bits, ever_bits, batch_lo, batch_hi, n_measure
             for r in range(hi - lo):
                 total += np.float64(w_block[r]) * mask[r]
             a[m + nb + npf + j] = total
-    total_all = np.zeros(width)
-    for c in range(BLOCKS):
-        total_all += acc[c]
-    return total_all
+    return block_totals(acc)
 
 
 _BATCH_INDEX = {b: k for k, b in enumerate(BATCH_NAMES)}

@@ -39,8 +39,6 @@ def threads_for(rows: int):
         numba.set_num_threads(threads)
 
 
-
-
 class PovertyModel(mesa.Model):
     """A region's rural households under a measure mix, stepped one calendar year at a time.
 

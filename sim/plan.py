@@ -59,7 +59,7 @@ EXIT_FLOWS = ("exited", "exited_rows", "exits_under_pressure", "exits_reversed",
 def _measure_steps(measures: dict[str, bool], entitlements_only: bool = False) -> list[Step]:
     out = [Step("measures begin", "measures", start_measures, "policies/__init__.py: start_measures",
                 writes=("supported",), fields_written=("obligations",))]
-    targeted = {name for name, module in targeted_measures(SimpleModel(measures))}
+    targeted = {name for name, _ in targeted_measures(measures)}
     for name, spec in MEASURES.items():
         module = spec.module
         on = bool(measures.get(name, False)) and (spec.entitlement or not entitlements_only)
@@ -70,7 +70,7 @@ def _measure_steps(measures: dict[str, bool], entitlements_only: bool = False) -
         own = tuple(f.name for f in getattr(module, "FLOWS", ()) if f.name not in announced)
         out.append(Step(name, "measures", lambda m, n=name, e=entitlements_only: act(m, n, e),
                         f"{module.__name__.replace('.', '/')}.py: act", reads=reads if on else (),
-                        writes=(f"reached_{name}", *own, *getattr(module, "WRITES_ALSO", ())), measure=name, on=on,
+                        writes=(f"reached_{name}", *own), measure=name, on=on,
                         fields_read=tuple(getattr(module, "FIELDS_READ", ())),
                         fields_written=tuple(getattr(module, "FIELDS_WRITTEN", ())),
                         acts_before=tuple(getattr(module, "ACTS_BEFORE", ()))))
@@ -80,19 +80,12 @@ def _measure_steps(measures: dict[str, bool], entitlements_only: bool = False) -
     return out
 
 
-class SimpleModel:
-    """What `targeted_measures` reads of a model: its switches."""
-
-    def __init__(self, measures: dict[str, bool]):
-        self.measures = measures
-
-
 def year_plan(measures: dict[str, bool]) -> tuple[Step, ...]:
     """The steps of a simulated year with these measures switched on, in order."""
-    targeted = [name for name, _ in targeted_measures(SimpleModel(measures))]
+    targeted = [name for name, _ in targeted_measures(measures)]
     announcing = [Step(f"{name} announced", "life", spec.module.announce,
                        f"{spec.module.__name__.replace('.', '/')}.py: announce",
-                       writes=tuple(spec.module.ANNOUNCES), measure=None)
+                       writes=tuple(spec.module.ANNOUNCES))
                   for name, spec in MEASURES.items() if measures.get(name, False) and hasattr(spec.module, "announce")]
     steps = [
         *announcing,  # what a measure makes known before households act on it

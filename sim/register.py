@@ -235,11 +235,11 @@ def measure_income(model, year: int | None = None) -> None:
 # --- villages and counties ----------------------------------------------------------------------
 
 @numba.njit(cache=True, parallel=True)
-def _village_sums(village, weight, size, status, income, n_working, n_college, n_migrants, parts, out):
-    """Per village: people, registered people, income, working-age people, migrants.
-    Each of `PLACE_PARTS` row ranges is summed in row order into its own copy in `parts`
-    (a pass scattering into 580,000 villages waits on memory; two run side by side), then
-    the copies are added in order."""
+def _village_sums(village, weight, size, status, income, n_working, n_college, n_migrants, parts):
+    """Per village (`PLACE_SUMS`): people, registered people, income, working-age people,
+    migrants. Each of `PLACE_PARTS` row ranges is summed in row order into its own copy in
+    `parts` (a pass scattering into 580,000 villages waits on memory; two run side by side);
+    the caller adds the copies in order."""
     n = village.shape[0]
     for part in numba.prange(PLACE_PARTS):
         first, last = part_rows(part, n)
@@ -253,23 +253,18 @@ def _village_sums(village, weight, size, status, income, n_working, n_college, n
             acc.income += weight[i] * income[i]
             acc.workers += weight[i] * max(n_working[i] - n_college[i], 0)
             acc.migrants += weight[i] * n_migrants[i]
-    for part in range(PLACE_PARTS):
-        for v in range(out.shape[0]):
-            a, b = out[v], parts[part, v]
-            a.people += b.people
-            a.registered += b.registered
-            a.income += b.income
-            a.workers += b.workers
-            a.migrants += b.migrants
 
 
 def aggregate_places(model) -> None:
     """Village and county people, poor people, income and migration network."""
     hh, v, c = model.hh, model.villages, model.counties
-    sums, parts = np.zeros(v.n, PLACE_SUMS), np.zeros((PLACE_PARTS, v.n), PLACE_SUMS)
+    parts = np.zeros((PLACE_PARTS, v.n), PLACE_SUMS)
     _village_sums(hh.village, hh.weight, hh.size, hh.status, hh.income, hh.n_working, hh.n_college,
-                  hh.n_migrants, parts, sums)
-    people, poor, income, workers, migrants = (np.ascontiguousarray(sums[name]) for name in PLACE_SUMS.names)
+                  hh.n_migrants, parts)
+    sums = np.zeros((v.n, len(PLACE_SUMS.names)))
+    for part in parts.view(np.float64).reshape(PLACE_PARTS, v.n, -1):
+        sums += part
+    people, poor, income, workers, migrants = sums.T
     v.people = people
     v.poor_people = poor
     v.income_pc = np.divide(income, people, out=np.zeros(v.n), where=people > 0)
