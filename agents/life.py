@@ -22,9 +22,9 @@ from sim.fields import Illness
 from sim.params import pass_params, read_pass_params
 from sim.register import registered
 from sim.exp import exp_block
-from sim.streams import (STREAM_INDEX as S, binomial_draw, binomial_from, binomial_members, binomial_none,
+from sim.streams import (binomial_draw, binomial_from, binomial_members, binomial_none,
                          fill_mean_one_lognormals,
-                         fill_normals, fill_uniforms)
+                         fill_normals, fill_uniforms, key_tuple)
 from sim.sums import BLOCKS, block_rows, gather
 
 # Years spent in each band or stage (ageing rates are their inverses).
@@ -50,14 +50,14 @@ LifeParams = pass_params("LifeParams", LIFE_PARAMS, __name__, extra=(
     "cost_junior", "cost_senior", "cost_college", "price_index", "line", "log_no_admission_poor",
     "log_no_admission_other", "support_junior", "support_senior", "support_college"))
 
-K_BIRTH, K_TO_PRIMARY, K_TO_JUNIOR = S["birth"], S["child_to_school"], S["primary_to_junior"]
-K_JUNIOR_DONE, K_SEN_CONT, K_SEN_DONE = S["junior_to_senior"], S["senior_continue"], S["senior_finish"]
-K_VOC, K_COL_CONT, K_COL_DONE = S["vocational"], S["college_continue"], S["college_finish"]
-K_DROP_ADULT, K_DROP_RETURN, K_DROP = S["dropout_age_out"], S["dropout_return"], S["compulsory_dropout"]
-K_DROP_AGE, K_TO_ELDERLY = S["compulsory_age_out"], S["working_to_elderly"]
-K_DEATH_W, K_DEATH_E, K_DIS = S["death_working"], S["death_elderly"], S["disability_onset"]
-K_CHR, K_CHR_REC, K_MAJOR, K_COST = S["chronic_onset"], S["chronic_recovery"], S["major_illness"], S["medical_cost"]
-K_DRIFT, K_DAMAGE, K_REPAIR = S["ability_drift"], S["housing_damage"], S["housing_repair"]
+# The streams the compiled pass draws from, read by name (`keys.birth`).
+LifeKeys = key_tuple("LifeKeys", (
+    "birth", "child_to_school", "primary_to_junior", "junior_to_senior", "senior_continue",
+    "senior_finish", "vocational", "college_continue", "college_finish", "dropout_age_out",
+    "dropout_return", "compulsory_dropout", "compulsory_age_out", "working_to_elderly",
+    "death_working", "death_elderly", "disability_onset", "chronic_onset", "chronic_recovery",
+    "major_illness", "medical_cost", "ability_drift", "housing_damage", "housing_repair",
+), __name__)
 MAJOR, CHRONIC, NONE = int(Illness.MAJOR), int(Illness.CHRONIC), int(Illness.NONE)
 
 
@@ -79,12 +79,12 @@ def _live_rows(keys, p, is_registered, edu_supported, village_hit,
         n = last - first
         u_birth, u_to_elderly, u_death_w = np.empty(n), np.empty(n), np.empty(n)
         u_death_e, u_disability, u_chronic = np.empty(n), np.empty(n), np.empty(n)
-        fill_uniforms(keys[K_BIRTH], first, u_birth)
-        fill_uniforms(keys[K_TO_ELDERLY], first, u_to_elderly)
-        fill_uniforms(keys[K_DEATH_W], first, u_death_w)
-        fill_uniforms(keys[K_DEATH_E], first, u_death_e)
-        fill_uniforms(keys[K_DIS], first, u_disability)
-        fill_uniforms(keys[K_CHR], first, u_chronic)
+        fill_uniforms(keys.birth, first, u_birth)
+        fill_uniforms(keys.working_to_elderly, first, u_to_elderly)
+        fill_uniforms(keys.death_working, first, u_death_w)
+        fill_uniforms(keys.death_elderly, first, u_death_e)
+        fill_uniforms(keys.disability_onset, first, u_disability)
+        fill_uniforms(keys.chronic_onset, first, u_chronic)
         for j in range(last - first):
             i = first + j
             avail = n_working[i] - n_college[i]
@@ -97,27 +97,27 @@ def _live_rows(keys, p, is_registered, edu_supported, village_hit,
                 cost_college -= p.support_college
             # --- ageing and schooling, all from the state at the start of the year
             births = binomial_from(u_birth[j], avail, p.birth_rate)
-            to_primary = binomial_members(keys[K_TO_PRIMARY], i, n_child[i], 1.0 / YEARS_CHILD)
-            to_junior = binomial_members(keys[K_TO_JUNIOR], i, n_primary[i], 1.0 / YEARS_PRIMARY)
-            junior_done = binomial_members(keys[K_JUNIOR_DONE], i, n_junior[i], 1.0 / YEARS_JUNIOR)
+            to_primary = binomial_members(keys.child_to_school, i, n_child[i], 1.0 / YEARS_CHILD)
+            to_junior = binomial_members(keys.primary_to_junior, i, n_primary[i], 1.0 / YEARS_PRIMARY)
+            junior_done = binomial_members(keys.junior_to_senior, i, n_junior[i], 1.0 / YEARS_JUNIOR)
             # (the chances that depend on costs are worked out only where someone faces them)
             to_senior = dropped = to_college = 0
             if junior_done > 0:
                 cont_p = _clip01(p.senior_continue_base - p.senior_continue_cost_slope * cost_senior / inc)
-                to_senior = binomial_members(keys[K_SEN_CONT], i, junior_done, cont_p)
+                to_senior = binomial_members(keys.senior_continue, i, junior_done, cont_p)
             if n_junior[i] - junior_done > 0:
                 drop_p = _clip01(p.compulsory_dropout_base + p.compulsory_dropout_cost_slope * cost_junior / inc)
-                dropped = binomial_members(keys[K_DROP], i, n_junior[i] - junior_done, drop_p)
-            back = binomial_members(keys[K_DROP_RETURN], i, n_dropout_compulsory[i], p.dropout_return)
-            aged_out_c = binomial_members(keys[K_DROP_AGE], i, n_dropout_compulsory[i] - back,
+                dropped = binomial_members(keys.compulsory_dropout, i, n_junior[i] - junior_done, drop_p)
+            back = binomial_members(keys.dropout_return, i, n_dropout_compulsory[i], p.dropout_return)
+            aged_out_c = binomial_members(keys.compulsory_age_out, i, n_dropout_compulsory[i] - back,
                                           1.0 / YEARS_COMPULSORY_OUT)
-            senior_done = binomial_members(keys[K_SEN_DONE], i, n_senior[i], 1.0 / YEARS_SENIOR)
+            senior_done = binomial_members(keys.senior_finish, i, n_senior[i], 1.0 / YEARS_SENIOR)
             if senior_done > 0:
                 col_p = _clip01(p.college_continue_base - p.college_continue_cost_slope * cost_college / inc)
-                to_college = binomial_members(keys[K_COL_CONT], i, senior_done, col_p)
-            vocational = binomial_members(keys[K_VOC], i, senior_done - to_college, p.vocational_share)
-            dropout_adult = binomial_members(keys[K_DROP_ADULT], i, n_dropout[i], 1.0 / YEARS_SENIOR)
-            graduates = binomial_members(keys[K_COL_DONE], i, n_college[i], 1.0 / YEARS_COLLEGE)
+                to_college = binomial_members(keys.college_continue, i, senior_done, col_p)
+            vocational = binomial_members(keys.vocational, i, senior_done - to_college, p.vocational_share)
+            dropout_adult = binomial_members(keys.dropout_age_out, i, n_dropout[i], 1.0 / YEARS_SENIOR)
+            graduates = binomial_members(keys.college_finish, i, n_college[i], 1.0 / YEARS_COLLEGE)
             to_elderly = binomial_from(u_to_elderly[j], avail, 1.0 / YEARS_WORKING)
             deaths_w = binomial_from(u_death_w[j], avail - to_elderly, p.death_rate_working)
             d_e = p.death_rate_elderly * (p.major_illness_death_multiplier if illness[i] == MAJOR else 1.0)
@@ -154,15 +154,15 @@ def _live_rows(keys, p, is_registered, edu_supported, village_hit,
         # --- disasters damage houses; those who can, repair
         gather(village_hit, village[first:last], hit_out[first:last])
         u_damage, u_repair = np.empty(last - first), np.empty(last - first)
-        fill_uniforms(keys[K_DAMAGE], first, u_damage)
-        fill_uniforms(keys[K_REPAIR], first, u_repair)
+        fill_uniforms(keys.housing_damage, first, u_damage)
+        fill_uniforms(keys.housing_repair, first, u_repair)
         _housing(p.disaster_housing_damage, p.housing_repair, 2.0 * p.line, hit_out[first:last], u_damage, u_repair,
                  resources[first:last], size[first:last], unsafe_housing[first:last])
         _episodes(keys, p, first, is_registered[first:last], n_working[first:last], n_elderly[first:last],
                   size[first:last], n_chronic[first:last], medical_cost[first:last], illness[first:last])
         # --- earning ability drifts
         drift = np.empty(last - first)
-        fill_mean_one_lognormals(keys[K_DRIFT], first, p.ability_drift_sd, drift)
+        fill_mean_one_lognormals(keys.ability_drift, first, p.ability_drift_sd, drift)
         _scale_by(ability[first:last], drift)
 
 
@@ -174,7 +174,7 @@ def _disability_and_chronic(keys, p, first, u_disability, u_chronic, rows):
     n_working, n_elderly, n_disabled, n_chronic = rows
     n = n_working.shape[0]
     u_recover = np.empty(n)
-    fill_uniforms(keys[K_CHR_REC], first, u_recover)
+    fill_uniforms(keys.chronic_recovery, first, u_recover)
     disabled, onset, recover = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
     w_dis, e_dis = p.disability_onset_working, p.disability_onset_elderly
     w_chr, e_chr, rec = p.chronic_onset_working, p.chronic_onset_elderly, p.chronic_recovery
@@ -250,9 +250,9 @@ def _episodes(keys, p, first, is_registered, n_working, n_elderly, size, n_chron
                     n_working, n_elderly, size, log_none)
     exp_block(log_none, no_episode)
     u = np.empty(n)
-    fill_uniforms(keys[K_MAJOR], first, u)
+    fill_uniforms(keys.major_illness, first, u)
     z, episode = np.empty(n), np.empty(n)  # the cost of an episode: drawn for every row, used where there is one
-    fill_normals(keys[K_COST], first, z)
+    fill_normals(keys.medical_cost, first, z)
     _scale(z, p.admission_cost_sigma)
     exp_block(z, episode)
     _costs(p.admission_cost_median, p.chronic_cost, p.price_index, u, no_episode, episode, n_chronic, medical_cost)
@@ -353,7 +353,7 @@ def live_year(model) -> None:
     births = np.zeros(hh.n, np.int8)
     deaths = np.zeros(hh.n, np.int8)
     hit_rows = np.empty(hh.n, bool)
-    _live_rows(model.streams.keys(model.year), params, registered(hh), edu_supported, hit,
+    _live_rows(model.streams.named_keys(LifeKeys, model.year), params, registered(hh), edu_supported, hit,
                hh.n_child, hh.n_primary, hh.n_junior, hh.n_senior, hh.n_dropout, hh.n_dropout_compulsory,
                hh.n_working, hh.n_college, hh.n_elderly, hh.n_skilled, hh.n_disabled, hh.n_chronic, hh.size,
                hh.illness, hh.medical_cost, hh.ability, hh.income, hh.resources, hh.unsafe_housing, hh.village,

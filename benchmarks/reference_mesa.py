@@ -105,7 +105,7 @@ from policies.dibao import dibao_line
 from sim.fields import Cause, Illness, Labor, Location, Status
 from sim.model import PovertyModel
 from sim.sums import BLOCKS, PLACE_PARTS, block_rows, part_rows
-from sim.streams import STREAM_INDEX, binomial_members, normal01, u01
+from sim.streams import binomial_members, normal01, u01
 
 CORE = ("medical_insurance", "medical_assistance", "microcredit", "dibao")
 CORE_MEASURES = {name: name in CORE for name in MEASURES}
@@ -695,8 +695,7 @@ class ReferenceModel(mesa.Model):
         """The year's parameters and stream keys, read once as attributes."""
         p, year = self.params.year(self.year), self.year
         self.line = float(p["poverty.line"])
-        keys = self.streams.keys(year)
-        self.k = SimpleNamespace(**{name: keys[idx] for name, idx in STREAM_INDEX.items()})
+        self.k = SimpleNamespace(**{name: self.streams.key(name, year) for name in self.streams.names})
         self.k_dibao = self.streams.key("dibao_targeting", 0)  # targeting errors are the household's own
         pi = self.growth_index
         relative = self.profile.data["exit"]["rule"] == "relative"

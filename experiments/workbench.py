@@ -42,6 +42,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from policies import MEASURES
 from sim.errors import InputError
 from sim.inputs import load_toml
 from sim.params import flatten_dotted
@@ -59,27 +60,13 @@ SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 DEFAULT_HOUSEHOLDS = 5_000
 DEFAULT_SEEDS = 3
 
-#: The parameters the page offers for each measure (shown under its switch), and for the
-#: register's exit practice. assumption: the size or generosity of each measure as the plans
-#: set it (amounts, shares covered, wages, pace), the values a planner decides; behavioural
+#: The parameters the page offers for each measure (shown under its switch): each measure's
+#: `PLANNER_PARAMETERS`. assumption: the size or generosity of each measure as the plans set
+#: it (amounts, shares covered, wages, pace), the values a planner decides; behavioural
 #: parameters (take-up, returns of projects) stay as calibrated. Every other parameter can
-#: still be changed in the saved file's [overrides].
+#: still be changed in the saved file's [overrides]. The register's exit practice likewise.
 MAIN_PARAMETERS: dict[str, tuple[str, ...]] = {
-    "medical_insurance": ("medical.reimbursement",),
-    "medical_assistance": ("medical.assistance_share", "medical.oop_cap"),
-    "training": ("training.cost_per_trainee",),
-    "public_jobs": ("public_jobs.jobs_per_registered_household", "public_jobs.wage"),
-    "employment": ("employment.workshop_wage_ratio", "employment.cost_per_placement"),
-    "industry": ("industry.support_per_household", "industry.dividend"),
-    "assets": ("assets.investment_per_household", "assets.return_rate"),
-    "ecological": ("eco.payment_per_mu", "eco.ranger_wage"),
-    "education": ("education.support_senior", "education.support_yulu"),
-    "relocation": ("relocation.share_per_year", "relocation.cost_per_person"),
-    "housing": ("housing.subsidy_per_household",),
-    "disaster_reconstruction": ("disaster.reconstruction_per_household", "disaster.relief_per_person"),
-    "microcredit": ("microcredit.amount", "microcredit.interest_subsidy_share"),
-    "dibao": ("dibao.extra_share", "dibao.tekun_multiple"),
-}
+    name: tuple(getattr(spec.module, "PLANNER_PARAMETERS", ())) for name, spec in MEASURES.items()}
 EXIT_PARAMETERS: tuple[str, ...] = (
     "exit.support_years_after_exit", "exit.verification_rate", "exit.target_pressure",
 )
@@ -239,7 +226,6 @@ def scenario_text(choices: Choices, target_dir, *, mix: bool = True, when: str |
     [overrides], each page value with its source. Values are written as the page read them
     (a field that does not read as a number stays text), so the file says what was typed."""
     from .toml_text import toml_key, toml_value
-    from policies import MEASURES
 
     base_file = Path(choices.scenario_file)
     raw = load_toml(base_file)

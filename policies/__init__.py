@@ -1,10 +1,12 @@
 """Policy measures, one module each, and their dated parameter files (`parameters/*.toml`).
 
-`MEASURES` lists every measure a scenario can switch on or off, in the order they act
-within a year, with the batch it is reported under in each of the two five-batches
-taxonomies of the seeds (the national one of 004 ch.1 §1 and Guangyuan's of 003 §二(四)).
-Each module has `act(model, on) -> {payer kind: yuan}`: it changes household rows, marks
-the households it reached in `model.flows["reached_<name>"]`, and returns what it cost.
+`MEASURES` holds every measure a scenario can switch on or off: each module of this package
+with a `MEASURE` (`sim/measure.py`), in the order they act within a year, derived from what
+each declares. A spec names the batch the measure is reported under in each of the two
+five-batches taxonomies of the seeds (the national one of 004 ch.1 §1 and Guangyuan's of
+003 §二(四)). Each module has `act(model, on) -> {payer kind: yuan}`: it changes household
+rows, marks the households it reached in `model.flows["reached_<name>"]`, and returns what
+it cost.
 Payer kinds: "fiscal" (split between levels of government by the `finance.*` shares),
 "insurance_fund" (basic and critical-illness insurance) and "county" (county funds such as
 the microcredit risk-compensation fund).
@@ -13,15 +15,16 @@ the microcredit risk-compensation fund).
 from __future__ import annotations
 
 import functools
-import importlib
-from dataclasses import dataclass
 
 import numba
 import numpy as np
 
-from sim.fields import Status
+from sim.fields import HOUSEHOLD_FIELDS, Status
 from sim.flows import Flow, declare
+from sim.measure import MeasureSpec, discover
+from sim.streams import ENGINE_STREAMS
 from sim.sums import BLOCKS, block_rows
+from sim.table import Registry
 
 NATIONAL_BATCHES = ("industry_employment", "relocation", "education", "ecological", "social_security")
 GUANGYUAN_BATCHES = ("production_employment", "relocation", "dibao", "medical", "disaster_reconstruction")
@@ -29,67 +32,7 @@ PAYERS = ("central", "province", "city", "county", "insurance_fund")
 LEVELS = ("central", "province", "city", "county")  # who shares "fiscal" costs
 
 
-@dataclass(frozen=True)
-class MeasureSpec:
-    name: str
-    default_on: bool
-    batch: str  # batch in the national taxonomy (004 ch.1 §1)
-    batch_guangyuan: str  # batch in Guangyuan's taxonomy (003 §二(四))
-    description: str
-    module_name: str  # the module in policies/ that implements it
-    entitlement: bool = False  # a transfer or insurance already shaping the start year's incomes
-
-    @property
-    def module(self):
-        return importlib.import_module(f"policies.{self.module_name}")
-
-
-MEASURES: dict[str, MeasureSpec] = {
-    m.name: m
-    for m in (
-        MeasureSpec("medical_insurance", True, "social_security", "medical",
-                    "basic and critical-illness medical insurance (NCMS)", "medical", entitlement=True),
-        MeasureSpec("medical_assistance", False, "social_security", "medical",
-                    "premiums paid for the poor and assistance with costs left after insurance",
-                    "medical_assistance", entitlement=True),
-        MeasureSpec("training", False, "industry_employment", "production_employment",
-                    "skills training: one member of each poor household with labor trained", "training"),
-        MeasureSpec("public_jobs", False, "industry_employment", "production_employment",
-                    "public-welfare jobs (roads, cleaning, patrols) for the poor", "public_jobs"),
-        MeasureSpec("employment", False, "industry_employment", "production_employment",
-                    "employment services: poverty workshops near home and organized labor export", "employment"),
-        MeasureSpec("industry", False, "industry_employment", "production_employment",
-                    "industry support: cooperative membership with a dividend and better farm income", "industry"),
-        MeasureSpec("assets", False, "industry_employment", "production_employment",
-                    "asset income: shares in fiscal-funded assets, first for households without labor", "assets"),
-        MeasureSpec("ecological", False, "ecological", "production_employment",
-                    "ecological compensation: payments per mu of steep farmland returned to forest, ranger jobs",
-                    "ecological"),
-        # Guangyuan's five batches (003 §二(四)) have no education batch; its education
-        # project (003 §三(六)) builds skills and earning ability, so production and employment.
-        MeasureSpec("education", False, "education", "production_employment",
-                    "education support: living subsidies in compulsory school, free tuition and living subsidy in "
-                    "senior school, Yulu (雨露计划) subsidies for vocational and college students, student loans",
-                    "education", entitlement=True),
-        MeasureSpec("relocation", False, "relocation", "relocation",
-                    "relocation of whole hamlets from places unfit to live in: a safe new house, land leased out, "
-                    "jobs near towns and parks", "relocation"),
-        # 004 ch.2 §2.5 puts dangerous-house renovation under relocation.
-        MeasureSpec("housing", False, "relocation", "relocation",
-                    "dangerous-house renovation for supported households in unsafe houses", "housing"),
-        MeasureSpec("disaster_reconstruction", False, "social_security", "disaster_reconstruction",
-                    "post-disaster relief and reconstruction of damaged houses for supported households",
-                    "disaster_reconstruction"),
-        MeasureSpec("microcredit", False, "industry_employment", "production_employment",
-                    "poverty-alleviation microcredit: up to 50,000 yuan, up to 3 years, no collateral",
-                    "microcredit"),
-        MeasureSpec("dibao", True, "social_security", "dibao",
-                    "dibao floor: top-up to the dibao line for households without enough labor", "dibao",
-                    entitlement=True),
-    )
-}
 BATCH_NAMES = tuple(dict.fromkeys(NATIONAL_BATCHES + GUANGYUAN_BATCHES))
-assert len(MEASURES) <= 16  # one bit each in the households' `measures_reached`
 
 
 @functools.cache
@@ -191,3 +134,15 @@ def _block_bits(reached, out, lo):
         flags = reached[k][lo:lo + out.shape[0]]
         for i in range(out.shape[0]):
             out[i] |= np.uint16(flags[i]) << np.uint16(k)
+
+
+# Found last: the measures' modules use the helpers above (`supported`).
+MEASURES: dict[str, MeasureSpec] = discover(__name__)
+assert len(MEASURES) <= 16  # one bit each in the households' `measures_reached`
+
+# The household table's columns: the engine's, then each measure's own.
+HOUSEHOLD = Registry("household", HOUSEHOLD_FIELDS + [f for spec in MEASURES.values()
+                                                      for f in getattr(spec.module, "FIELDS", ())])
+# The random streams a run draws from: the engine's, then each measure's own.
+STREAM_NAMES = ENGINE_STREAMS + tuple(name for spec in MEASURES.values()
+                                      for name in getattr(spec.module, "STREAMS", ()))

@@ -16,10 +16,20 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim.measure import MeasureSpec
 from sim.sums import weighted_sum
+from sim.table import Field as F
 
-NAME = "assets"
+
+MEASURE = MeasureSpec(
+    "assets", "production", False, "industry_employment", "production_employment",
+    "asset income: shares in fiscal-funded assets, first for households without labor")
 TARGETED = True
+# What a planner sets for it (`povsim app`).
+PLANNER_PARAMETERS = ("assets.investment_per_household", "assets.return_rate")
+FIELDS = (  # household columns of its own (`sim/table.py: Field`)
+    F("asset_shares", "bool", False, "flag", "holds shares in fiscal-funded assets"),
+)
 FIELDS_WRITTEN = ("asset_shares", "income_property")
 
 

@@ -28,12 +28,24 @@ import numba
 import numpy as np
 
 from sim.fields import Labor
+from sim.measure import MeasureSpec
 from sim.params import pass_params, read_pass_params
 from sim.streams import fill_uniforms
 from sim.sums import BLOCKS, block_rows, block_totals
+from sim.table import Field as F
 
-NAME = "dibao"
+
+MEASURE = MeasureSpec(
+    "dibao", "means_test", True, "social_security", "dibao",
+    "dibao floor: top-up to the dibao line for households without enough labor",
+    entitlement=True)
 # the means test sees every income the other measures pay this year
+# What a planner sets for it (`povsim app`).
+PLANNER_PARAMETERS = ("dibao.extra_share", "dibao.tekun_multiple")
+STREAMS = ("dibao_targeting",)  # random streams of its own (`sim/streams.py`)
+FIELDS = (  # household columns of its own (`sim/table.py: Field`)
+    F("transfer_dibao", "float32", 0.0, "yuan/year", "dibao top-up received this year"),
+)
 FIELDS_READ = ("income_farm", "income_local_wage", "income_migrant", "income_transfers", "income_property")
 FIELDS_WRITTEN = ("dibao", "income_transfers", "transfer_dibao")
 FULL, NONE = int(Labor.FULL), int(Labor.NONE)

@@ -13,10 +13,17 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim.measure import MeasureSpec
 from sim.sums import BLOCKS, block_rows, block_totals
 
-NAME = "disaster_reconstruction"
+
+MEASURE = MeasureSpec(
+    "disaster_reconstruction", "housing", False, "social_security", "disaster_reconstruction",
+    "post-disaster relief and reconstruction of damaged houses for supported households")
+# What a planner sets for it (`povsim app`).
+PLANNER_PARAMETERS = ("disaster.reconstruction_per_household", "disaster.relief_per_person")
 READS = ("disaster_hit",)
+FIELDS_READ = ("unsafe_housing",)  # houses relocation or renovation made safe need no rebuilding
 FIELDS_WRITTEN = ("income_transfers", "unsafe_housing")
 
 

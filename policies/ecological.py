@@ -21,12 +21,22 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim.fields import Location
+from sim.measure import MeasureSpec
 from sim.ranking import poorest_within
 from sim.sums import BLOCKS, block_rows, block_totals
+from sim.table import Field as F
 
-from sim.fields import Location
 
-NAME = "ecological"
+MEASURE = MeasureSpec(
+    "ecological", "production", False, "ecological", "production_employment",
+    "ecological compensation: payments per mu of steep farmland returned to forest, ranger jobs")
+PLANNER_PARAMETERS = ("eco.payment_per_mu", "eco.ranger_wage")  # what a planner sets for it (`povsim app`)
+FIELDS = (  # household columns of its own (`sim/table.py: Field`)
+    F("ranger_job", "bool", False, "flag",
+      "a member holds an ecological ranger job (kept by its holder from year to year)"),
+    F("eco_mu", "float32", 0.0, "mu", "steep farmland returned to forest with compensation"),
+)
 FIELDS_WRITTEN = ("eco_mu", "income_farm", "income_local_wage", "income_transfers", "ranger_job")
 
 
@@ -92,7 +102,7 @@ def income_contribution(model, rows: np.ndarray) -> np.ndarray:
     """This year's income (yuan) the measure gave each of the given rows: the payment for
     the farmland it returned plus the ranger wage if it holds a post (0 where none, and
     everywhere while the measure is switched off)."""
-    if not model.measures.get(NAME, False):
+    if not model.measures.get(MEASURE.name, False):
         return np.zeros(np.size(rows))
     hh, p = model.hh, model.p
     out = np.empty(np.size(rows))

@@ -34,10 +34,21 @@ import numba
 import numpy as np
 
 from policies import supported
+from sim.fields import Cause
 from sim.flows import Flow
+from sim.measure import MeasureSpec
 from sim.sums import BLOCKS, block_rows, block_totals
 
-NAME = "education"
+
+# Guangyuan's five batches (003 §二(四)) have no education batch; its education
+# project (003 §三(六)) builds skills and earning ability, so production and employment.
+MEASURE = MeasureSpec(
+    "education", "schooling", False, "education", "production_employment",
+    "education support: living subsidies in compulsory school, free tuition and living subsidy in "
+    "senior school, Yulu (雨露计划) subsidies for vocational and college students, student loans",
+    entitlement=True)
+# What a planner sets for it (`povsim app`).
+PLANNER_PARAMETERS = ("education.support_senior", "education.support_yulu")
 FIELDS_WRITTEN = ("school_support",)
 FLOWS = (
     Flow("education_support_per_pupil", "yuan per pupil by stage", "policies/education.py: announce",
@@ -71,7 +82,7 @@ def announce(model) -> None:
     """At the start of the year, before households decide on schooling (`agents/life.py`):
     the support per pupil by stage, and the households it reaches (supported then:
     registered, exited while support continues, monitored), when the measure is on."""
-    if model.measures.get(NAME, False):
+    if model.measures.get(MEASURE.name, False):
         model.flows["education_support_per_pupil"] = support_per_pupil(model)
         model.flows["education_supported"] = supported(model) & (model.hh.size > 0)
 
@@ -120,3 +131,29 @@ def act(model, on: bool) -> dict[str, float]:
     f["reached_education"] = reached
     loan_share = model.p["education.support_loan_fiscal_share"]
     return {"fiscal": grant_total + loan_share * loan_total}
+
+
+C_SCHOOLING = int(Cause.SCHOOLING)
+
+
+def cause_removed(model, rows: np.ndarray) -> np.ndarray:
+    """Rows (exiting this year) whose schooling cause this year's support removed: schooling
+    is a recorded cause, and without the support the schooling costs would have been above
+    the schooling threshold (`register.schooling_cause_share` of income), with it they are
+    not (`sim/exit_routes.py`)."""
+    hh = model.hh
+    out = np.zeros(rows.size, bool)
+    _removed_rows(float(model.p["register.schooling_cause_share"]), rows, hh.income, hh.causes, hh.school_cost,
+                  hh.school_support, out)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _removed_rows(schooling_share, rows, income, causes, school_cost, school_support, out):
+    for k in numba.prange(rows.shape[0]):
+        i = rows[k]
+        if causes[i] & C_SCHOOLING:
+            t = schooling_share * max(np.float64(income[i]), 1.0)
+            net = np.float64(school_cost[i])
+            out[k] = net + school_support[i] > t and net <= t
+

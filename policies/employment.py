@@ -21,11 +21,18 @@ import numba
 import numpy as np
 
 from sim.flows import Flow
+from sim.measure import MeasureSpec
 from sim.sparse import values_at
 from sim.sums import weighted_sum
 
-NAME = "employment"
+
+MEASURE = MeasureSpec(
+    "employment", "jobs", False, "industry_employment", "production_employment",
+    "employment services: poverty workshops near home and organized labor export")
 TARGETED = True
+# What a planner sets for it (`povsim app`).
+PLANNER_PARAMETERS = ("employment.workshop_wage_ratio", "employment.cost_per_placement")
+FIELDS_READ = ("public_job",)  # a member holding a public job is not placed
 FIELDS_WRITTEN = ("income_farm", "income_local_wage", "income_migrant", "n_local", "n_migrants")
 FLOWS = (
     Flow("employment_placed", "(rows, yuan per listed row)", "policies/employment.py",

@@ -16,8 +16,19 @@ from __future__ import annotations
 
 import numpy as np
 
-NAME = "housing"
+from sim.measure import MeasureSpec
+
+
+# 004 ch.2 §2.5 puts dangerous-house renovation under relocation.
+MEASURE = MeasureSpec(
+    "housing", "housing", False, "relocation", "relocation",
+    "dangerous-house renovation for supported households in unsafe houses")
+PLANNER_PARAMETERS = ("housing.subsidy_per_household",)  # what a planner sets for it (`povsim app`)
+STREAMS = ("housing_order",)  # random streams of its own (`sim/streams.py`)
+FIELDS_READ = ("unsafe_housing",)  # relocated households have a new house already
 FIELDS_WRITTEN = ("unsafe_housing",)
+# Houses in villages hit this year are left to post-disaster reconstruction, which acts after.
+ACTS_BEFORE = ("disaster_reconstruction",)
 
 
 def act(model, on: bool) -> dict[str, float]:

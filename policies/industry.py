@@ -15,11 +15,25 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim.measure import MeasureSpec
 from sim.sums import weighted_sum
+from sim.table import Field as F
 
-NAME = "industry"
+
+MEASURE = MeasureSpec(
+    "industry", "production", False, "industry_employment", "production_employment",
+    "industry support: cooperative membership with a dividend and better farm income")
 TARGETED = True
+# What a planner sets for it (`povsim app`).
+PLANNER_PARAMETERS = ("industry.support_per_household", "industry.dividend")
+FIELDS = (  # household columns of its own (`sim/table.py: Field`)
+    F("cooperative", "bool", False, "flag", "member of a supported industry cooperative"),
+)
 FIELDS_WRITTEN = ("cooperative", "income_farm", "income_property")
+# Its gain scales the farm income, as land returned to forest does (ecological), and its
+# dividend adds to property income, as asset dividends do: the results agree either way
+# but for rounding, so the order is declared, cooperative first.
+ACTS_BEFORE = ("assets", "ecological")
 
 
 @numba.njit(cache=True, parallel=True)

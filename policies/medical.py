@@ -17,11 +17,19 @@ import numba
 import numpy as np
 
 from sim.flows import Flow
+from sim.measure import MeasureSpec
 from sim.params import pass_params, read_pass_params
 from sim.streams import fill_uniforms, u01
 from sim.sums import BLOCKS, block_rows, block_totals
 
-NAME = "medical_insurance"
+
+MEASURE = MeasureSpec(
+    "medical_insurance", "costs", True, "social_security", "medical",
+    "basic and critical-illness medical insurance (NCMS)",
+    entitlement=True)
+PLANNER_PARAMETERS = ("medical.reimbursement",)  # what a planner sets for it (`povsim app`)
+# Random streams of its own (`sim/streams.py`); medical assistance reads the same draws.
+STREAMS = ("care_level",)
 FIELDS_WRITTEN = ("oop_medical",)
 CoverParams = pass_params("CoverParams", (
     "medical.share_township", "medical.share_city", "medical.factor_township", "medical.factor_city",

@@ -13,11 +13,19 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim.fields import Cause
+from sim.measure import MeasureSpec
 from sim.sums import BLOCKS, block_rows, block_totals
 
 from . import medical
 
-NAME = "medical_assistance"
+
+MEASURE = MeasureSpec(
+    "medical_assistance", "costs", False, "social_security", "medical",
+    "premiums paid for the poor and assistance with costs left after insurance",
+    entitlement=True)
+# What a planner sets for it (`povsim app`).
+PLANNER_PARAMETERS = ("medical.assistance_share", "medical.oop_cap")
 READS = ("compliant_left",)  # written by medical insurance, on or off
 FIELDS_READ = ("oop_medical", "insured")
 FIELDS_WRITTEN = ("insured", "oop_medical")
@@ -77,3 +85,32 @@ def act(model, on: bool) -> dict[str, float]:
     if insurance:
         out["insurance_fund"] = insurance
     return out
+
+
+C_ILLNESS = int(Cause.ILLNESS)
+
+
+def cause_removed(model, rows: np.ndarray) -> np.ndarray:
+    """Rows (exiting this year) whose illness cause this year's assistance removed: illness
+    is a recorded cause, and without the assistance the out-of-pocket costs would have been
+    above the illness threshold (`register.illness_cause_share` of income), with it they are
+    not (`sim/exit_routes.py`)."""
+    hh, p = model.hh, model.p
+    out = np.zeros(rows.size, bool)
+    compliant_left = model.flows.get("compliant_left")
+    if compliant_left is not None:
+        _removed_rows(float(p["medical.assistance_share"]), float(p["register.illness_cause_share"]), rows,
+                      hh.income, hh.causes, compliant_left, hh.oop_medical, out)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _removed_rows(assistance_share, illness_share, rows, income, causes, compliant_left, oop_medical, out):
+    for k in numba.prange(rows.shape[0]):
+        i = rows[k]
+        if causes[i] & C_ILLNESS:
+            relief = assistance_share * compliant_left[i]
+            t = illness_share * max(np.float64(income[i]), 1.0)
+            oop = np.float64(oop_medical[i])
+            out[k] = oop + relief > t and oop <= t
+

@@ -77,9 +77,13 @@ import numba
 import numpy as np
 
 from sim.flows import Flow
-from sim.streams import normal01, u01
+from sim.measure import MeasureSpec
+from sim.results import Column
 from sim.sparse import values_at
+from sim.streams import normal01, u01
 from sim.sums import BLOCKS, PLACE_PARTS, block_rows, block_totals, part_rows
+from sim.table import Field as F
+
 
 FLOWS = (
     Flow("microcredit_made", "bool per row", "policies/microcredit.py", "loans made this year, new and renewed"),
@@ -95,9 +99,23 @@ FLOWS = (
          "the project's gain g of each of microcredit_gain_rows (a loss is negative)"),
 )
 
-NAME = "microcredit"
+MEASURE = MeasureSpec(
+    "microcredit", "credit", False, "industry_employment", "production_employment",
+    "poverty-alleviation microcredit: up to 50,000 yuan, up to 3 years, no collateral")
 # Dues are paid from savings and from income after every other measure but dibao, whose
 # means test in turn counts the project's income: dibao acts after it.
+# What a planner sets for it (`povsim app`).
+PLANNER_PARAMETERS = ("microcredit.amount", "microcredit.interest_subsidy_share")
+STREAMS = ("loan_takeup", "project_return", "loan_renewal")  # random streams of its own (`sim/streams.py`)
+FIELDS = (  # household columns of its own (`sim/table.py: Field`)
+    F("loan_principal", "float32", 0.0, "yuan", "microcredit principal outstanding"),
+    F("loan_term_left", "int8", 0, "years", "years left on the microcredit loan"),
+    F("loan_arrears", "float32", 0.0, "yuan", "microcredit repayments overdue"),
+    F("loan_capital", "float32", 0.0, "yuan", "capital of the project the loan financed, still producing"),
+    F("loan_year", "int16", 0, "year", "year the current or last loan was made (0 = never)"),
+    F("loan_defaulted", "bool", False, "flag", "has defaulted on a microcredit loan"),
+    F("loan_extensions", "int8", 0, "count", "times the current microcredit loan has been extended (展期)"),
+)
 FIELDS_READ = ("income_farm", "income_local_wage", "income_migrant", "income_transfers", "income_property",
                "oop_medical", "obligations", "savings")
 ACTS_BEFORE = ("dibao",)
@@ -358,3 +376,86 @@ def income_contribution(model, rows: np.ndarray) -> np.ndarray:
     if gain_rows is None:
         return np.zeros(np.size(rows))
     return values_at(gain_rows, model.flows["microcredit_gains"], rows)
+
+
+RESULTS = {  # result columns of its own (`sim/results.py`), computed by `results`
+    "microcredit_active_loans": Column("households", "households with a microcredit loan outstanding or in arrears "
+                                                     "(end of year)"),
+    "microcredit_defaults": Column("households/year", "microcredit loans defaulted this year (households)"),
+    "microcredit_loans_made": Column("households/year", "microcredit loans made this year (households)"),
+    "microcredit_extensions": Column("households/year", "microcredit loans extended (展期) this year (households)"),
+    "microcredit_renewals": Column("households/year", "microcredit loans renewed (续贷) this year (households)"),
+    "microcredit_outstanding": Column("yuan", "microcredit principal and arrears outstanding at the end of the year, "
+                                              "yuan"),
+    "microcredit_interest_subsidy": Column("yuan/year", "microcredit interest paid by poverty funds this year, yuan"),
+    "microcredit_risk_compensation": Column("yuan/year", "losses on defaulted loans paid by county risk funds this "
+                                                         "year, yuan"),
+    "mean_income_microcredit": Column("yuan/person/year", "mean income per person in households that ever took a "
+                                                          "microcredit loan (0 when there are none), yuan/year"),
+    "microcredit_ever_households": Column("households", "households that ever took a microcredit loan (end of year)"),
+}
+# The year's loan flags whose weighted households are results: flow -> column.
+FLAG_RESULTS = {"microcredit_open": "microcredit_active_loans", "microcredit_defaults": "microcredit_defaults",
+                "microcredit_made": "microcredit_loans_made", "microcredit_extensions": "microcredit_extensions",
+                "microcredit_renewals": "microcredit_renewals"}
+
+
+def results(model) -> dict[str, float]:
+    """This year's values of `RESULTS` (zeros while no loan has been made)."""
+    hh, f = model.hh, model.flows
+    none = np.zeros(hh.n, bool) if any(k not in f for k in FLAG_RESULTS) else None
+    borrowers = _borrower_sums(hh.weight, hh.size, hh.income, hh.loan_year)
+    people, households, income = block_totals(borrowers).tolist()
+    flags = block_totals(_loan_sums(hh.weight, tuple(f.get(k, none) for k in FLAG_RESULTS), hh.loan_principal,
+                                    hh.loan_arrears)).tolist()
+    out = {column: flags[k] for k, column in enumerate(FLAG_RESULTS.values())}
+    out.update({
+        "microcredit_outstanding": flags[len(FLAG_RESULTS)],
+        "microcredit_interest_subsidy": float(f.get("microcredit_subsidy", 0.0)),
+        "microcredit_risk_compensation": float(f.get("microcredit_compensation", 0.0)),
+        "mean_income_microcredit": income / people if people > 0 else 0.0,
+        "microcredit_ever_households": households,
+    })
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _borrower_sums(weight, size, income, loan_year):
+    """Per block: people, households and income (weighted) of households that ever borrowed."""
+    sums = np.zeros((BLOCKS, 3))
+    for c in numba.prange(BLOCKS):
+        first, last = block_rows(c, size.shape[0])
+        people = households = total = 0.0
+        for i in range(first, last):
+            w = float(weight[i])
+            ever = (loan_year[i] > 0) * 1.0
+            people += (w * size[i]) * ever
+            households += w * ever
+            total += (w * income[i]) * ever
+        sums[c, 0], sums[c, 1], sums[c, 2] = people, households, total
+    return sums
+
+
+@numba.njit(cache=True, parallel=True, fastmath={"reassoc"})
+def _loan_sums(weight, flags, principal, arrears):
+    """Per block: the weighted households of each flag, then principal and arrears outstanding."""
+    n = weight.shape[0]
+    nf = len(flags)
+    sums = np.zeros((BLOCKS, nf + 1))
+    for c in numba.prange(BLOCKS):
+        lo, hi = block_rows(c, n)
+        if hi <= lo:
+            continue
+        w_block, principal_block, arrears_block = weight[lo:hi], principal[lo:hi], arrears[lo:hi]
+        outstanding = 0.0
+        for r in range(hi - lo):
+            outstanding += np.float64(w_block[r]) * (np.float64(principal_block[r]) + arrears_block[r])
+        sums[c, nf] = outstanding
+        for j in range(nf):
+            mask = flags[j][lo:hi]
+            total = 0.0
+            for r in range(hi - lo):
+                total += np.float64(w_block[r]) * mask[r]
+            sums[c, j] = total
+    return sums
+

@@ -19,11 +19,22 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim.measure import MeasureSpec
 from sim.ranking import poorest_within
 from sim.sums import weighted_sum
+from sim.table import Field as F
 
-NAME = "public_jobs"
+
+MEASURE = MeasureSpec(
+    "public_jobs", "jobs", False, "industry_employment", "production_employment",
+    "public-welfare jobs (roads, cleaning, patrols) for the poor")
 TARGETED = True
+# What a planner sets for it (`povsim app`).
+PLANNER_PARAMETERS = ("public_jobs.jobs_per_registered_household", "public_jobs.wage")
+FIELDS = (  # household columns of its own (`sim/table.py: Field`)
+    F("public_job", "bool", False, "flag",
+      "a member holds a public-welfare job (kept by its holder from year to year)"),
+)
 FIELDS_WRITTEN = ("income_local_wage", "public_job")
 
 

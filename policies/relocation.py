@@ -35,10 +35,22 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim.measure import MeasureSpec
 from sim.streams import u01
 from sim.sums import BLOCKS, PLACE_PARTS, block_rows, block_totals, part_rows, weighted_people
+from sim.table import Field as F
 
-NAME = "relocation"
+
+MEASURE = MeasureSpec(
+    "relocation", "housing", False, "relocation", "relocation",
+    "relocation of whole hamlets from places unfit to live in: a safe new house, land leased out, "
+    "jobs near towns and parks")
+# What a planner sets for it (`povsim app`).
+PLANNER_PARAMETERS = ("relocation.share_per_year", "relocation.cost_per_person")
+STREAMS = ("relocation_accept", "relocation_order")  # random streams of its own (`sim/streams.py`)
+FIELDS = (  # household columns of its own (`sim/table.py: Field`)
+    F("relocation_year", "int16", 0, "year", "year of relocation (0 = never); the house cannot be sold for 5 years"),
+)
 FIELDS_WRITTEN = ("income_farm", "income_property", "location_risk", "obligations", "relocated",
                   "relocation_year", "savings", "unsafe_housing")
 
@@ -196,3 +208,10 @@ def _rent_rows(rent_per_person, year, rows, size, relocated, relocation_year, ou
         i = rows[k]
         paid = relocated[i] and relocation_year[i] < year
         out[k] = np.float64(np.float32(rent_per_person * size[i])) if paid else 0.0
+
+
+def cause_removed(model, rows: np.ndarray) -> np.ndarray:
+    """Rows (exiting this year) that were relocated: the place was the cause (搬迁脱贫;
+    `sim/exit_routes.py`)."""
+    return model.hh.relocated[rows].copy()
+

@@ -11,10 +11,15 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim.measure import MeasureSpec
 from sim.sums import weighted_sum
 
-NAME = "training"
+
+MEASURE = MeasureSpec(
+    "training", "skills", False, "industry_employment", "production_employment",
+    "skills training: one member of each poor household with labor trained")
 TARGETED = True
+PLANNER_PARAMETERS = ("training.cost_per_trainee",)  # what a planner sets for it (`povsim app`)
 FIELDS_WRITTEN = ("n_skilled",)
 
 

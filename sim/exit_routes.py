@@ -9,12 +9,12 @@ measure touches. A household that exits this year is counted for a measure when
   (`income_contribution` of the measure's module) its per-capita income would be below
   the exit threshold; where no single measure was needed but all of them together were,
   the one that paid most is credited;
-- or the measure removed a cause it was registered for, this year: medical assistance
-  when illness is among its recorded causes and without this year's assistance its
-  out-of-pocket medical costs would have been above the illness threshold
-  (`register.illness_cause_share` of income) and with it are not; education support
-  likewise for schooling costs (`register.schooling_cause_share`); relocation for a
-  relocated household (the place was the cause: 搬迁脱贫).
+- or the measure removed a cause it was registered for, this year, as its module's
+  `cause_removed(model, rows)` says: medical assistance when illness is among its recorded
+  causes and without this year's assistance its out-of-pocket medical costs would have been
+  above the illness threshold (`register.illness_cause_share` of income) and with it are
+  not; education support likewise for schooling costs (`register.schooling_cause_share`);
+  relocation for a relocated household (the place was the cause: 搬迁脱贫).
 
 A household may be counted for several measures (the plans' batches overlap too); a batch
 counts a household once however many of its measures are credited.
@@ -28,11 +28,9 @@ import numpy as np
 from policies import BATCH_NAMES, MEASURES
 
 from .exits import thresholds_at
-from .fields import Cause
 from .groups import row_people
 from .sums import BLOCKS, block_rows
 
-C_ILLNESS, C_SCHOOLING = int(Cause.ILLNESS), int(Cause.SCHOOLING)
 CHUNK = 1 << 20  # rows attributed at a time (bounds the per-measure arrays at national size)
 
 
@@ -72,51 +70,18 @@ def _people_by_bits(bits, people, masks, out):
         out += parts[block]
 
 
-@numba.njit(cache=True, parallel=True)
-def _causes_removed(relocation, medical_assistance, education, assistance_share, illness_share, schooling_share, rows,
-                    relocated, income, causes, compliant_left, oop_medical, school_cost, school_support, out):
-    """Each row's bits of the measures that removed a cause it was registered for (a bit
-    of -1: the measure is off): relocation for a relocated household; medical assistance
-    where illness is a recorded cause and this year's assistance brought the costs under
-    the illness threshold; education support likewise for schooling costs."""
-    for k in numba.prange(rows.shape[0]):
-        i = rows[k]
-        bits = 0
-        if relocation >= 0 and relocated[i]:
-            bits |= 1 << relocation
-        inc = max(np.float64(income[i]), 1.0)
-        if medical_assistance >= 0 and causes[i] & C_ILLNESS:
-            relief = assistance_share * compliant_left[i]
-            t = illness_share * inc
-            oop = np.float64(oop_medical[i])
-            if oop + relief > t and oop <= t:
-                bits |= 1 << medical_assistance
-        if education >= 0 and causes[i] & C_SCHOOLING:
-            t = schooling_share * inc
-            net = np.float64(school_cost[i])
-            if net + school_support[i] > t and net <= t:
-                bits |= 1 << education
-        out[k] = bits
-
-
 def _credited(model, rows: np.ndarray, names: list[str]) -> np.ndarray:
     """Each row's credited measures among `names` (those switched on), as bits."""
-    hh, p, f = model.hh, model.p, model.flows
+    hh = model.hh
     contrib = np.empty((len(names), rows.size))
     for k, name in enumerate(names):
         module = MEASURES[name].module
         contrib[k] = module.income_contribution(model, rows) if hasattr(module, "income_contribution") else 0.0
-    # the causes removed this year (bit -1: the measure is off)
-    bit = {name: names.index(name) if name in names else -1
-           for name in ("relocation", "medical_assistance", "education")}
-    compliant_left = f.get("compliant_left")
-    if compliant_left is None:
-        bit["medical_assistance"], compliant_left = -1, np.zeros(0)
-    extra = np.empty(rows.size, np.int64)
-    shares = (float(p["medical.assistance_share"]), float(p["register.illness_cause_share"]),
-              float(p["register.schooling_cause_share"]))
-    _causes_removed(bit["relocation"], bit["medical_assistance"], bit["education"], *shares, rows, hh.relocated,
-                    hh.income, hh.causes, compliant_left, hh.oop_medical, hh.school_cost, hh.school_support, extra)
+    extra = np.zeros(rows.size, np.int64)  # the causes removed this year (the measure's `cause_removed`)
+    for k, name in enumerate(names):
+        module = MEASURES[name].module
+        if hasattr(module, "cause_removed"):
+            extra |= module.cause_removed(model, rows).astype(np.int64) << k
     size = np.maximum(hh.size[rows], 1).astype(np.float64)
     income = hh.income[rows].astype(np.float64)
     bits = np.empty(rows.size, np.int64)

@@ -7,8 +7,6 @@ unit and meaning; the README's column table is checked against them.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numba
 import numpy as np
 
@@ -17,16 +15,12 @@ from policies import BATCH_NAMES, MEASURES, PAYERS
 
 from .fields import Cause, Labor, Status
 from .register import on_register
+from .results import Column
 from .sums import BLOCKS, block_rows, block_totals
 
 NEVER, REGISTERED, RETURNED, EXITED = (int(s) for s in (Status.NEVER, Status.REGISTERED, Status.RETURNED,
                                                        Status.EXITED))
 FULL = int(Labor.FULL)
-
-class Column(NamedTuple):
-    unit: str      # as the README's column table gives it
-    meaning: str
-
 
 COLUMNS: dict[str, Column] = {
     "year": Column("year", "calendar year simulated (flows during it, stocks at its end)"),
@@ -82,17 +76,6 @@ COLUMNS: dict[str, Column] = {
     "dibao_people": Column("people", "people in households receiving dibao"),
     "no_labor_registered_people": Column("people", "registered people in households without full labor capacity"),
     "oop_medical_total": Column("yuan/year", "out-of-pocket medical costs of all households, yuan"),
-    "microcredit_active_loans": Column("households", "households with a microcredit loan outstanding or in arrears "
-                                                     "(end of year)"),
-    "microcredit_defaults": Column("households/year", "microcredit loans defaulted this year (households)"),
-    "microcredit_loans_made": Column("households/year", "microcredit loans made this year (households)"),
-    "microcredit_outstanding": Column("yuan", "microcredit principal and arrears outstanding at the end of the year, "
-                                              "yuan"),
-    "microcredit_interest_subsidy": Column("yuan/year", "microcredit interest paid by poverty funds this year, yuan"),
-    "microcredit_risk_compensation": Column("yuan/year", "losses on defaulted loans paid by county risk funds this "
-                                                         "year, yuan"),
-    "microcredit_extensions": Column("households/year", "microcredit loans extended (展期) this year (households)"),
-    "microcredit_renewals": Column("households/year", "microcredit loans renewed (续贷) this year (households)"),
     "relocated_people": Column("people", "people relocated (cumulative)"),
     "poor_villages": Column("villages", "poor villages not yet exited (weighted)"),
     "villages_exited": Column("villages/year", "poor villages that exited this year (weighted)"),
@@ -136,12 +119,14 @@ COLUMNS.update({
                                                               "(registered, exited or returned), yuan/year"),
     "mean_income_relocated": Column("yuan/person/year", "mean income per person in relocated households (0 when there "
                                                         "are none), yuan/year"),
-    "mean_income_microcredit": Column("yuan/person/year", "mean income per person in households that ever took a "
-                                                          "microcredit loan (0 when there are none), yuan/year"),
-    "microcredit_ever_households": Column("households", "households that ever took a microcredit loan (end of year)"),
     "ever_registered_people": Column("people", "people in households ever registered: registered, exited or returned "
                                                "(end of year)"),
 })
+for _spec in MEASURES.values():  # a measure's own results (its module's `RESULTS`)
+    for _column in getattr(_spec.module, "RESULTS", {}):
+        if _column in COLUMNS:
+            raise ValueError(f"{_spec.module_name}: result column '{_column}' is declared twice")
+    COLUMNS.update(getattr(_spec.module, "RESULTS", {}))
 
 
 # The household sums, one accumulator each, in the order the compiled pass fills them.
@@ -150,7 +135,7 @@ SUMS = ("households", "people", "births", "deaths", "registered_poor_households"
         "new_poor_people", "registered_net_births_people", "exited_people", "income_poor_people", "income",
         "income_registered", "dibao_people", "no_labor_registered_people", "oop_medical_total",
         "relocated_people", "ever_registered_people", "income_ever_registered", "income_relocated",
-        "microcredit_people", "income_microcredit", "registered_poor_people_cause_none", "microcredit_households",
+        "registered_poor_people_cause_none",
         "registered_above_line_people", "unregistered_poor_people", "start_cohort_registered_people",
         "start_cohort_exits_people", "start_cohort_returns_people", "monitored_people", "exited_below_line_people")
 # The pass writes them by name into a record a block (`SUM_RECORD`), and the people by
@@ -161,7 +146,7 @@ _CAUSE_BITS = np.array([int(c) for c in Cause], dtype=np.int64)
 
 @numba.njit(cache=True, parallel=True)
 def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, returned, new_poor, income, dibao,
-              labor, oop, relocated, causes, loan_year, cohort, monitor_year, measured_pc, acc, by_cause):
+              labor, oop, relocated, causes, cohort, monitor_year, measured_pc, acc, by_cause):
     """Block c's household sums of `SUMS` into the record acc[c], its people by diagnosed
     cause, then by main cause, into by_cause[c].
 
@@ -175,7 +160,7 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
         hist = np.zeros(combos)
         households = income_poor = people = n_births = n_deaths = total_income = total_oop = 0.0
         reg_hh = reg_people = reg_net_births = income_reg = no_labor_reg = 0.0
-        ever_people = income_ever = mc_people = mc_hh = income_mc = exited_people = 0.0
+        ever_people = income_ever = exited_people = 0.0
         exit_hh = exit_people = ret_hh = ret_people = new_hh = new_people = 0.0
         dibao_people = relocated_people = income_relocated = 0.0
         above = unreg_poor = cohort_reg = cohort_exits = cohort_returns = monitored = exited_below = 0.0
@@ -207,10 +192,6 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
             ever = (st != NEVER) * 1.0
             ever_people += ws * ever
             income_ever += inc * ever
-            mc = (loan_year[i] > 0) * 1.0
-            mc_people += ws * mc
-            mc_hh += w * mc
-            income_mc += inc * mc
             exited_people += ws * (st == EXITED)
             exited_below += ws * ((st == EXITED) & (measured_pc[i] < line))
             exit_hh += w * exited[i]
@@ -237,7 +218,6 @@ def _sum_rows(line, cause_bits, weight, size, status, births, deaths, exited, re
         a.registered_poor_people, a.registered_net_births_people = reg_people, reg_net_births
         a.income_registered, a.no_labor_registered_people = income_reg, no_labor_reg
         a.ever_registered_people, a.income_ever_registered = ever_people, income_ever
-        a.microcredit_people, a.microcredit_households, a.income_microcredit = mc_people, mc_hh, income_mc
         a.exited_people, a.exits_households, a.exits_people = exited_people, exit_hh, exit_people
         a.returns_households, a.returns_people, a.new_poor_households, a.new_poor_people = (ret_hh, ret_people,
                                                                                             new_hh, new_people)
@@ -268,7 +248,7 @@ def household_sums(model) -> tuple[dict[str, float], np.ndarray]:
     acc, by_cause = np.zeros(BLOCKS, SUM_RECORD), np.zeros((BLOCKS, 2 * len(Cause)))
     _sum_rows(float(model.line), _CAUSE_BITS, hh.weight, hh.size, hh.status, f["births"], f["deaths"],
               f["exited"], f["returned"], f["new_poor"], hh.income, hh.dibao, hh.labor, hh.oop_medical,
-              hh.relocated, hh.causes, hh.loan_year, hh.cohort, hh.monitor_year, hh.measured_pc, acc, by_cause)
+              hh.relocated, hh.causes, hh.cohort, hh.monitor_year, hh.measured_pc, acc, by_cause)
     total = block_totals(acc.view(np.float64).reshape(BLOCKS, len(SUMS)))
     return dict(zip(SUMS, total.tolist())), block_totals(by_cause)
 
@@ -307,16 +287,16 @@ def _reached_sums(ws, bits, batch_lo, batch_hi, n_measures, n_batches, out, at):
 
 @numba.njit(cache=True, parallel=True, fastmath={"reassoc"})
 def _sum_flags(weight, size, year_bits, ever_bits, batch_lo, batch_hi, n_measures, n_batches, people_flags,
-               household_flags, principal, arrears):
+               household_flags):
     """Weighted sums of the year's flags in one pass: people reached by each measure and by
     each batch this year (`year_bits`), people in each of `people_flags`, households in
-    each of `household_flags`, microcredit outstanding, then people ever reached by each
+    each of `household_flags`, then people ever reached by each
     measure and by each batch (`ever_bits`). Block by block (a block held in cache), each
     block's loops over slices indexed from 0 (indexed from a variable start, every access
     is checked for a negative index and the loops do not vectorize)."""
     n = size.shape[0]
     m, nb, npf, nhf = n_measures, n_batches, len(people_flags), len(household_flags)
-    ever = m + nb + npf + nhf + 1
+    ever = m + nb + npf + nhf
     width = ever + m + nb
     acc = np.zeros((BLOCKS, width))
     for c in numba.prange(BLOCKS):
@@ -325,13 +305,9 @@ def _sum_flags(weight, size, year_bits, ever_bits, batch_lo, batch_hi, n_measure
             continue
         a = acc[c]
         w_block, size_block = weight[lo:hi], size[lo:hi]
-        principal_block, arrears_block = principal[lo:hi], arrears[lo:hi]
         ws = np.empty(hi - lo)
-        outstanding = 0.0
         for r in range(hi - lo):
             ws[r] = np.float32(w_block[r]) * np.float32(size_block[r])
-            outstanding += np.float64(w_block[r]) * (np.float64(principal_block[r]) + arrears_block[r])
-        a[ever - 1] = outstanding
         _reached_sums(ws, year_bits[lo:hi], batch_lo, batch_hi, m, nb, a, 0)
         _reached_sums(ws, ever_bits[lo:hi], batch_lo, batch_hi, m, nb, a, ever)
         for j in range(npf):
@@ -371,9 +347,7 @@ _BATCHES_LOW, _BATCHES_HIGH = _batches_of_byte(False), _batches_of_byte(True)
 PEOPLE_FLAGS = {"exits_under_pressure": "exits_under_pressure_people", "exits_reversed": "exits_reversed_people",
                 "newly_monitored": "newly_monitored_people", "recheck_added": "recheck_added_people",
                 "recheck_removed": "recheck_removed_people"}
-HOUSEHOLD_FLAGS = {"microcredit_open": "microcredit_active_loans", "microcredit_defaults": "microcredit_defaults",
-                   "microcredit_made": "microcredit_loans_made", "microcredit_extensions": "microcredit_extensions",
-                   "microcredit_renewals": "microcredit_renewals", "recheck_removed": "recheck_removed_households"}
+HOUSEHOLD_FLAGS = {"recheck_removed": "recheck_removed_households"}
 
 
 def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -400,15 +374,11 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
         "mean_income_registered": sums["income_registered"] / reg_people if reg_people else 0.0,
         "mean_income_ever_registered": _ratio(sums["income_ever_registered"], sums["ever_registered_people"]),
         "mean_income_relocated": _ratio(sums["income_relocated"], sums["relocated_people"]),
-        "mean_income_microcredit": _ratio(sums["income_microcredit"], sums["microcredit_people"]),
-        "microcredit_ever_households": sums["microcredit_households"],
         "ever_registered_people": sums["ever_registered_people"],
         "poverty_line": float(model.line),
         "dibao_people": sums["dibao_people"],
         "no_labor_registered_people": sums["no_labor_registered_people"],
         "oop_medical_total": sums["oop_medical_total"],
-        "microcredit_interest_subsidy": float(f.get("microcredit_subsidy", 0.0)),
-        "microcredit_risk_compensation": float(f.get("microcredit_compensation", 0.0)),
         "relocated_people": sums["relocated_people"],
         "poor_villages": float(v.weight[v.poor].sum()),
         "villages_exited": float(v.weight[f["villages_exited"]].sum()),
@@ -416,13 +386,12 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
         "poor_counties": float(c.poor.sum()),
         "counties_exited": float(f["counties_exited"].sum()),
     })
-    # flags: the measures' reached households, exit practice, microcredit (absent = none)
+    # flags: the measures' reached households, exit practice (absent = none)
     none = np.zeros(hh.n, bool) if any(k not in f for k in (*PEOPLE_FLAGS, *HOUSEHOLD_FLAGS)) else None
     year_bits = f["reached_bits"] if "reached_bits" in f else np.zeros(hh.n, np.uint16)  # set by the measures' step
     flags = _sum_flags(hh.weight, hh.size, year_bits, hh.measures_reached, _BATCHES_LOW, _BATCHES_HIGH,
                        len(MEASURES), len(BATCH_NAMES),
-                       tuple(f.get(k, none) for k in PEOPLE_FLAGS), tuple(f.get(k, none) for k in HOUSEHOLD_FLAGS),
-                       hh.loan_principal, hh.loan_arrears).tolist()
+                       tuple(f.get(k, none) for k in PEOPLE_FLAGS), tuple(f.get(k, none) for k in HOUSEHOLD_FLAGS)).tolist()
     n_m, n_b = len(MEASURES), len(BATCH_NAMES)
     at = n_m + n_b  # the layout of `_sum_flags`: reached by measure and batch, people flags, household flags
     for k, column in enumerate(PEOPLE_FLAGS.values()):
@@ -430,8 +399,7 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
     at += len(PEOPLE_FLAGS)
     for k, column in enumerate(HOUSEHOLD_FLAGS.values()):
         m[column] = flags[at + k]
-    m["microcredit_outstanding"] = flags[at + len(HOUSEHOLD_FLAGS)]
-    ever = at + len(HOUSEHOLD_FLAGS) + 1
+    ever = at + len(HOUSEHOLD_FLAGS)
     for j, name in enumerate(MEASURES):
         m[f"ever_reached_people_{name}"] = flags[ever + j]
     for k, b in enumerate(BATCH_NAMES):
@@ -455,10 +423,13 @@ def compute(model, costs: dict[str, dict[str, float]]) -> dict[str, float]:
     for k, cause in enumerate(Cause):
         m[f"registered_poor_people_cause_{cause.name.lower()}"] = float(by_cause[len(Cause) + k])
     m["registered_poor_people_cause_none"] = sums["registered_poor_people_cause_none"]
+    for spec in MEASURES.values():  # the measures' own results
+        if hasattr(spec.module, "results"):
+            m.update(spec.module.results(model))
     return m
 
 
 def _ratio(num: float, den: float) -> float:
     """A per-person mean; 0 when the group is empty (as `mean_income_registered`): read it
-    with the group's size (`relocated_people`, `microcredit_ever_households`)."""
+    with the group's size (`relocated_people`, `ever_registered_people`)."""
     return num / den if den > 0 else 0.0

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from agents.places import County, Household, PlaceAgents, Village
-from policies import MEASURES, flow_registry
+from policies import MEASURES, STREAM_NAMES, flow_registry
 
 from . import metrics, plan
 from .flows import Flows
@@ -73,7 +73,7 @@ class PovertyModel(mesa.Model):
         self.measures.update(measures or {})
         self.scenario_name = scenario or self.profile.name
         self.seed = root_entropy(rng if rng is not None else self.rng)
-        self.streams = Streams(self.seed)
+        self.streams = Streams(self.seed, STREAM_NAMES)
 
         profile_data = dict(self.profile.data, start_year=self.start_year)
         synth_profile = Profile(self.profile.name, self.profile.file, profile_data,

@@ -15,14 +15,16 @@ kernels (`u01`), giving identical numbers.
 from __future__ import annotations
 
 import zlib
+from collections import namedtuple
 
 import numba
 import numpy as np
 
 from sim.exp import exp, exp_block
 
-# Every stream the model uses, declared once so a typo is an error, not a new stream.
-STREAMS = (
+# The engine's streams, declared once so a typo is an error, not a new stream. A measure
+# declares its own in its module (`STREAMS`); the model's `Streams` knows both.
+ENGINE_STREAMS = (
     # synthesis
     "synth.villages", "synth.households", "synth.income", "synth.members", "synth.traits",
     "synth.health", "synth.place", "synth.sample",
@@ -36,16 +38,11 @@ STREAMS = (
     "insurance_enrol",
     # behaviour
     "migrate", "local_work", "migrate_return", "local_work_end",
-    # government and measures
-    "measurement", "dibao_targeting", "loan_takeup", "project_return", "verification",
-    "relocation_accept", "relocation_order", "housing_order", "reconstruction", "education_loan", "care_level",
     # the register
-    "appraisal", "application", "recheck", "loan_renewal", "quota",
+    "measurement", "verification", "appraisal", "application", "recheck", "quota",
 )
-STREAM_INDEX = {name: i for i, name in enumerate(STREAMS)}
 SLOTS = 64  # draws a row may take from one stream in one year (members of a band, ...)
 
-_NAME_KEYS = {name: zlib.crc32(name.encode()) for name in STREAMS}
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -241,11 +238,21 @@ def _uniform_rows(key: np.uint64, n: int | np.ndarray, slot: int = 0) -> np.ndar
     return _uniform_list(np.uint64(key), np.asarray(n, dtype=np.int64), int(slot))
 
 
-class Streams:
-    """The keys of the run's streams, and draws from them by row."""
+def key_tuple(type_name: str, names: tuple[str, ...], module: str):
+    """A named tuple type of stream keys, for a compiled pass to read `keys.birth`; the type
+    lives in `module` under `type_name` (so compiled passes that take it can be cached)."""
+    return namedtuple(type_name, names, module=module)
 
-    def __init__(self, seed):
+
+class Streams:
+    """The keys of the run's declared streams, and draws from them by row."""
+
+    def __init__(self, seed, names: tuple[str, ...] = ENGINE_STREAMS):
+        if len(set(names)) != len(names):
+            raise ValueError(f"random streams declared twice: {sorted({n for n in names if names.count(n) > 1})}")
         self.root = root_entropy(seed)
+        self.names = tuple(names)
+        self._name_keys = {name: zlib.crc32(name.encode()) for name in names}
         self._keys: dict[tuple[str, int], np.uint64] = {}
 
     def key(self, name: str, year: int) -> np.uint64:
@@ -254,16 +261,17 @@ class Streams:
         except KeyError:
             pass
         try:
-            name_key = _NAME_KEYS[name]
+            name_key = self._name_keys[name]
         except KeyError:
-            raise KeyError(f"undeclared random stream '{name}'; add it to sim/streams.py") from None
+            raise KeyError(f"undeclared random stream '{name}': declare it in its measure's STREAMS, or in "
+                           "sim/streams.py: ENGINE_STREAMS") from None
         seq = np.random.SeedSequence(self.root, spawn_key=(name_key, int(year)))
         key = self._keys[(name, year)] = np.uint64(seq.generate_state(1, dtype=np.uint64)[0])
         return key
 
-    def keys(self, year: int) -> np.ndarray:
-        """Every stream's key in a year, indexed by `STREAM_INDEX`, for compiled kernels."""
-        return np.array([self.key(name, year) for name in STREAMS], dtype=np.uint64)
+    def named_keys(self, kind, year: int):
+        """The year's keys of the streams a `key_tuple` type names, for a compiled pass."""
+        return kind(*(self.key(name, year) for name in kind._fields))
 
     def generator(self, name: str, year: int) -> np.random.Generator:
         """A numpy Generator for draws that are not per row (synthesis, villages, counties)."""

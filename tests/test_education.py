@@ -10,9 +10,9 @@ import pytest
 
 from agents import life
 from experiments.scenario import load_scenario
-from policies import MEASURES, education
+from policies import HOUSEHOLD, MEASURES, education
 from sim import accounting
-from sim.fields import COUNTY, HOUSEHOLD, VILLAGE, Labor, Status
+from sim.fields import COUNTY, VILLAGE, Labor, Status
 from sim.model import PovertyModel
 from sim.params import Parameters
 from sim.streams import Streams

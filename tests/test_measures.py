@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from experiments.scenario import load_scenario
-from policies import dibao, medical, medical_assistance, microcredit, split_payers
+from policies import HOUSEHOLD, STREAM_NAMES, dibao, medical, medical_assistance, microcredit, split_payers
 from sim.errors import InputError
-from sim.fields import COUNTY, HOUSEHOLD, VILLAGE, Labor, Status
+from sim.fields import COUNTY, VILLAGE, Labor, Status
 from sim.model import PovertyModel
 from sim.params import Parameters
 from sim.streams import Streams
@@ -32,7 +32,7 @@ def world(rows, overrides=None, measures=None):
     hh = Table.from_columns(HOUSEHOLD, cols)
     return SimpleNamespace(
         hh=hh, villages=Table(VILLAGE, 1), counties=Table(COUNTY, 1), p=params.year(YEAR), year=YEAR,
-        line=LINE, streams=Streams(0), measures=measures or {}, flows={"supported": np.ones(hh.n, bool)},
+        line=LINE, streams=Streams(0, STREAM_NAMES), measures=measures or {}, flows={"supported": np.ones(hh.n, bool)},
         price_index=1.0)
 
 

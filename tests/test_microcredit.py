@@ -9,9 +9,9 @@ import numba
 import numpy as np
 import pytest
 
-from policies import flow_registry, microcredit
+from policies import HOUSEHOLD, STREAM_NAMES, flow_registry, microcredit
 from sim import accounting
-from sim.fields import COUNTY, HOUSEHOLD, VILLAGE, Labor, Status
+from sim.fields import COUNTY, VILLAGE, Labor, Status
 from sim.flows import Flows
 from sim.params import Parameters
 from sim.streams import Streams
@@ -43,7 +43,7 @@ def world(rows, overrides=None, base_income=2 * LINE, villages=1, counties=1, sh
     cols = {k: np.array([{**base, **r}.get(k, HOUSEHOLD.fields[k].default) for r in rows]) for k in keys}
     hh = Table.from_columns(HOUSEHOLD, cols)
     m = SimpleNamespace(hh=hh, villages=Table(VILLAGE, villages), counties=Table(COUNTY, counties), params=params,
-                        p=params.year(YEAR), year=YEAR, line=LINE, streams=Streams(0), price_index=1.0,
+                        p=params.year(YEAR), year=YEAR, line=LINE, streams=Streams(0, STREAM_NAMES), price_index=1.0,
                         school_cost=lambda stage: 0.0, flows=Flows(flow_registry()))
     m.base_income = np.broadcast_to(np.asarray(base_income, np.float32), (hh.n,)).copy()
     m.supported = np.ones(hh.n, bool)

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from policies import flow_registry
+from policies import HOUSEHOLD, STREAM_NAMES, flow_registry
 from sim import adjustment, exit_routes, exits, monitoring, register, register_build
-from sim.fields import COUNTY, HOUSEHOLD, VILLAGE, Cause, Labor, Status
+from sim.fields import COUNTY, VILLAGE, Cause, Labor, Status
 from sim.flows import Flows
 from sim.params import Parameters
 from sim.profiles import load_profile
@@ -36,7 +36,7 @@ def world(rows: list[dict], profile="shangluo", villages=None, counties=1, overr
     if start_register is not None:  # the county's register at the start of the year, as built
         c.poor_people = np.asarray(start_register, np.float32)
     m = SimpleNamespace(hh=hh, villages=v, counties=c, year=YEAR, start_year=YEAR - 1, line=LINE,
-                        params=params, p=params.year(YEAR), profile=prof, streams=Streams(0),
+                        params=params, p=params.year(YEAR), profile=prof, streams=Streams(0, STREAM_NAMES),
                         flows=Flows(flow_registry()), measures=measures or {}, start_register_people=start_register)
     return m
 

@@ -9,8 +9,8 @@ import pytest
 
 from agents import behaviour
 from experiments.scenario import load_scenario
-from policies import disaster_reconstruction, housing, relocation
-from sim.fields import COUNTY, HOUSEHOLD, VILLAGE, Labor, Location, Status
+from policies import HOUSEHOLD, STREAM_NAMES, disaster_reconstruction, housing, relocation
+from sim.fields import COUNTY, VILLAGE, Labor, Location, Status
 from sim.model import PovertyModel
 from sim.params import Parameters
 from sim.streams import Streams
@@ -37,7 +37,7 @@ def world(rows, villages=1, incidence=None, overrides=None, measures=None):
     v.poor_people = 100.0 * np.asarray(incidence if incidence is not None else [0.5] * villages)
     return SimpleNamespace(
         hh=hh, villages=v, counties=Table(COUNTY, 1), p=params.year(YEAR), year=YEAR, line=LINE,
-        growth_index=1.0, price_index=1.0, streams=Streams(0), measures=measures or {},
+        growth_index=1.0, price_index=1.0, streams=Streams(0, STREAM_NAMES), measures=measures or {},
         flows={"supported": np.ones(hh.n, bool), "disaster_hit": np.zeros(hh.n, bool)})
 
 

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from agents import behaviour
-from policies import assets, dibao, ecological, employment, flow_registry, industry, public_jobs, relocation, supported
-from sim.fields import COUNTY, HOUSEHOLD, VILLAGE, Labor, Location, Status
+from policies import (HOUSEHOLD, STREAM_NAMES, assets, dibao, ecological, employment, flow_registry, industry,
+                      public_jobs, relocation, supported)
+from sim.fields import COUNTY, VILLAGE, Labor, Location, Status
 from sim.flows import Flows
 from sim.params import Parameters
 from sim.streams import Streams
@@ -36,7 +37,8 @@ def world(rows, overrides=None, measures=None, registered_households=None, count
     n_reg = registered_households if registered_households is not None else float(hh.weight.sum())
     m = SimpleNamespace(
         hh=hh, villages=Table(VILLAGE, 1), counties=Table(COUNTY, counties), p=params.year(YEAR), params=params,
-        year=YEAR, line=3000.0, growth_index=1.0, price_index=1.0, streams=Streams(0), measures=measures or {},
+        year=YEAR, line=3000.0, growth_index=1.0, price_index=1.0, streams=Streams(0, STREAM_NAMES),
+        measures=measures or {},
         flows=Flows(flow_registry()),
         initial={"registered_poor_households": n_reg, "registered_poor_people": 2 * n_reg})
     m.flows["supported"] = supported(m)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from agents.government import assign
-from policies import assets, ecological, flow_registry, industry, public_jobs, training
-from sim.fields import COUNTY, HOUSEHOLD, VILLAGE, Labor, Location, Status
+from policies import HOUSEHOLD, STREAM_NAMES, assets, ecological, flow_registry, industry, public_jobs, training
+from sim.fields import COUNTY, VILLAGE, Labor, Location, Status
 from sim.flows import Flows
 from sim.params import Parameters
 from sim.schema import SuspiciousValue
@@ -27,7 +27,7 @@ def world(rows, overrides=None, measures=None, poor_villages=1.0, registered_hou
     n_reg = registered_households if registered_households is not None else float(hh.weight.sum())
     return SimpleNamespace(
         hh=hh, villages=Table(VILLAGE, 1), counties=Table(COUNTY, 1), p=params.year(YEAR), year=YEAR,
-        line=3000.0, streams=Streams(0), measures=measures or {}, flows=Flows(flow_registry()), price_index=1.0,
+        line=3000.0, streams=Streams(0, STREAM_NAMES), measures=measures or {}, flows=Flows(flow_registry()), price_index=1.0,
         initial={"registered_poor_households": n_reg, "registered_poor_people": 2 * n_reg},
         initial_poor_villages=poor_villages)
 
