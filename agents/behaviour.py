@@ -25,6 +25,8 @@ yield, `economy.land_income_units`, comes to them as rent instead).
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numba
 import numpy as np
 
@@ -32,6 +34,7 @@ from sim.fields import Illness, Labor
 from sim.params import pass_params, read_pass_params
 from sim.streams import binomial_draw, binomial_none, fill_mean_one_lognormals, fill_uniforms
 from sim.sums import BLOCKS, block_rows, gather
+from sim.table import column_tuple
 
 WORK_PARAMS = (
     "economy.partial_labor_units", "economy.elderly_farm_units", "health.major_labor_loss",
@@ -43,75 +46,85 @@ WORK_PARAMS = (
     "economy.migrant_exit_rate", "economy.local_work_exit_rate",
 )
 WorkParams = pass_params("WorkParams", WORK_PARAMS, __name__)
+# The household columns the pass reads and writes, by name (`h.n_working[a:b]`).
+WorkColumns = column_tuple("WorkColumns", (
+    "village", "county", "n_working", "n_college", "n_elderly", "n_disabled", "n_chronic", "n_child", "n_skilled",
+    "illness", "willingness_to_move", "ability", "insured", "relocated",
+    "labor", "labor_units", "n_migrants", "n_local",
+    "income_farm", "income_local_wage", "income_migrant", "income_transfers", "income_property"), __name__)
+# The stream keys it draws from: workers who start migrant and local work (or, in the
+# start year, the draws rounding the stationary allocation), who stop, income shocks,
+# insurance enrolment.
+WorkKeys = namedtuple("WorkKeys", ("start_migrant", "start_local", "stop_migrant", "stop_local", "shock", "enrol"),
+                      module=__name__)
+# What rows read from their village and county.
+WorkPlaces = namedtuple("WorkPlaces", ("migration_share", "disaster_loss", "price_shock", "wage_shock"),
+                        module=__name__)
 MAJOR = int(Illness.MAJOR)
 FULL, PARTIAL, NONE = int(Labor.FULL), int(Labor.PARTIAL), int(Labor.NONE)
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
-def _work_rows(q, growth_index, key_migrate, key_local, key_return, key_end, key_shock, key_enrol, shocks, enrol,
-               persistent, network_v, disaster_v, price_c, wage_c, village, county,
-               n_working, n_college, n_elderly, n_disabled, n_chronic, n_child, n_skilled, illness,
-               willingness, ability, insured, relocated,
-               labor, labor_units, n_migrants, n_local,
-               income_farm, income_local_wage, income_migrant, income_transfers, income_property):
+def _work_rows(q, growth_index, keys, shocks, enrol, persistent, places, h):
     """Block by block, in branch-free loops that each store one array (the compiler
     vectorizes them; one loop storing a dozen columns it ran a row at a time). `q`: the
     `WORK_PARAMS` as a named tuple, read by name (a tuple, not an array: read from an array
     in a loop, they could be the array the loop writes, and the compiler would not
-    vectorize it)."""
+    vectorize it); `keys` (`WorkKeys`), `places` (`WorkPlaces`) and the household columns
+    `h` (`WorkColumns`) likewise."""
     for block in numba.prange(BLOCKS):
-        a, b = block_rows(block, n_working.shape[0])
+        a, b = block_rows(block, h.n_working.shape[0])
         n = b - a
         # the block's draws: income shocks' log-normal factors; the uniforms that round
         # expected migrants and local workers to whole people (start year) or draw the
-        # workers who start (key_migrate, key_local) and stop (key_return, key_end);
-        # insurance enrolment
+        # workers who start and stop; insurance enrolment
         shock, u_migrate, u_local = np.ones(n), np.empty(n), np.empty(n)
         if shocks:
-            fill_mean_one_lognormals(key_shock, a, q.income_shock_sd, shock)
-        fill_uniforms(key_migrate, a, u_migrate)
-        fill_uniforms(key_local, a, u_local)
+            fill_mean_one_lognormals(keys.shock, a, q.income_shock_sd, shock)
+        fill_uniforms(keys.start_migrant, a, u_migrate)
+        fill_uniforms(keys.start_local, a, u_local)
         # --- labor capacity from age, disability, chronic and major illness
         able, units = np.empty(n), np.empty(n)
-        members = (n_working[a:b], n_college[a:b], n_elderly[a:b], n_disabled[a:b], n_chronic[a:b], illness[a:b])
+        members = (h.n_working[a:b], h.n_college[a:b], h.n_elderly[a:b], h.n_disabled[a:b], h.n_chronic[a:b],
+                   h.illness[a:b])
         _capacity_block(q, members, 0, able)
         _capacity_block(q, members, 1, units)
-        _copy(units, labor_units[a:b])
-        _labor_block(able, units, labor[a:b])
+        _copy(units, h.labor_units[a:b])
+        _labor_block(able, units, h.labor[a:b])
         # --- migration and local work: persistent states (or the stationary allocation)
         migrants, local = np.empty(n), np.empty(n)
         # (what rows read from their village or county is gathered first: `gather`)
-        network = np.empty(n, network_v.dtype)
-        gather(network_v, village[a:b], network)
-        home = (able, u_migrate, u_local, network, n_child[a:b], n_elderly[a:b], n_chronic[a:b], n_disabled[a:b],
-                n_skilled[a:b], willingness[a:b], relocated[a:b])
+        network = np.empty(n, places.migration_share.dtype)
+        gather(places.migration_share, h.village[a:b], network)
+        home = (able, u_migrate, u_local, network, h.n_child[a:b], h.n_elderly[a:b], h.n_chronic[a:b],
+                h.n_disabled[a:b], h.n_skilled[a:b], h.willingness_to_move[a:b], h.relocated[a:b])
         if persistent:
             u_return, u_end = np.empty(n), np.empty(n)
-            fill_uniforms(key_return, a, u_return)
-            fill_uniforms(key_end, a, u_end)
-            _persist_block(q, home, u_return, u_end, n_migrants[a:b], n_local[a:b], migrants, local)
+            fill_uniforms(keys.stop_migrant, a, u_return)
+            fill_uniforms(keys.stop_local, a, u_end)
+            _persist_block(q, home, u_return, u_end, h.n_migrants[a:b], h.n_local[a:b], migrants, local)
         else:
             _split_block(q, home, 0, migrants)
             _split_block(q, home, 1, local)
-        _whole(migrants, n_migrants[a:b])
-        _whole(local, n_local[a:b])
+        _whole(migrants, h.n_migrants[a:b])
+        _whole(local, h.n_local[a:b])
         # --- earnings by source
         level, skill_mult = np.empty(n), np.empty(n)
-        _level_block(growth_index, ability[a:b], level)
-        _skill_block(q, n_working[a:b], n_college[a:b], n_skilled[a:b], skill_mult)
-        farm_shock, wage_shock = np.empty(n), np.empty(n, wage_c.dtype)
+        _level_block(growth_index, h.ability[a:b], level)
+        _skill_block(q, h.n_working[a:b], h.n_college[a:b], h.n_skilled[a:b], skill_mult)
+        farm_shock, wage_shock = np.empty(n), np.empty(n, places.wage_shock.dtype)
         if shocks:
-            _farm_shock(price_c, disaster_v, county[a:b], village[a:b], shock, farm_shock)
-            gather(wage_c, county[a:b], wage_shock)
-        _farm_block(q, shocks, level, units, migrants, local, relocated[a:b], farm_shock, income_farm[a:b])
-        _wage_block(q.local_wage_ratio, shocks, level, skill_mult, local, wage_shock, income_local_wage[a:b])
-        _migrant_wage_block(q.migrant_wage_ratio, level, skill_mult, migrants, income_migrant[a:b])
-        _pension_block(q.pension, n_elderly[a:b], income_transfers[a:b])
-        income_property[a:b] = 0.0
+            _farm_shock(places.price_shock, places.disaster_loss, h.county[a:b], h.village[a:b], shock, farm_shock)
+            gather(places.wage_shock, h.county[a:b], wage_shock)
+        _farm_block(q, shocks, level, units, migrants, local, h.relocated[a:b], farm_shock, h.income_farm[a:b])
+        _wage_block(q.local_wage_ratio, shocks, level, skill_mult, local, wage_shock, h.income_local_wage[a:b])
+        _migrant_wage_block(q.migrant_wage_ratio, level, skill_mult, migrants, h.income_migrant[a:b])
+        _pension_block(q.pension, h.n_elderly[a:b], h.income_transfers[a:b])
+        _zero(h.income_property[a:b])  # through a call: see `sim/table.py: column_tuple`
         if enrol:
             u_enrol = np.empty(n)
-            fill_uniforms(key_enrol, a, u_enrol)
-            _enrol_block(q.enrolment_rate, u_enrol, insured[a:b])
+            fill_uniforms(keys.enrol, a, u_enrol)
+            _enrol_block(q.enrolment_rate, u_enrol, h.insured[a:b])
 
 
 @numba.njit(cache=True, inline="always")
@@ -278,6 +291,12 @@ def _copy(values, out):
 
 
 @numba.njit(cache=True)
+def _zero(out):
+    for j in range(np.uint64(out.shape[0])):
+        out[j] = 0.0
+
+
+@numba.njit(cache=True)
 def _level_block(growth_index, ability, out):
     for j in range(np.uint64(out.shape[0])):
         out[j] = ability[j] * growth_index
@@ -352,14 +371,9 @@ def work(model, key_migrate, key_local, shocks: bool, enrol: bool, persistent: b
     key_enrol = s.key("insurance_enrol", year)
     key_return = s.key("migrate_return", year) if persistent else key_shock  # (unused if not)
     key_end = s.key("local_work_end", year) if persistent else key_shock
-    _work_rows(params, float(model.growth_index), key_migrate, key_local, key_return, key_end, key_shock, key_enrol,
-               shocks, enrol, persistent, v.migration_share, v.disaster_loss, c.price_shock, c.wage_shock, hh.village,
-               hh.county,
-               hh.n_working, hh.n_college, hh.n_elderly, hh.n_disabled, hh.n_chronic, hh.n_child, hh.n_skilled,
-               hh.illness, hh.willingness_to_move, hh.ability, hh.insured, hh.relocated,
-               hh.labor, hh.labor_units, hh.n_migrants, hh.n_local,
-               hh.income_farm, hh.income_local_wage, hh.income_migrant, hh.income_transfers,
-               hh.income_property)
+    keys = WorkKeys(key_migrate, key_local, key_return, key_end, key_shock, key_enrol)
+    places = WorkPlaces(v.migration_share, v.disaster_loss, c.price_shock, c.wage_shock)
+    _work_rows(params, float(model.growth_index), keys, shocks, enrol, persistent, places, hh.pick(WorkColumns))
 
 
 def decide(model) -> None:

@@ -18,7 +18,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from policies import MEASURES, supported
+from sim.registry import MEASURES
+from sim.support import supported
 from sim.exits import planned_households
 from sim.ranking import in_order, poorest_within
 from sim.sums import BLOCKS, block_rows, clear_block

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from policies import MEASURES  # noqa: E402
+from sim.registry import MEASURES  # noqa: E402
 from sim.model import PovertyModel  # noqa: E402
 from sim.profiles import load_profile  # noqa: E402
 

@@ -100,7 +100,8 @@ from types import SimpleNamespace
 import mesa
 import numpy as np
 
-from policies import BATCH_NAMES, MEASURES
+from sim.measure import BATCH_NAMES
+from sim.registry import MEASURES
 from policies.dibao import dibao_line
 from sim.fields import Cause, Illness, Labor, Location, Status
 from sim.model import PovertyModel

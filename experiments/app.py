@@ -29,9 +29,9 @@ from solara.lab import task
 from experiments import workbench
 from experiments.app_server import ENV_RESULTS, ENV_SCENARIOS
 from experiments.compare import YEARLY, interval_text, number_text
-from experiments.report import LEVEL, OUTCOMES as HORIZON
+from experiments.outcomes import LEVEL, OUTCOMES as HORIZON
 from experiments.scenario import load_scenario
-from policies import MEASURES
+from sim.registry import MEASURES
 from sim.errors import InputError
 from sim.schema import problems_of
 

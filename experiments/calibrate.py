@@ -446,10 +446,10 @@ def write_outputs(targets, result: CalibrationResult, free: list[FreeParam], out
                   started) -> list[Path]:
     """calibrated.toml, fit.csv, history.csv, calibration.json and figures/fit.png."""
     from . import targets as tmod
-    from .runner import _utc, git_info, package_versions, utc_now
+    from .provenance import git_info, package_versions, utc_now, utc_text
 
     out_dir = Path(out_dir)
-    when = _utc(utc_now())
+    when = utc_text(utc_now())
     fit = tmod.fit_table(result.frame, targets)
     written = [
         store.atomic_write(out_dir / "fit.csv", lambda tmp: fit.to_csv(tmp, index=False)),
@@ -472,7 +472,7 @@ def write_outputs(targets, result: CalibrationResult, free: list[FreeParam], out
                            "(tolerance x target))^2 (one-sided for at_least/at_most), the model value being "
                            "the mean over the seeds (common random numbers)",
         "within_tolerance": int(fit["within_tolerance"].sum()), "targets_total": int(len(fit)),
-        "seconds": result.seconds, "started_utc": _utc(started), "finished_utc": when,
+        "seconds": result.seconds, "started_utc": utc_text(started), "finished_utc": when,
         "versions": package_versions(), "git": git_info(), "command": command,
     }))
     return written

@@ -238,7 +238,7 @@ def plan_sweep(args) -> tuple:
 
 
 def cmd_sweep(args, argv: list[str]) -> int:
-    from . import runner, store
+    from . import provenance, store
     from .executors import run_sweep
 
     sweep, out_dir, workers, cli_overrides = plan_sweep(args)  # everything validated here
@@ -246,7 +246,7 @@ def cmd_sweep(args, argv: list[str]) -> int:
     executor_info = {"kind": args.executor, "workers": workers or (None if args.executor == "serial"
                                                                      else os.cpu_count()),
                      "scheduler": args.scheduler}
-    started = runner.utc_now()
+    started = provenance.utc_now()
     command = [PROG, *argv]
     manifest_path = out_dir / store.MANIFEST
     stopped = False
@@ -258,14 +258,14 @@ def cmd_sweep(args, argv: list[str]) -> int:
         except KeyboardInterrupt:  # the runs stored so far stay; a rerun resumes from them
             stopped = True
             store.write_json(manifest_path, store.sweep_manifest(
-                sweep, started, runner.utc_now(), command=command, cli_overrides=cli_overrides,
+                sweep, started, provenance.utc_now(), command=command, cli_overrides=cli_overrides,
                 executor=executor_info, status="interrupted"))
     if stopped:
         keys = {(name, int(seed), sc.config_hash()) for name, sc, seed in sweep.runs()}
         n = len(keys & store.completed(out_dir))
         return interrupted(f"{n} of {n_runs} runs of the sweep stored in {out_dir / store.RUNS}{os.sep} and kept",
                             "they are not run again")
-    finished = runner.utc_now()
+    finished = provenance.utc_now()
     counts = {"total": n_runs, "done": done, "failed": failed, "skipped": skipped}
     store.write_json(manifest_path, store.sweep_manifest(
         sweep, started, finished, command=command, cli_overrides=cli_overrides,
@@ -296,16 +296,16 @@ def cmd_compare(args, argv: list[str]) -> int:
 
 
 def cmd_run(args, argv: list[str]) -> int:
-    from . import runner
+    from . import provenance, runner
 
     scenario, seeds, seeding, out_dir = plan_run(args)
     _compile_first(args, scenario.measures)
-    started = runner.utc_now()
+    started = provenance.utc_now()
     keep = runner.resume_dir(out_dir)  # finished runs, until all are written: a rerun resumes
     failing = f"run of scenario '{scenario.name}'"
     try:
         df = runner.run_scenario(scenario, seeds, progress=True, keep=keep)
-        finished = runner.utc_now()
+        finished = provenance.utc_now()
         failing = f"writing results to {out_dir}"
         runner.write_outputs(df, scenario, seeds, out_dir, started, finished,
                              command=[PROG, *argv], seeding=seeding)

@@ -192,12 +192,12 @@ def plan_sensitivity(args) -> dict:
 
 
 def cmd_calibrate(args, argv: list[str]) -> int:
-    from . import runner
+    from . import provenance
     from .calibrate import RunFailed, calibrate, write_outputs
 
     plan = plan_calibrate(args)  # everything validated here
     targets, free, out = plan["targets"], plan["free"], plan["out"]
-    started = runner.utc_now()
+    started = provenance.utc_now()
     with running_executor(args, plan["workers"], out) as executor:
         try:
             result = calibrate(targets, free, budget=plan["budget"], n_seeds=plan["n_seeds"], out_dir=out,
@@ -227,13 +227,13 @@ def cmd_calibrate(args, argv: list[str]) -> int:
 
 
 def cmd_sensitivity(args, argv: list[str]) -> int:
-    from . import runner
+    from . import provenance
     from .calibrate import RunFailed
     from .sensitivity import design_size, model_evaluator, sensitivity, write_outputs
 
     plan = plan_sensitivity(args)  # everything validated here
     scenario, free, out = plan["scenario"], plan["free"], plan["out"]
-    started = runner.utc_now()
+    started = provenance.utc_now()
     points = design_size(args.method, plan["n"], len(free))
     with running_executor(args, plan["workers"], out) as executor:
         print(f"sensitivity {scenario.name}: {args.method}, {len(free)} parameters, {points} points x "
@@ -251,7 +251,7 @@ def cmd_sensitivity(args, argv: list[str]) -> int:
     info = {"scenario": scenario.name, "scenario_file": scenario.file, "n": plan["n"],
             "seed": plan["seed"], "seeds": plan["n_seeds"], "households": scenario.households,
             "outputs": plan["outputs"], "runs_done": point_runner.runs_done,
-            "runs_reused": point_runner.runs_skipped, "started_utc": runner._utc(started),
+            "runs_reused": point_runner.runs_skipped, "started_utc": provenance.utc_text(started),
             "command": [PROG, *argv], "warnings": reliability_warnings(table, args.method, plan["n"])}
     try:
         write_outputs(table, X, Y, free, args.method, out, info=info,

@@ -32,7 +32,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from sim.errors import InputError, nearest
 
 from .fonts import prepare
-from .report import LEVEL, OUTCOMES, _check, load_directory, manifest_configs, per_run, t_interval
+from .outcomes import LEVEL, OUTCOMES, check_results, load_directory, manifest_configs, per_run, t_interval
 from .store import atomic_write, manifest_problem
 
 #: Yearly series compared: column -> (title, unit, divisor for display).
@@ -69,7 +69,7 @@ def load_pair(a: str, b: str, store: str | None = None) -> tuple[pd.DataFrame, p
         out = [_one_scenario(load_directory(Path(d)), d, None)[1] for d in (a, b)]
     for where, df in zip((store or a, store or b), out):
         try:
-            _check(df)
+            check_results(df)
         except ValueError as exc:
             raise InputError(where, "", str(exc)) from None
     return out[0], out[1]

@@ -23,21 +23,19 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
-from importlib import metadata
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .bands import band_quantiles
+from .provenance import git_info, json_default, package_versions, utc_text
 
 #: The columns the public contract promises in every timeseries (plus `fiscal_cost_<measure>`).
 CONTRACT_COLUMNS = (
@@ -55,9 +53,6 @@ SUMMARY_COLUMNS = (
     "registered_poor_people", "exits_people", "returns_people", "new_poor_people",
     "mean_income_per_capita", "fiscal_cost_total",
 )
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
 
 # ---------------------------------------------------------------------------------------
 # seeds
@@ -242,68 +237,6 @@ def missing_contract_columns(df: pd.DataFrame, measures=()) -> list[str]:
     return [c for c in wanted if c not in df.columns]
 
 
-# ---------------------------------------------------------------------------------------
-# provenance
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def package_versions() -> dict[str, str | None]:
-    povsim = _version("povsim")
-    if povsim is None:  # running from a checkout that was never installed
-        try:
-            import tomllib
-            with open(REPO_ROOT / "pyproject.toml", "rb") as fh:
-                povsim = tomllib.load(fh)["project"]["version"]
-        except (OSError, KeyError, ValueError):
-            povsim = None
-    return {
-        "povsim": povsim,
-        "mesa": _version("mesa"),
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-        "pyarrow": _version("pyarrow"),
-        "python": platform.python_version(),
-    }
-
-
-def _git(*args: str, cwd: Path) -> str | None:
-    try:
-        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-def git_info(root: Path = REPO_ROOT) -> dict | None:
-    """{"commit", "dirty"} when the package directory is a git checkout, else None.
-
-    `commit` is None in a repository without commits; `dirty` counts modified and
-    untracked (not ignored) files.
-    """
-    top = _git("rev-parse", "--show-toplevel", cwd=root)
-    if top is None or Path(top).resolve() != root.resolve():
-        return None  # not a checkout, or installed somewhere inside another repository
-    commit = _git("rev-parse", "--verify", "--quiet", "HEAD", cwd=root) or None
-    status = _git("status", "--porcelain", cwd=root)
-    return {"commit": commit, "dirty": None if status is None else bool(status)}
-
-
-def _utc(t: datetime) -> str:
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def build_manifest(df: pd.DataFrame, scenario, seeds: list[int], started: datetime,
                    finished: datetime, command: list[str] | None = None,
                    seeding: dict | None = None) -> dict:
@@ -322,8 +255,8 @@ def build_manifest(df: pd.DataFrame, scenario, seeds: list[int], started: dateti
         "versions": package_versions(),
         "git": git_info(),
         "host": socket.gethostname(),
-        "started_utc": _utc(started),
-        "finished_utc": _utc(finished),
+        "started_utc": utc_text(started),
+        "finished_utc": utc_text(finished),
         "command": list(sys.argv if command is None else command),
         "config": scenario.resolved(),
     }
@@ -362,7 +295,7 @@ def write_outputs(df: pd.DataFrame, scenario, seeds: list[int], out_dir, started
     try:
         df.to_parquet(tmp / "timeseries.parquet", engine="pyarrow", index=False)
         manifest = build_manifest(df, scenario, seeds, started, finished, command, seeding)
-        text = json.dumps(manifest, indent=2, default=_json_default, allow_nan=False)
+        text = json.dumps(manifest, indent=2, default=json_default, allow_nan=False)
         (tmp / "manifest.json").write_text(text + "\n", encoding="utf-8")
         (tmp / "figures").mkdir()
         plot_poverty(df, tmp / "figures" / "poverty.png",
@@ -377,18 +310,6 @@ def write_outputs(df: pd.DataFrame, scenario, seeds: list[int], out_dir, started
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (Path, datetime)):
-        return str(obj)
-    if isinstance(obj, (set, frozenset, tuple)):
-        return list(obj)
-    return str(obj)
 
 
 # ---------------------------------------------------------------------------------------

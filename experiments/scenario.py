@@ -16,7 +16,7 @@ from sim.inputs import check_input_file, load_toml
 from sim.params import Parameters, flatten_dotted
 from sim.profiles import Profile, available_profiles, load_profile, profile_path
 from sim.schema import Key, declare, suspicious, validate
-from policies import MEASURES
+from sim.registry import MEASURES
 
 MAX_YEAR = 2035
 

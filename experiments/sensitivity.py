@@ -48,7 +48,7 @@ def _say(message: str) -> None:
 
 def output_names() -> list[str]:
     """The model outputs one can analyse: the per-run measures of the report."""
-    from .report import OUTCOMES
+    from .outcomes import OUTCOMES
     return list(OUTCOMES)
 
 
@@ -146,7 +146,7 @@ def model_evaluator(scenario, free, n_seeds: int, out_dir, executor, outputs, fi
     output is the mean over seeds of the report's per-run measure. Returns (evaluate,
     point evaluator) so the caller can read how many runs were done and skipped."""
     from .calibrate import PointEvaluator
-    from .report import REQUIRED_COLUMNS, per_run
+    from .outcomes import REQUIRED_COLUMNS, per_run
 
     columns = [c for c in REQUIRED_COLUMNS if c not in ("scenario", "seed", "year")]
     runner = PointEvaluator(scenario, n_seeds, out_dir, executor, label, file, columns=columns)
@@ -208,7 +208,7 @@ def write_outputs(table: pd.DataFrame, X: np.ndarray, Y: dict[str, np.ndarray], 
                   out_dir, *, title: str, info: dict) -> list[Path]:
     """sensitivity.csv, samples.csv (every point and its outputs), sensitivity.json and
     figures/sensitivity.png."""
-    from .runner import _utc, git_info, package_versions, utc_now
+    from .provenance import git_info, package_versions, utc_now, utc_text
 
     out_dir = Path(out_dir)
     samples = pd.DataFrame(X, columns=[p.name for p in free])
@@ -222,7 +222,7 @@ def write_outputs(table: pd.DataFrame, X: np.ndarray, Y: dict[str, np.ndarray], 
     written.append(store.write_json(out_dir / "sensitivity.json", {
         **info, "method": method,
         "parameters": [{"name": p.name, "range": [p.low, p.high], "reason": p.reason} for p in free],
-        "points": int(len(X)), "finished_utc": _utc(utc_now()), "versions": package_versions(),
+        "points": int(len(X)), "finished_utc": utc_text(utc_now()), "versions": package_versions(),
         "git": git_info(),
     }))
     return written

@@ -56,6 +56,8 @@ import pyarrow.parquet as pq
 
 from sim.errors import InputError
 
+from .provenance import git_info, json_default, package_versions, utc_now, utc_text
+
 RUNS = "runs"
 FAILURES = "failures"
 MANIFEST = "manifest.json"
@@ -123,9 +125,8 @@ def _umask() -> int:
 
 
 def write_json(path, data: dict) -> Path:
-    from .runner import _json_default
 
-    text = json.dumps(data, indent=2, default=_json_default, allow_nan=False) + "\n"
+    text = json.dumps(data, indent=2, default=json_default, allow_nan=False) + "\n"
     return atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
@@ -136,7 +137,6 @@ def code_provenance() -> dict:
     """{"commit", "dirty", "povsim"} of the code running here (looked up once per process)."""
     global _CODE
     if _CODE is None:
-        from .runner import git_info, package_versions
 
         git = git_info() or {}
         _CODE = {"commit": git.get("commit"), "dirty": git.get("dirty"),
@@ -155,7 +155,6 @@ def write_run(out_dir, scenario: str, seed: int, config_hash: str, frame: pd.Dat
     configuration) are removed once the new file is in place, and so is an earlier failure
     record of the run.
     """
-    from .runner import _utc, utc_now
 
     frame = frame.drop(columns=[c for c in ("scenario", "seed") if c in frame.columns])
     frame = frame.reset_index(drop=True)
@@ -163,7 +162,7 @@ def write_run(out_dir, scenario: str, seed: int, config_hash: str, frame: pd.Dat
     # Column by column: the same types as `Table.from_pandas` in half the time (a sweep
     # writes a small frame per run, and the pandas conversion was an eighth of a run).
     table = pa.Table.from_arrays([pa.array(col) for _, col in frame.items()], names=[str(c) for c in frame.columns])
-    meta = {"config_hash": config_hash, **code_provenance(), "written_utc": _utc(utc_now())}
+    meta = {"config_hash": config_hash, **code_provenance(), "written_utc": utc_text(utc_now())}
     table = table.replace_schema_metadata({PROVENANCE_KEY: json.dumps(meta).encode()})
     path = run_path(out_dir, scenario, seed, config_hash)
     record = record_path(path)
@@ -201,11 +200,10 @@ def _remove_other_hashes(path: Path) -> None:
 
 def write_failure(out_dir, scenario: str, seed: int, config_hash: str, error: str,
                   traceback_text: str) -> Path:
-    from .runner import _utc, utc_now
 
     return write_json(failure_path(out_dir, scenario, seed), {
         "scenario": scenario, "seed": int(seed), "config_hash": config_hash,
-        "error": error, "traceback": traceback_text, "time_utc": _utc(utc_now()),
+        "error": error, "traceback": traceback_text, "time_utc": utc_text(utc_now()),
     })
 
 
@@ -357,7 +355,6 @@ def set_aside(out_dir, path: Path, when: str | None = None) -> Path:
     """Move a damaged run file (and its record, if any) into `damaged/` under `out_dir`, at
     its path there with a UTC time stamp before the suffix (never over another file);
     returns where it went."""
-    from .runner import utc_now
 
     root = Path(out_dir)
     path = Path(path)
@@ -400,7 +397,6 @@ def set_aside_damaged(out_dir) -> tuple[list[dict], list[tuple[Path, str, Path |
 def list_unrecorded(out_dir, moved: list[tuple[Path, str, Path | None]]) -> Path:
     """Write `damaged/unrecorded-<UTC time>.txt`: each run file without a record, a line
     `<where it was>\t<where it went>`; returns its path."""
-    from .runner import utc_now
 
     folder = Path(out_dir) / DAMAGED
     folder.mkdir(parents=True, exist_ok=True)
@@ -686,7 +682,6 @@ def sweep_manifest(sweep, started, finished=None, *, command=None, cli_overrides
     import socket
     import sys
 
-    from .runner import _utc, git_info, package_versions
 
     return {
         "sweep": sweep.name,
@@ -712,8 +707,8 @@ def sweep_manifest(sweep, started, finished=None, *, command=None, cli_overrides
         "versions": package_versions(),
         "git": git_info(),
         "host": socket.gethostname(),
-        "started_utc": _utc(started),
-        "finished_utc": _utc(finished) if finished is not None else None,
+        "started_utc": utc_text(started),
+        "finished_utc": utc_text(finished) if finished is not None else None,
         "command": list(sys.argv if command is None else command),
     }
 

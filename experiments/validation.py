@@ -388,7 +388,7 @@ def execute(p: Plan, runs_dir: Path, executor: str, workers: int | None) -> pd.D
     """Run what is not stored yet through the sweep store; the frame of this plan's runs."""
     from . import store
     from .executors import make_executor, run_sweep
-    from .runner import utc_now
+    from .provenance import utc_now
     from .sweep import Sweep
 
     sweep = Sweep(name="validation", file=__file__, description="runs of docs/validation.md",
@@ -1726,7 +1726,7 @@ def build_report(p: Plan, df: pd.DataFrame, cal: Calibration, out_dir: Path, com
           "credited, so the batches add to more than the exits). The national formulation's five batches "
           "(004 ch.1 §1) first, then Guangyuan's grouping (003 §二(四)), which the Shangluo targets use for "
           "production and employment; in brackets the share of the scenario's exits.", ""]
-    from policies import BATCH_NAMES
+    from sim.measure import BATCH_NAMES
     L += ["| batch | " + " | ".join(all_names) + " |", "| --- | " + " | ".join("---:" for _ in all_names) + " |"]
     ex_tot = {n: float(diags[n]["m"]["exits_people"].sum()) for n in all_names}
     L.append("| *all exits* | " + " | ".join(_num(ex_tot[n]) for n in all_names) + " |")

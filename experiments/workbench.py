@@ -42,7 +42,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from policies import MEASURES
+from sim.registry import MEASURES
 from sim.errors import InputError
 from sim.inputs import load_toml
 from sim.params import flatten_dotted
@@ -410,7 +410,7 @@ def _record(out: Path, pair: Pair) -> None:
     """The store's manifest.json, as a sweep's: the pair's scenarios (configuration and
     hash) beside those recorded before in the same store, so `povsim compare --in` and
     `povsim report` find every mix run there."""
-    from .runner import utc_now
+    from .provenance import utc_now
     from .sweep import Sweep
 
     sweep = Sweep(name=f"app {pair.baseline.name}", file=str(pair.baseline.file),

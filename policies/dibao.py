@@ -15,7 +15,7 @@ in error) year after year.
 With "two lines in one" the poverty and dibao lines are merged (004 ch.2 §五) and registered
 poor who cannot escape poverty through industry or work are all covered (应保尽保,
 003 §三(十二): "因病因残、年老体弱、丧失劳动能力 ... 无法通过产业扶持和就业帮助实现脱贫的建卡
-贫困户全部纳入最低生活保障"): a supported household (`policies.supported`: registered,
+贫困户全部纳入最低生活保障"): a supported household (`sim/support.py: supported`: registered,
 exited while support continues, under return monitoring) below the line is eligible when
 it lacks full labor or has a chronically ill or disabled member (因病因残; the old and frail
 are those without full labor), and it is covered whatever its draw; so households that

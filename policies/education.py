@@ -33,11 +33,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from policies import supported
 from sim.fields import Cause
 from sim.flows import Flow
 from sim.measure import MeasureSpec
 from sim.sums import BLOCKS, block_rows, block_totals
+from sim.support import supported
 
 
 # Guangyuan's five batches (003 §二(四)) have no education batch; its education

@@ -4,7 +4,7 @@ cleaning, patrols, paid by the government.
 There are `public_jobs.jobs_per_registered_household` times the registered households at
 the start of the run jobs (no more than `budget.public_jobs` pays for, if it is set). A
 job stays with the household that holds it (`public_job`) from year to year while the
-household is supported (`policies.supported`: registered, exited while support continues,
+household is supported (`sim/support.py: supported`: registered, exited while support continues,
 under return monitoring; 摘帽不摘帮扶, docs/register_sources.md §2f) and has some labor and
 a working-age member at home: exiting the register does not cost it the job. Jobs that
 fall vacant, and new jobs when their number rises, go to the households the government

@@ -25,7 +25,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from policies import BATCH_NAMES, MEASURES
+from .measure import BATCH_NAMES
+from .registry import MEASURES
 
 from .exits import thresholds_at
 from .groups import row_people

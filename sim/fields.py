@@ -64,7 +64,7 @@ class Location(IntFlag):
 F = Field
 
 # The household columns of the engine. A measure declares the columns only it keeps in its
-# own module (`FIELDS`); `policies.HOUSEHOLD` is the registry of both.
+# own module (`FIELDS`); `sim/registry.py: HOUSEHOLD` is the registry of both.
 HOUSEHOLD_FIELDS = [
     F("weight", "float32", 1.0, "households", "how many households of the region this row stands for"),
     F("village", "int32", 0, "index", "row of the household's village in the village table"),
@@ -120,7 +120,7 @@ HOUSEHOLD_FIELDS = [
       "money committed this year out of income: repayments on formal loans, relocation contributions, project reinvestment"),
     F("school_support", "float32", 0.0, "yuan/year", "education support received this year"),
     F("measures_reached", "uint16", 0, "bitmask",
-      "measures (bit k: the k-th of `policies.MEASURES`) that have reached the household in a simulated year"),
+      "measures (bit k: the k-th of `sim.registry.MEASURES`) that have reached the household in a simulated year"),
     # the register
     F("status", "int8", 0, "Status", "never registered, registered, exited, returned"),
     F("reg_year", "int16", 0, "year", "year of the latest registration (0 = never)"),

@@ -32,7 +32,7 @@ ENGINE_FLOWS = (
     Flow("county_plans", "people per county", "sim/exits.py: plan_year",
          "each county's exit plan for the year (inf: no limit)"),
     Flow("planned_villages", "bool per village", "sim/exits.py: plan_year", "poor villages planned to exit this year"),
-    Flow("reached_bits", "uint16 per row", "policies/__init__.py: record_reach",
+    Flow("reached_bits", "uint16 per row", "sim/measure_steps.py: record_reach",
          "the measures that reached the household this year, one bit each in the order of MEASURES"),
     Flow("exited", "bool per row", "sim/exits.py", "households that exited this year"),
     Flow("exited_rows", "rows", "sim/exits.py", "the same households as row numbers, ascending"),

@@ -28,6 +28,13 @@ PHASES = {
 }
 
 
+# The five batches (五个一批) a measure is reported under: the national taxonomy (004 ch.1
+# §1) and Guangyuan's (003 §二(四)).
+NATIONAL_BATCHES = ("industry_employment", "relocation", "education", "ecological", "social_security")
+GUANGYUAN_BATCHES = ("production_employment", "relocation", "dibao", "medical", "disaster_reconstruction")
+BATCH_NAMES = tuple(dict.fromkeys(NATIONAL_BATCHES + GUANGYUAN_BATCHES))
+
+
 @dataclass(frozen=True)
 class MeasureSpec:
     name: str
@@ -57,6 +64,10 @@ def discover(package: str) -> dict[str, MeasureSpec]:
         spec = getattr(module, "MEASURE", None)
         if isinstance(spec, MeasureSpec):
             found.append((replace(spec, module_name=module.__name__), module))
+    for spec, module in found:
+        if spec.batch not in NATIONAL_BATCHES or spec.batch_guangyuan not in GUANGYUAN_BATCHES:
+            raise MeasureOrderError(f"{module.__name__}: MEASURE's batches '{spec.batch}', '{spec.batch_guangyuan}' "
+                                    f"are not of {NATIONAL_BATCHES} and {GUANGYUAN_BATCHES}")
     names = [spec.name for spec, _ in found]
     if len(set(names)) != len(names):
         raise MeasureOrderError(f"two measures of '{package}' share a name: {sorted(names)}")

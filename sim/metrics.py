@@ -11,7 +11,9 @@ import numba
 import numpy as np
 
 
-from policies import BATCH_NAMES, MEASURES, PAYERS
+from .measure import BATCH_NAMES
+from .measure_steps import PAYERS
+from .registry import MEASURES
 
 from .fields import Cause, Labor, Status
 from .register import on_register

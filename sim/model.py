@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from agents.places import County, Household, PlaceAgents, Village
-from policies import MEASURES, STREAM_NAMES, flow_registry
+from .registry import MEASURES, STREAM_NAMES, flow_registry
 
 from . import metrics, plan
 from .flows import Flows

@@ -6,7 +6,7 @@ per-capita income is below `monitoring.range_multiple` times the line (about 1.5
 §4a), or whose rigid spending (out-of-pocket medical and schooling costs) this year is
 above `monitoring.rigid_share` of last year's measured income ("rigid spending clearly
 above last year's income", §4a). A monitored household is helped as a supported one from
-the next year (medical assistance, a public job, the other measures: `policies.supported`)
+the next year (medical assistance, a public job, the other measures: `sim/support.py: supported`)
 and may apply to be registered (`sim/adjustment.py`) only after that help, if its income
 is still measured below the line. It leaves monitoring when an assessment finds it above
 the range with no rigid-spending shock (风险消除). Each county monitors at most

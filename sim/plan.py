@@ -16,7 +16,8 @@ from typing import Callable
 
 from agents import behaviour, life
 from agents.government import assign, targeted_measures
-from policies import MEASURES, act, record_reach, start_measures
+from .measure_steps import act, record_reach, start_measures
+from .registry import MEASURES
 
 from . import accounting, adjustment, exit_routes, exits, metrics, monitoring, register, register_build, setup
 
@@ -57,7 +58,7 @@ EXIT_FLOWS = ("exited", "exited_rows", "exits_under_pressure", "exits_reversed",
 
 
 def _measure_steps(measures: dict[str, bool], entitlements_only: bool = False) -> list[Step]:
-    out = [Step("measures begin", "measures", start_measures, "policies/__init__.py: start_measures",
+    out = [Step("measures begin", "measures", start_measures, "sim/measure_steps.py: start_measures",
                 writes=("supported",), fields_written=("obligations",))]
     targeted = {name for name, _ in targeted_measures(measures)}
     for name, spec in MEASURES.items():
@@ -75,7 +76,7 @@ def _measure_steps(measures: dict[str, bool], entitlements_only: bool = False) -
                         fields_written=tuple(getattr(module, "FIELDS_WRITTEN", ())),
                         acts_before=tuple(getattr(module, "ACTS_BEFORE", ()))))
     out.append(Step("measures reached", "measures", lambda m, e=entitlements_only: record_reach(m, e),
-                    "policies/__init__.py: record_reach", writes=("reached_bits",),
+                    "sim/measure_steps.py: record_reach", writes=("reached_bits",),
                     fields_written=() if entitlements_only else ("measures_reached",)))
     return out
 

@@ -91,7 +91,7 @@ WARM_UP_END = 2021  # through the years of return monitoring (from 2020) and loa
 def warm_up_runs() -> None:
     """What a first run compiles: a small run of every shipped profile with every measure on
     (which calls every pass), to `WARM_UP_END`."""
-    from policies import MEASURES
+    from sim.registry import MEASURES
     from sim.model import PovertyModel
     from sim.profiles import available_profiles, load_profile
 
@@ -214,7 +214,7 @@ def needed(entries: list[dict], measures: dict[str, bool] | None) -> list[dict]:
     on (all of them without `measures`)."""
     if measures is None:
         return entries
-    from policies import MEASURES
+    from sim.registry import MEASURES
 
     off = {spec.module.__name__ for name, spec in MEASURES.items() if not measures.get(name, False)}
     return [e for e in entries if e["pass"].partition(":")[0] not in off]

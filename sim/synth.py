@@ -27,10 +27,9 @@ import numpy as np
 from scipy import optimize
 from scipy.special import ndtr  # the normal CDF: what scipy.stats.norm.cdf computes, without its 0.5 s import
 
-from policies import HOUSEHOLD
-
 from .fields import COUNTY, VILLAGE, Location
 from .memory import keep_freed_memory
+from .registry import HOUSEHOLD
 from .streams import Streams, binomial_draw, inverse_normal, normal01, u01
 from .table import Table
 

@@ -8,6 +8,7 @@ refuses attributes that were not declared, so a typo cannot silently create new 
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 
 import numba
@@ -46,6 +47,17 @@ class Registry:
     def describe(self) -> list[tuple[str, str, str, str]]:
         """(name, dtype, unit, meaning) rows, for docs and `Household` inspection."""
         return [(f.name, f.dtype, f.unit, f.meaning) for f in self]
+
+
+def column_tuple(type_name: str, names: tuple[str, ...], module: str):
+    """A named tuple type of a table's columns, for a compiled pass to read them by name
+    (`h.n_child[a:b]`); the type lives in `module` under `type_name` (so passes that take
+    it can be cached). `Table.pick` fills one.
+
+    A parallel pass writes a column of the tuple only in a function it calls (`_copy(x,
+    h.labor[a:b])`), never directly (`h.labor[a:b] = x`): numba drops writes to a tuple's
+    arrays made in the body of a `parallel=True` function (numba/numba#5872, #10338)."""
+    return namedtuple(type_name, names, module=module)
 
 
 PREFAULT_BYTES = 256 << 10  # assumption: below 64 pages the faults cost too little to matter
@@ -104,13 +116,13 @@ class Table:
             return self._cols[name]
         except KeyError:
             raise AttributeError(
-                f"{self._registry.kind} has no field '{name}'; declare it in sim/fields.py"
+                f"{self._registry.kind} has no field '{name}'; declare it in sim/fields.py or in its measure's FIELDS"
             ) from None
 
     def __setattr__(self, name: str, value) -> None:
         if name not in self._cols:
             raise AttributeError(
-                f"{self._registry.kind} has no field '{name}'; declare it in sim/fields.py"
+                f"{self._registry.kind} has no field '{name}'; declare it in sim/fields.py or in its measure's FIELDS"
             )
         col = self._cols[name]
         col[...] = value  # in place: keeps dtype and any views handed out
@@ -123,6 +135,10 @@ class Table:
 
     def columns(self) -> dict[str, np.ndarray]:
         return dict(self._cols)
+
+    def pick(self, kind):
+        """The columns a `column_tuple` type names, in a tuple of that type."""
+        return kind(*(getattr(self, name) for name in kind._fields))
 
     def row(self, i: int) -> dict:
         return {k: v[i].item() for k, v in self._cols.items()}

@@ -25,9 +25,9 @@ import pytest
 
 from experiments import cli, workbench
 from experiments.compare import YEARLY, interval_text
-from experiments.report import OUTCOMES as HORIZON
+from experiments.outcomes import OUTCOMES as HORIZON
 from experiments.scenario import load_scenario
-from policies import MEASURES
+from sim.registry import MEASURES
 
 REPO = Path(__file__).resolve().parent.parent
 SHANGLUO = REPO / "experiments" / "scenarios" / "shangluo.toml"

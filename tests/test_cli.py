@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from experiments import cli, runner
+from experiments import cli, provenance, runner
 from experiments.runner import CONTRACT_COLUMNS, replication_seeds
 
 REPO = Path(__file__).resolve().parent.parent
@@ -271,7 +271,7 @@ def test_writing_is_atomic(small_run, tmp_path, monkeypatch):
     out = tmp_path / "out"
     out.mkdir()
     (out / "manifest.json").write_text("old")
-    t = runner.utc_now()
+    t = provenance.utc_now()
     with pytest.raises(OSError, match="disk full"):
         runner.write_outputs(df, scenario, [1, 2], out, t, t)
     assert (out / "manifest.json").read_text() == "old"  # nothing replaced

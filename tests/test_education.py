@@ -10,7 +10,8 @@ import pytest
 
 from agents import life
 from experiments.scenario import load_scenario
-from policies import HOUSEHOLD, MEASURES, education
+from policies import education
+from sim.registry import HOUSEHOLD, MEASURES
 from sim import accounting
 from sim.fields import COUNTY, VILLAGE, Labor, Status
 from sim.model import PovertyModel

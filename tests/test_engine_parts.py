@@ -6,7 +6,7 @@ import pytest
 
 import numba
 from sim.errors import InputError
-from policies import HOUSEHOLD
+from sim.registry import HOUSEHOLD
 from sim.params import PARAMETER_DIR, Parameters
 from sim.streams import Streams, binomial_draw, binomial_members, u01
 from sim.sums import BLOCKS, block_rows, block_totals, weighted_people, weighted_sum

@@ -6,7 +6,8 @@ import types
 import numpy as np
 import pytest
 
-from policies import MEASURES, flow_registry, training
+from policies import training
+from sim.registry import MEASURES, flow_registry
 from sim.flows import ENGINE_FLOWS, Flow, Flows, MissingFlow, UndeclaredFlow, declare
 from sim.model import PovertyModel
 

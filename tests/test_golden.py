@@ -38,7 +38,7 @@ ABS_TOL = 1e-9  # for values that are (nearly) zero
 def case(profile: str) -> dict:
     """The scenario of a golden case: the profile's start, three years, every measure on
     (so every pass of the engine contributes to the numbers)."""
-    from policies import MEASURES
+    from sim.registry import MEASURES
     from sim.profiles import load_profile
 
     start = load_profile(profile).data["start_year"]

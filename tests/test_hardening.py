@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments import cli, runner, store
+from experiments import cli, provenance, runner, store
 from experiments.executors import SerialExecutor, make_executor, run_sweep
 from experiments.scenario import load_scenario
 from experiments.sweep import load_sweep
@@ -293,7 +293,7 @@ def stored(tmp_path_factory):
     sweep_ = load_sweep(path)
     run_sweep(sweep_, tmp / "out", SerialExecutor(), progress=False)
     store.write_json(tmp / "out" / store.MANIFEST,
-                     store.sweep_manifest(sweep_, runner.utc_now(), runner.utc_now()))
+                     store.sweep_manifest(sweep_, provenance.utc_now(), provenance.utc_now()))
     return tmp / "out"
 
 

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from policies import HOUSEHOLD, MEASURES, STREAM_NAMES
 from sim.measure import PHASES, MeasureOrderError, MeasureSpec, discover, ordered
 from sim.metrics import COLUMNS
+from sim.registry import HOUSEHOLD, MEASURES, STREAM_NAMES
 
 
 def measure(name, phase, **declared):

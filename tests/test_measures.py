@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from experiments.scenario import load_scenario
-from policies import HOUSEHOLD, STREAM_NAMES, dibao, medical, medical_assistance, microcredit, split_payers
+from policies import dibao, medical, medical_assistance, microcredit
+from sim.measure_steps import split_payers
+from sim.registry import HOUSEHOLD, STREAM_NAMES
 from sim.errors import InputError
 from sim.fields import COUNTY, VILLAGE, Labor, Status
 from sim.model import PovertyModel
@@ -339,7 +341,7 @@ def test_people_ever_reached_count_households_once_over_the_run():
     """Plans total the distinct people a measure served over years: `ever_reached_people_*`
     never falls below a year's reach nor decreases (bar deaths), and relocation, which
     reaches a household once, gives exactly the relocated people."""
-    from policies import MEASURES
+    from sim.registry import MEASURES
     from sim.model import PovertyModel
 
     ts = PovertyModel("shangluo", households=3000, end_year=2019, rng=8,

@@ -9,7 +9,8 @@ import numba
 import numpy as np
 import pytest
 
-from policies import HOUSEHOLD, STREAM_NAMES, flow_registry, microcredit
+from policies import microcredit
+from sim.registry import HOUSEHOLD, STREAM_NAMES, flow_registry
 from sim import accounting
 from sim.fields import COUNTY, VILLAGE, Labor, Status
 from sim.flows import Flows

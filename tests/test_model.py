@@ -31,7 +31,7 @@ def test_one_thread_and_two_give_the_same_households_and_metrics(monkeypatch):
     import numba
 
     import sim.model as model_module
-    from policies import MEASURES
+    from sim.registry import MEASURES
 
     def households_and_metrics(min_rows):
         monkeypatch.setattr(model_module, "PARALLEL_MIN_ROWS", min_rows)

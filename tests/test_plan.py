@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from policies import MEASURES
+from sim.registry import MEASURES
 from sim import plan
 from sim.flows import Flows
 from sim.model import PovertyModel

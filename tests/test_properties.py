@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 from experiments import cli
 from experiments.runner import run_one
 from experiments.scenario import SCENARIO_SCHEMA, load_scenario
-from policies import MEASURES
+from sim.registry import MEASURES
 from sim.errors import InputError
 from sim.fields import Status
 from sim.params import PARAMETER_DIR, Parameters

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from policies import HOUSEHOLD, STREAM_NAMES, flow_registry
+from sim.registry import HOUSEHOLD, STREAM_NAMES, flow_registry
 from sim import adjustment, exit_routes, exits, monitoring, register, register_build
 from sim.fields import COUNTY, VILLAGE, Cause, Labor, Status
 from sim.flows import Flows
@@ -147,7 +147,7 @@ def test_targeted_support_goes_first_to_the_households_planned_to_exit():
     """Cadres can take on one household: the one in this year's plan (closest to the line
     at the last assessment), not the poorest."""
     from agents.government import assign
-    from policies import MEASURES
+    from sim.registry import MEASURES
     rows = [dict(status=Status.REGISTERED, measured_pc=1000.0, n_skilled=0),
             dict(status=Status.REGISTERED, measured_pc=2900.0, n_skilled=0)]
     m = with_profile(world(rows, measures={name: name == "training" for name in MEASURES},
@@ -348,7 +348,7 @@ def test_a_monitored_household_gets_help_before_it_is_registered_again():
     assert not m.flows["returned"].any()  # monitoring runs, not monitored before: no return this year
     monitoring.monitor(m)
     assert m.hh.monitor_year[0] == 2021 and m.flows["newly_monitored"][0]
-    from policies import supported
+    from sim.support import supported
     m.year = 2022
     assert supported(m)[0]  # helped as a supported household the next year
     adjustment.adjust(m)
@@ -477,7 +477,7 @@ def test_exit_routes_credit_the_measures_that_carried_a_household_out():
     """Household 0 needed its public job; household 1 was over the line without measures;
     household 2 needed its dibao and its job together, neither alone (the larger, dibao, is
     credited)."""
-    from policies import MEASURES
+    from sim.registry import MEASURES
     rows = [dict(income=income(3100), public_job=True, size=2),
             dict(income=income(5000), public_job=True, size=2),
             dict(income=income(3200), public_job=True, transfer_dibao=350.0, size=2)]
@@ -495,7 +495,7 @@ def test_exit_routes_credit_the_measures_that_carried_a_household_out():
 def test_exit_routes_credit_a_measure_that_removed_the_cause_a_household_was_registered_for():
     """Both registered for illness: assistance of 500 kept household 0's costs (200) under
     10% of its income (6,000); household 1's costs (900) stay above it."""
-    from policies import MEASURES
+    from sim.registry import MEASURES
     rows = [dict(income=6000.0, oop_medical=200.0, causes=int(Cause.ILLNESS)),
             dict(income=6000.0, oop_medical=900.0, causes=int(Cause.ILLNESS)),
             dict(income=6000.0, oop_medical=200.0, causes=int(Cause.SKILLS))]

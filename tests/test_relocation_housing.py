@@ -9,7 +9,8 @@ import pytest
 
 from agents import behaviour
 from experiments.scenario import load_scenario
-from policies import HOUSEHOLD, STREAM_NAMES, disaster_reconstruction, housing, relocation
+from policies import disaster_reconstruction, housing, relocation
+from sim.registry import HOUSEHOLD, STREAM_NAMES
 from sim.fields import COUNTY, VILLAGE, Labor, Location, Status
 from sim.model import PovertyModel
 from sim.params import Parameters

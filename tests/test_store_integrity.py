@@ -35,7 +35,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from experiments import cli, runner, store
+from experiments import cli, provenance, runner, store
 from experiments.executors import SerialExecutor, run_sweep
 from sim.inputs import MAX_INPUT_BYTES
 from experiments.sweep import MAX_RUNS, load_sweep
@@ -78,7 +78,7 @@ def reference(tmp_path_factory):
     sweep = load_sweep(path)
     out = tmp / "out"
     assert run_sweep(sweep, out, SerialExecutor(), progress=False) == (4, 0, 0)
-    store.write_json(out / store.MANIFEST, store.sweep_manifest(sweep, runner.utc_now(), runner.utc_now()))
+    store.write_json(out / store.MANIFEST, store.sweep_manifest(sweep, provenance.utc_now(), provenance.utc_now()))
     return path, out, store.load_results(out)
 
 

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from agents import behaviour
-from policies import (HOUSEHOLD, STREAM_NAMES, assets, dibao, ecological, employment, flow_registry, industry,
-                      public_jobs, relocation, supported)
+from policies import assets, dibao, ecological, employment, industry, public_jobs, relocation
+from sim.registry import HOUSEHOLD, STREAM_NAMES, flow_registry
+from sim.support import supported
 from sim.fields import COUNTY, VILLAGE, Labor, Location, Status
 from sim.flows import Flows
 from sim.params import Parameters

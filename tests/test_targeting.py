@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from agents.government import assign
-from policies import HOUSEHOLD, STREAM_NAMES, assets, ecological, flow_registry, industry, public_jobs, training
+from policies import assets, ecological, industry, public_jobs, training
+from sim.registry import HOUSEHOLD, STREAM_NAMES, flow_registry
 from sim.fields import COUNTY, VILLAGE, Labor, Location, Status
 from sim.flows import Flows
 from sim.params import Parameters
