@@ -292,31 +292,6 @@ def _scale_by(values, factors):
         values[j] *= factors[j]
 
 
-@numba.njit(cache=True, parallel=True)
-def _expected_oop_rows(rate_poor, rate_other, elderly_mult, mean_episode, chronic_cost, share_left, insurance_on,
-                       registered, n_working, n_elderly, size, n_chronic, insured, out):
-    for i in numba.prange(size.shape[0]):
-        rate = rate_poor if registered[i] else rate_other
-        at_risk = n_working[i] + elderly_mult * n_elderly[i] + 0.5 * (size[i] - n_working[i] - n_elderly[i])
-        cost = (1.0 - (1.0 - rate) ** at_risk) * mean_episode + n_chronic[i] * chronic_cost
-        out[i] = cost * (share_left if insured[i] and insurance_on else 1.0)
-
-
-def expected_oop_medical(model) -> np.ndarray:
-    """Expected yearly out-of-pocket medical cost under basic insurance (for synthesis)."""
-    hh, p = model.hh, model.p
-    s = p["health.admission_cost_sigma"]
-    mean_episode = p["health.admission_cost_median"] * np.exp(s * s / 2)
-    covered = (1.0 - p["medical.noncompliant_share"]) * p["medical.reimbursement"]
-    out = np.empty(hh.n)
-    _expected_oop_rows(float(p["health.admission_rate_poor"]), float(p["health.admission_rate_other"]),
-                       float(p["health.elderly_admission_multiplier"]), float(mean_episode),
-                       float(p["health.chronic_cost"]), float(1.0 - covered),
-                       bool(model.measures.get("medical_insurance", False)), registered(hh), hh.n_working,
-                       hh.n_elderly, hh.size, hh.n_chronic, hh.insured, out)
-    return out
-
-
 def village_and_county_shocks(model) -> np.ndarray:
     """Disasters by village, price and wage shocks by county; returns villages hit."""
     p, v, c, year = model.p, model.villages, model.counties, model.year
