@@ -183,7 +183,7 @@ def describe(plan: tuple[Step, ...], measures: dict[str, bool] | None = None) ->
             stage = step.stage
             lines.append(f"  {stage}")
         state = "on" if step.on else ("acts from the first year" if (measures or {}).get(step.measure) else "off")
-        name = step.name + ("" if step.measure is None else f" ({state})")
+        name = step.name + ("" if step.measure is None else f" ({state}) [{MEASURES[step.measure].phase}]")
         parts = []
         if step.reads:
             parts.append("reads " + ", ".join(step.reads))
@@ -191,5 +191,5 @@ def describe(plan: tuple[Step, ...], measures: dict[str, bool] | None = None) ->
             parts.append("writes " + ", ".join(step.writes))
         if step.fields_written and (step.measure is None or step.on):
             parts.append("columns " + ", ".join(step.fields_written))
-        lines.append(f"    {k:2d}. {name:40s} {step.where}" + (f"  [{'; '.join(parts)}]" if parts else ""))
+        lines.append(f"    {k:2d}. {name:52s} {step.where}" + (f"  [{'; '.join(parts)}]" if parts else ""))
     return lines

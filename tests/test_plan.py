@@ -111,4 +111,5 @@ def test_povsim_describe_prints_the_plan_of_a_scenario(capsys):
     order = [year.index(f" {name} ") for name in ("life", "dibao (on)", "microcredit (off)", "measurement", "record")]
     assert order[0] < order[2] < order[1] < order[3] < order[4]
     assert "reads county_plans, planned_villages; writes exited" in year
-    assert "training (acts from the first year)" in out[:out.index("each year")]
+    assert "training (acts from the first year) [skills]" in out[:out.index("each year")]
+    assert "dibao (on) [means_test]" in year and "medical_insurance (on) [costs]" in year
