@@ -83,6 +83,7 @@ from sim.sparse import values_at
 from sim.streams import normal01, u01
 from sim.sums import BLOCKS, PLACE_PARTS, block_rows, block_totals, part_rows
 from sim.table import Field as F
+from sim.table import column_tuple
 
 
 FLOWS = (
@@ -132,6 +133,17 @@ LOAN_PARAMS = ("microcredit.takeup_base", "microcredit.takeup_skill_effect", "mi
                "microcredit.insured_loss_share")
 LoanParams = namedtuple("LoanParams", [name.split(".", 1)[1] for name in LOAN_PARAMS] + ["amount", "equal"])
 
+# The household columns the loan passes read and write, by name (`h.loan_principal[i]`);
+# the stream keys, village and county values and the year's flags likewise.
+LoanColumns = column_tuple("LoanColumns", (
+    "county", "village", "labor", "size", "weight", "n_skilled", "motivation", "risk_aversion", "income_farm",
+    "income_local_wage", "income_migrant", "income_transfers", "income_property", "oop_medical", "savings",
+    "obligations", "loan_principal", "loan_capital", "loan_term_left", "loan_arrears", "loan_year", "loan_defaulted",
+    "loan_extensions"), __name__)
+LoanKeys = namedtuple("LoanKeys", ("project_return", "loan_renewal"))
+LoanPlaces = namedtuple("LoanPlaces", ("price_shock", "disaster_loss"))
+LoanFlags = namedtuple("LoanFlags", ("made", "defaults", "extended", "renewed"))
+
 # assumption: less than a yuan left unpaid is rounding (float32 balances), not a debt
 PAID_UP = 1.0
 
@@ -144,53 +156,49 @@ def loan_params(p) -> LoanParams:
 
 
 @numba.njit(cache=True, parallel=True)
-def _takeup_rows(year, on, q, key_takeup, good_v, supported, village, labor, size, n_skilled, motivation,
-                 risk_aversion, defaulted, principal_a, capital_a, term_left_a, arrears_a, loan_year, extensions,
-                 made_out, projects):
+def _takeup_rows(year, on, q, key_takeup, good_v, supported, h, made_out, projects):
     """Rule 1 on every row: new loans. `projects[block]`: the block's rows with project
     capital once the new loans are made (the rows whose gains the loan pass stores)."""
-    n = size.shape[0]
-    amount, term = q.amount, int(q.term)
     for block in numba.prange(BLOCKS):
-        first, last = block_rows(block, n)
-        count = 0
-        for i in range(first, last):  # unsigned rows (`block_rows`)
-            made = False
-            if (on and supported[i] and labor[i] != 0 and principal_a[i] <= 0 and arrears_a[i] <= 0
-                    and not defaulted[i] and size[i] > 0):
-                chance = (q.takeup_base + q.takeup_skill_effect * (1.0 if n_skilled[i] > 0 else 0.0)
-                          + q.takeup_motivation_effect * (motivation[i] - 0.5)
-                          - q.takeup_risk_effect * (risk_aversion[i] - 0.5)
-                          - q.takeup_peer_effect * (1.0 - good_v[village[i]]))
-                made = u01(key_takeup, i, 0) < min(max(chance, 0.0), 1.0)
-                if made:
-                    principal_a[i] = amount
-                    capital_a[i] += amount
-                    term_left_a[i] = term
-                    loan_year[i] = year
-                    extensions[i] = 0
-            made_out[i] = made
-            if capital_a[i] > 0:
-                count += 1
-        projects[block] = count
+        first, last = block_rows(block, h.size.shape[0])
+        projects[block] = _takeup_block(first, last, year, on, q, key_takeup, good_v, supported, h, made_out)
+
+
+@numba.njit(cache=True)
+def _takeup_block(lo, hi, year, on, q, key_takeup, good_v, supported, h, made_out):
+    """Rule 1 on rows lo..hi (`LoanColumns` by name); returns the rows with project capital."""
+    amount, term = q.amount, int(q.term)
+    count = 0
+    for i in range(lo, hi):  # unsigned rows (`block_rows`)
+        made = False
+        if (on and supported[i] and h.labor[i] != 0 and h.loan_principal[i] <= 0 and h.loan_arrears[i] <= 0
+                and not h.loan_defaulted[i] and h.size[i] > 0):
+            chance = (q.takeup_base + q.takeup_skill_effect * (1.0 if h.n_skilled[i] > 0 else 0.0)
+                      + q.takeup_motivation_effect * (h.motivation[i] - 0.5)
+                      - q.takeup_risk_effect * (h.risk_aversion[i] - 0.5)
+                      - q.takeup_peer_effect * (1.0 - good_v[h.village[i]]))
+            made = u01(key_takeup, i, 0) < min(max(chance, 0.0), 1.0)
+            if made:
+                h.loan_principal[i] = amount
+                h.loan_capital[i] += amount
+                h.loan_term_left[i] = term
+                h.loan_year[i] = year
+                h.loan_extensions[i] = 0
+        made_out[i] = made
+        if h.loan_capital[i] > 0:
+            count += 1
+    return count
 
 
 @numba.njit(cache=True, parallel=True)
-def _loan_rows(year, on, q, key_return, key_renewal, price_c, loss_v, line, supported, county, village, labor,
-               size, weight, income_farm, income_local_wage, income_migrant, income_transfers, income_property,
-               oop_medical, savings, obligations, principal_a, capital_a, term_left_a, arrears_a, loan_year,
-               defaulted, extensions, offsets, made_out, default_out, extended_out, renewed_out, gain_rows, gains):
+def _loan_rows(year, on, q, keys, places, line, supported, h, offsets, flags, gain_rows, gains):
     """Rules 2-6 on every row; returns the weighted interest subsidy and the defaulted losses.
     The block's project rows and their gains go to `gain_rows`, `gains` from `offsets[block]`."""
     sums = np.zeros((BLOCKS, 2))
     for block in numba.prange(BLOCKS):
-        first, last = block_rows(block, size.shape[0])
-        subsidy_c, loss_c = _loan_block(first, last, offsets[block], year, on, q, key_return, key_renewal,
-                                        price_c, loss_v, line, supported, county, village, labor, size, weight,
-                                        income_farm, income_local_wage, income_migrant, income_transfers,
-                                        income_property, oop_medical, savings, obligations, principal_a,
-                                        capital_a, term_left_a, arrears_a, loan_year, defaulted, extensions,
-                                        made_out, default_out, extended_out, renewed_out, gain_rows, gains)
+        first, last = block_rows(block, h.size.shape[0])
+        subsidy_c, loss_c = _loan_block(first, last, offsets[block], year, on, q, keys, places, line, supported, h,
+                                        flags, gain_rows, gains)
         sums[block, 0] = subsidy_c
         sums[block, 1] = loss_c
     totals = block_totals(sums)
@@ -198,31 +206,30 @@ def _loan_rows(year, on, q, key_return, key_renewal, price_c, loss_v, line, supp
 
 
 @numba.njit(cache=True)
-def _loan_block(lo, hi, k, year, on, q, key_return, key_renewal, price_c, loss_v, line, supported, county,
-                village, labor, size, weight, income_farm, income_local_wage, income_migrant, income_transfers,
-                income_property, oop_medical, savings, obligations, principal_a, capital_a, term_left_a, arrears_a,
-                loan_year, defaulted, extensions, made_out, default_out, extended_out, renewed_out, gain_rows,
-                gains):
+def _loan_block(lo, hi, k, year, on, q, keys, places, line, supported, h, flags, gain_rows, gains):
+    """Rules 2-6 on rows lo..hi: `keys` (`LoanKeys`), `places` (`LoanPlaces`), the household
+    columns `h` (`LoanColumns`) and the year's flags (`LoanFlags`) by name."""
     subsidy_sum, loss_sum = 0.0, 0.0
     for i in range(lo, hi):  # unsigned rows (`block_rows`)
-        capital, principal, arrears = float(capital_a[i]), float(principal_a[i]), float(arrears_a[i])
-        default_out[i] = False
-        extended_out[i] = False
-        renewed_out[i] = False
+        capital, principal = float(h.loan_capital[i]), float(h.loan_principal[i])
+        arrears = float(h.loan_arrears[i])
+        flags.defaults[i] = False
+        flags.extended[i] = False
+        flags.renewed[i] = False
         if capital <= 0 and principal <= 0 and arrears <= 0:
             continue  # no loan and no project: nothing is earned, owed or paid (most households)
         open_loan = principal > 0 or arrears > 0
 
         # Rule 2: the project's gain or loss is this year's business income
         if capital > 0:
-            r = ((1.0 + q.project_return_mean + q.project_return_sd * normal01(key_return, i, 0))
-                 * price_c[county[i]] * (1.0 - loss_v[village[i]]) - 1.0)
+            r = ((1.0 + q.project_return_mean + q.project_return_sd * normal01(keys.project_return, i, 0))
+                 * places.price_shock[h.county[i]] * (1.0 - places.disaster_loss[h.village[i]]) - 1.0)
             if r < 0.0:
                 r *= 1.0 - q.insured_loss_share  # insurance pays its share of the loss
             g = r * capital
-            income_farm[i] += g
+            h.income_farm[i] += g
             kept = q.reinvest_share * g if g > 0 else g  # reinvested, or borne by the capital
-            obligations[i] += kept
+            h.obligations[i] += kept
             capital += kept
             if not open_loan:
                 capital *= 1.0 - q.capital_depreciation
@@ -233,25 +240,25 @@ def _loan_block(lo, hi, k, year, on, q, key_return, key_renewal, price_c, loss_v
 
         if open_loan:
             # Rule 3: what falls due this year
-            years_left = max(int(term_left_a[i]), 1)  # a loan past its term falls due now
+            years_left = max(int(h.loan_term_left[i]), 1)  # a loan past its term falls due now
             mature = years_left == 1
             billed = principal / years_left if (q.equal > 0 or mature) else 0.0
             interest = q.interest_rate * principal
             subsidy = interest * q.interest_subsidy_share
             owed = arrears + (interest - subsidy) + billed
             # Rule 4: savings, then income above the line, then (at maturity) capital
-            from_savings = min(owed, max(float(savings[i]), 0.0))
-            income = (float(income_farm[i]) + income_local_wage[i] + income_migrant[i] + income_transfers[i]
-                      + income_property[i])
-            spare = income - obligations[i] - oop_medical[i] - line * size[i]
+            from_savings = min(owed, max(float(h.savings[i]), 0.0))
+            income = (float(h.income_farm[i]) + h.income_local_wage[i] + h.income_migrant[i]
+                      + h.income_transfers[i] + h.income_property[i])
+            spare = income - h.obligations[i] - h.oop_medical[i] - line * h.size[i]
             from_income = min(owed - from_savings, max(spare, 0.0))
             rest = owed - from_savings - from_income
             # at maturity the project is sold if that settles the loan, or at the last maturity;
             # otherwise it is kept through an extension
-            sell = mature and (capital >= rest - PAID_UP or extensions[i] >= q.max_extensions)
+            sell = mature and (capital >= rest - PAID_UP or h.loan_extensions[i] >= q.max_extensions)
             from_capital = min(rest, capital) if sell else 0.0
-            savings[i] -= from_savings
-            obligations[i] += from_income
+            h.savings[i] -= from_savings
+            h.obligations[i] += from_income
             capital -= from_capital
             unpaid = owed - from_savings - from_income - from_capital
             principal -= billed
@@ -261,32 +268,32 @@ def _loan_block(lo, hi, k, year, on, q, key_return, key_renewal, price_c, loss_v
             elif unpaid <= PAID_UP:
                 # repaid in full; Rule 6: renewal at once for a household still eligible
                 principal, arrears = 0.0, 0.0
-                if (on and supported[i] and labor[i] != 0 and size[i] > 0
-                        and u01(key_renewal, i, 0) < q.renewal_share):
+                if (on and supported[i] and h.labor[i] != 0 and h.size[i] > 0
+                        and u01(keys.loan_renewal, i, 0) < q.renewal_share):
                     principal = q.amount
                     capital += q.amount
                     term_left = int(q.term)
-                    loan_year[i] = year
-                    extensions[i] = 0
-                    made_out[i] = True
-                    renewed_out[i] = True
-            elif extensions[i] < q.max_extensions:
+                    h.loan_year[i] = year
+                    h.loan_extensions[i] = 0
+                    flags.made[i] = True
+                    flags.renewed[i] = True
+            elif h.loan_extensions[i] < q.max_extensions:
                 # Rule 5: extended; payments went to arrears and interest before principal
                 principal = min(unpaid, billed)
                 arrears = unpaid - principal
                 term_left = max(int(q.extension_years), 1)
-                extensions[i] += 1
-                extended_out[i] = True
+                h.loan_extensions[i] += 1
+                flags.extended[i] = True
             else:
-                loss_sum += weight[i] * unpaid  # written off; the risk fund pays its share
+                loss_sum += h.weight[i] * unpaid  # written off; the risk fund pays its share
                 principal, arrears = 0.0, 0.0
-                defaulted[i] = True
-                default_out[i] = True
-            principal_a[i] = max(principal, 0.0)
-            arrears_a[i] = max(arrears, 0.0)
-            term_left_a[i] = term_left
-            subsidy_sum += weight[i] * subsidy
-        capital_a[i] = capital if capital > 1.0 else 0.0
+                h.loan_defaulted[i] = True
+                flags.defaults[i] = True
+            h.loan_principal[i] = max(principal, 0.0)
+            h.loan_arrears[i] = max(arrears, 0.0)
+            h.loan_term_left[i] = term_left
+            subsidy_sum += h.weight[i] * subsidy
+        h.loan_capital[i] = capital if capital > 1.0 else 0.0
     return subsidy_sum, loss_sum
 
 
@@ -328,20 +335,14 @@ def act(model, on: bool) -> dict[str, float]:
     made = np.empty(hh.n, bool)  # the passes write every row
     defaults, extended, renewed = np.empty(hh.n, bool), np.empty(hh.n, bool), np.empty(hh.n, bool)
     projects = np.zeros(BLOCKS, np.int64)
-    _takeup_rows(model.year, on, q, s.key("loan_takeup", model.year), v.loan_good_share, supported, hh.village,
-                 hh.labor, hh.size, hh.n_skilled, hh.motivation, hh.risk_aversion, hh.loan_defaulted,
-                 hh.loan_principal, hh.loan_capital, hh.loan_term_left, hh.loan_arrears, hh.loan_year,
-                 hh.loan_extensions, made, projects)
+    h = hh.pick(LoanColumns)
+    _takeup_rows(model.year, on, q, s.key("loan_takeup", model.year), v.loan_good_share, supported, h, made, projects)
     offsets = np.zeros(BLOCKS, np.int64)
     offsets[1:] = np.cumsum(projects)[:-1]
     gain_rows, gains = np.empty(int(projects.sum()), np.int64), np.empty(int(projects.sum()))
-    subsidy, loss = _loan_rows(
-        model.year, on, q, s.key("project_return", model.year), s.key("loan_renewal", model.year),
-        c.price_shock, v.disaster_loss, float(model.line), supported, hh.county, hh.village, hh.labor, hh.size,
-        hh.weight, hh.income_farm, hh.income_local_wage, hh.income_migrant, hh.income_transfers, hh.income_property,
-        hh.oop_medical, hh.savings, hh.obligations, hh.loan_principal, hh.loan_capital, hh.loan_term_left,
-        hh.loan_arrears, hh.loan_year, hh.loan_defaulted, hh.loan_extensions, offsets, made, defaults, extended,
-        renewed, gain_rows, gains)
+    keys = LoanKeys(s.key("project_return", model.year), s.key("loan_renewal", model.year))
+    subsidy, loss = _loan_rows(model.year, on, q, keys, LoanPlaces(c.price_shock, v.disaster_loss), float(model.line),
+                               supported, h, offsets, LoanFlags(made, defaults, extended, renewed), gain_rows, gains)
     compensation = loss * p["microcredit.risk_compensation_share"]
 
     # Peer effect for next year: the share of each village's loans in good standing.
