@@ -32,7 +32,7 @@ from sim.measure import MeasureSpec
 from sim.params import pass_params, read_pass_params
 from sim.streams import fill_uniforms
 from sim.sums import BLOCKS, block_rows, block_totals
-from sim.table import Field as F
+from sim.table import Field as F, column_tuple
 
 
 MEASURE = MeasureSpec(
@@ -49,38 +49,41 @@ FIELDS = (  # household columns of its own (`sim/table.py: Field`)
 FIELDS_READ = ("income_farm", "income_local_wage", "income_migrant", "income_transfers", "income_property")
 FIELDS_WRITTEN = ("dibao", "income_transfers", "transfer_dibao")
 FULL, NONE = int(Labor.FULL), int(Labor.NONE)
+# The household columns the pass reads and writes, by name (`h.income_farm[a:b]`).
+DibaoColumns = column_tuple("DibaoColumns", (
+    "size", "labor", "weight", "n_working", "n_college", "n_elderly", "n_child", "n_primary", "n_junior", "n_senior",
+    "n_disabled", "n_chronic", "income_farm", "income_local_wage", "income_migrant", "income_transfers",
+    "income_property", "transfer_dibao", "dibao"), __name__)
 DibaoParams = pass_params("DibaoParams", (
     "dibao.exclusion_error", "dibao.inclusion_error", "dibao.inclusion_benefit_share", "dibao.extra_share",
     "dibao.share_of_elderly_over_70", "dibao.tekun_multiple"), __name__, extra=("line",))
 
 
 @numba.njit(cache=True, parallel=True)
-def _dibao_rows(key, q, cover_supported, supported, size, labor, weight, n_working, n_college, n_elderly, n_child,
-                n_primary, n_junior, n_senior, n_disabled, n_chronic, income_farm, income_local_wage, income_migrant,
-                income_transfers, income_property, transfer_dibao, dibao):
+def _dibao_rows(key, q, cover_supported, supported, h):
     """Every row's dibao this year; returns the weighted benefits paid (summed block by
     block, the blocks in order: the same total on any number of threads). Block by block
     in branch-free loops that each store one array: the compiler vectorizes them.
     `cover_supported` ("two lines in one"): eligible supported households are covered
-    whatever their draw. `q`: the `DibaoParams` of the year."""
+    whatever their draw. `q`: the `DibaoParams` of the year; `h`: the `DibaoColumns` by name."""
     sums = np.zeros((BLOCKS, 1))
     for block in numba.prange(BLOCKS):
-        a, b = block_rows(block, size.shape[0])
+        a, b = block_rows(block, h.size.shape[0])
         u, extras, benefit = np.empty(b - a), np.empty(b - a), np.empty(b - a)
         before = np.empty(b - a, np.float32)  # income before dibao: float32 sums, as the row loop gave
         fill_uniforms(key, a, u)
-        _income_before(income_farm[a:b], income_local_wage[a:b], income_migrant[a:b], income_transfers[a:b],
-                       income_property[a:b], before)
-        _extras(q.share_of_elderly_over_70, n_elderly[a:b], n_child[a:b], n_primary[a:b], n_junior[a:b],
-                n_disabled[a:b], n_senior[a:b], n_college[a:b], extras)
+        _income_before(h.income_farm[a:b], h.income_local_wage[a:b], h.income_migrant[a:b], h.income_transfers[a:b],
+                       h.income_property[a:b], before)
+        _extras(q.share_of_elderly_over_70, h.n_elderly[a:b], h.n_child[a:b], h.n_primary[a:b], h.n_junior[a:b],
+                h.n_disabled[a:b], h.n_senior[a:b], h.n_college[a:b], extras)
         sure = supported[a:b]
         frail = np.empty(b - a, np.bool_)
-        _frail_block(n_disabled[a:b], n_chronic[a:b], frail)
-        _benefit_block(q, cover_supported, sure, frail, u, before, extras, size[a:b], labor[a:b], n_working[a:b],
-                       n_college[a:b], benefit)
-        _covered_block(q, cover_supported, sure, frail, u, before, size[a:b], labor[a:b], dibao[a:b])
-        _pay_block(benefit, transfer_dibao[a:b], income_transfers[a:b])
-        sums[block, 0] = _paid(weight[a:b], benefit)
+        _frail_block(h.n_disabled[a:b], h.n_chronic[a:b], frail)
+        _benefit_block(q, cover_supported, sure, frail, u, before, extras, h.size[a:b], h.labor[a:b], h.n_working[a:b],
+                       h.n_college[a:b], benefit)
+        _covered_block(q, cover_supported, sure, frail, u, before, h.size[a:b], h.labor[a:b], h.dibao[a:b])
+        _pay_block(benefit, h.transfer_dibao[a:b], h.income_transfers[a:b])
+        sums[block, 0] = _paid(h.weight[a:b], benefit)
     return block_totals(sums)[0]
 
 
@@ -170,10 +173,7 @@ def act(model, on: bool) -> dict[str, float]:
     # the targeting draw is the household's for the whole run (year 0's key), not the year's
     q = read_pass_params(DibaoParams, p, line=dibao_line(p))
     paid = _dibao_rows(model.streams.key("dibao_targeting", 0), q, bool(p["dibao.two_lines_in_one"]),
-                model.flows["supported"], hh.size, hh.labor, hh.weight,
-                hh.n_working, hh.n_college, hh.n_elderly, hh.n_child, hh.n_primary, hh.n_junior, hh.n_senior,
-                hh.n_disabled, hh.n_chronic, hh.income_farm, hh.income_local_wage, hh.income_migrant,
-                hh.income_transfers, hh.income_property, hh.transfer_dibao, hh.dibao)
+                       model.flows["supported"], hh.pick(DibaoColumns))
     model.flows["reached_dibao"] = hh.dibao.copy()
     return {"fiscal": float(paid)}
 

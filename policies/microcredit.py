@@ -82,8 +82,7 @@ from sim.results import Column
 from sim.sparse import values_at
 from sim.streams import normal01, u01
 from sim.sums import BLOCKS, PLACE_PARTS, block_rows, block_totals, part_rows
-from sim.table import Field as F
-from sim.table import column_tuple
+from sim.table import Field as F, column_tuple
 
 
 FLOWS = (

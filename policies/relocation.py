@@ -38,7 +38,7 @@ import numpy as np
 from sim.measure import MeasureSpec
 from sim.streams import u01
 from sim.sums import BLOCKS, PLACE_PARTS, block_rows, block_totals, part_rows, weighted_people
-from sim.table import Field as F
+from sim.table import Field as F, column_tuple
 
 
 MEASURE = MeasureSpec(
@@ -51,6 +51,11 @@ STREAMS = ("relocation_accept", "relocation_order")  # random streams of its own
 FIELDS = (  # household columns of its own (`sim/table.py: Field`)
     F("relocation_year", "int16", 0, "year", "year of relocation (0 = never); the house cannot be sold for 5 years"),
 )
+# The household columns the move pass reads and writes, by name (`h.relocated[i]`).
+MoveColumns = column_tuple("MoveColumns", (
+    "village", "size", "weight", "relocated", "relocation_year", "location_risk", "unsafe_housing", "income_farm",
+    "income_local_wage", "income_migrant", "income_transfers", "income_property", "oop_medical", "obligations",
+    "savings"), __name__)
 FIELDS_WRITTEN = ("income_farm", "income_property", "location_risk", "obligations", "relocated",
                   "relocation_year", "savings", "unsafe_housing")
 
@@ -96,49 +101,43 @@ def _village_movers(key, base, effect, can_move, willingness, size, weight, vill
 
 
 @numba.njit(cache=True, parallel=True)
-def _move_rows(year, loss_share, owed_per_person, line, accepts, chosen_v, village, size, weight,
-               relocated, relocation_year, location_risk, unsafe_housing, income_farm, income_local_wage,
-               income_migrant, income_transfers, income_property, oop_medical, obligations, savings, moved):
+def _move_rows(year, loss_share, owed_per_person, line, accepts, chosen_v, h, moved):
     """Households in chosen villages that accepted move; returns (weighted people moved,
     weighted contributions paid), summed block by block in order. The contribution comes
-    from income above the line, then savings; the rest is waived."""
+    from income above the line, then savings; the rest is waived. `h`: the `MoveColumns`."""
     sums = np.zeros((BLOCKS, 2))
     for block in numba.prange(BLOCKS):
-        first, last = block_rows(block, size.shape[0])
-        sums[block, 0], sums[block, 1] = _move_block(
-            first, last, year, loss_share, owed_per_person, line, accepts, chosen_v, village, size, weight,
-            relocated, relocation_year, location_risk, unsafe_housing, income_farm, income_local_wage,
-            income_migrant, income_transfers, income_property, oop_medical, obligations, savings, moved)
+        first, last = block_rows(block, h.size.shape[0])
+        sums[block, 0], sums[block, 1] = _move_block(first, last, year, loss_share, owed_per_person, line, accepts,
+                                                     chosen_v, h, moved)
     totals = block_totals(sums)
     return totals[0], totals[1]
 
 
 @numba.njit(cache=True)
-def _move_block(first, last, year, loss_share, owed_per_person, line, accepts, chosen_v, village, size, weight,
-                relocated, relocation_year, location_risk, unsafe_housing, income_farm, income_local_wage,
-                income_migrant, income_transfers, income_property, oop_medical, obligations, savings, moved):
+def _move_block(first, last, year, loss_share, owed_per_person, line, accepts, chosen_v, h, moved):
     people = 0.0
     paid = 0.0
     keep = np.float32(1.0 - loss_share)
     for i in range(first, last):
-        moved[i] = accepts[i] and chosen_v[village[i]]
+        moved[i] = accepts[i] and chosen_v[h.village[i]]
         if not moved[i]:
             continue
-        relocated[i] = True
-        relocation_year[i] = year
-        location_risk[i] = 0
-        unsafe_housing[i] = False
-        income_farm[i] *= keep
-        owed = owed_per_person * size[i]
-        income = (np.float64(income_farm[i]) + income_local_wage[i] + income_migrant[i] + income_transfers[i]
-                  + income_property[i])
-        spare = max(income - oop_medical[i] - obligations[i] - line * size[i], 0.0)
+        h.relocated[i] = True
+        h.relocation_year[i] = year
+        h.location_risk[i] = 0
+        h.unsafe_housing[i] = False
+        h.income_farm[i] *= keep
+        owed = owed_per_person * h.size[i]
+        income = (np.float64(h.income_farm[i]) + h.income_local_wage[i] + h.income_migrant[i] + h.income_transfers[i]
+                  + h.income_property[i])
+        spare = max(income - h.oop_medical[i] - h.obligations[i] - line * h.size[i], 0.0)
         from_income = min(owed, spare)
-        from_savings = min(owed - from_income, max(np.float64(savings[i]), 0.0))
-        obligations[i] += np.float32(from_income)
-        savings[i] -= np.float32(from_savings)
-        w = np.float64(weight[i])
-        people += w * size[i]
+        from_savings = min(owed - from_income, max(np.float64(h.savings[i]), 0.0))
+        h.obligations[i] += np.float32(from_income)
+        h.savings[i] -= np.float32(from_savings)
+        w = np.float64(h.weight[i])
+        people += w * h.size[i]
         paid += w * (from_income + from_savings)
     return people, paid
 
@@ -183,10 +182,7 @@ def act(model, on: bool) -> dict[str, float]:
     moved = np.empty(hh.n, bool)
     people, paid = _move_rows(model.year, float(p["relocation.move_farm_loss_share"]),
                               float(min(p["relocation.household_contribution_per_person"], cost)),
-                              float(model.line), accepts, chosen, hh.village, hh.size, hh.weight, hh.relocated,
-                              hh.relocation_year, hh.location_risk, hh.unsafe_housing, hh.income_farm,
-                              hh.income_local_wage, hh.income_migrant, hh.income_transfers, hh.income_property,
-                              hh.oop_medical, hh.obligations, hh.savings, moved)
+                              float(model.line), accepts, chosen, hh.pick(MoveColumns), moved)
     f["reached_relocation"] = moved
     return {"fiscal": cost * people - paid} if moved.any() else {}
 
