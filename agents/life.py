@@ -15,6 +15,8 @@ pupil (`policies/education.py`) when their children continue or drop out.
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numba
 import numpy as np
 
@@ -24,7 +26,7 @@ from sim.register import registered
 from sim.exp import exp_block
 from sim.streams import (binomial_draw, binomial_from, binomial_members, binomial_none,
                          fill_mean_one_lognormals,
-                         fill_normals, fill_uniforms, key_tuple)
+                         fill_normals, fill_uniforms)
 from sim.sums import BLOCKS, block_rows, gather
 
 # Years spent in each band or stage (ageing rates are their inverses).
@@ -51,13 +53,13 @@ LifeParams = pass_params("LifeParams", LIFE_PARAMS, __name__, extra=(
     "log_no_admission_other", "support_junior", "support_senior", "support_college"))
 
 # The streams the compiled pass draws from, read by name (`keys.birth`).
-LifeKeys = key_tuple("LifeKeys", (
+LifeKeys = namedtuple("LifeKeys", (
     "birth", "child_to_school", "primary_to_junior", "junior_to_senior", "senior_continue",
     "senior_finish", "vocational", "college_continue", "college_finish", "dropout_age_out",
     "dropout_return", "compulsory_dropout", "compulsory_age_out", "working_to_elderly",
     "death_working", "death_elderly", "disability_onset", "chronic_onset", "chronic_recovery",
     "major_illness", "medical_cost", "ability_drift", "housing_damage", "housing_repair",
-), __name__)
+))
 MAJOR, CHRONIC, NONE = int(Illness.MAJOR), int(Illness.CHRONIC), int(Illness.NONE)
 
 

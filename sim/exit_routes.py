@@ -75,12 +75,10 @@ def _credited(model, rows: np.ndarray, names: list[str]) -> np.ndarray:
     """Each row's credited measures among `names` (those switched on), as bits."""
     hh = model.hh
     contrib = np.empty((len(names), rows.size))
-    for k, name in enumerate(names):
-        module = MEASURES[name].module
-        contrib[k] = module.income_contribution(model, rows) if hasattr(module, "income_contribution") else 0.0
     extra = np.zeros(rows.size, np.int64)  # the causes removed this year (the measure's `cause_removed`)
     for k, name in enumerate(names):
         module = MEASURES[name].module
+        contrib[k] = module.income_contribution(model, rows) if hasattr(module, "income_contribution") else 0.0
         if hasattr(module, "cause_removed"):
             extra |= module.cause_removed(model, rows).astype(np.int64) << k
     size = np.maximum(hh.size[rows], 1).astype(np.float64)

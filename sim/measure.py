@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 # The phases of the measures' part of the year, in order. A measure names one; within a
 # phase the declarations order the measures (`ordered`).
@@ -72,19 +72,29 @@ def discover(package: str) -> dict[str, MeasureSpec]:
     if len(set(names)) != len(names):
         raise MeasureOrderError(f"two measures of '{package}' share a name: {sorted(names)}")
     by_name = {spec.name: spec for spec, _ in found}
-    return {name: by_name[name] for name in ordered([(spec, module) for spec, module in found])}
+    return {name: by_name[name] for name in ordered(found)}
 
 
-def _declared(module) -> dict[str, set[str]]:
-    spec = module.MEASURE
+@dataclass(frozen=True)
+class Declared:
+    """What a measure's module declares about its step, read by the order and by the plan."""
+    reads: tuple[str, ...]           # flows it needs written earlier this year
+    writes: tuple[str, ...]          # flows its step writes: reached_<name>, then its own (not those it announces)
+    fields_read: tuple[str, ...]     # household columns whose values must include other measures' writes
+    fields_written: tuple[str, ...]  # household columns it may write
+    acts_before: tuple[str, ...]     # measures it acts before, where nothing else fixes the order
+
+
+def declared(module) -> Declared:
     announced = set(getattr(module, "ANNOUNCES", ()))
-    return {
-        "fields_read": set(getattr(module, "FIELDS_READ", ())),
-        "fields_written": set(getattr(module, "FIELDS_WRITTEN", ())),
-        "reads": set(getattr(module, "READS", ())),
-        "writes": {f"reached_{spec.name}"} | {f.name for f in getattr(module, "FLOWS", ()) if f.name not in announced},
-        "acts_before": set(getattr(module, "ACTS_BEFORE", ())),
-    }
+    return Declared(
+        reads=tuple(getattr(module, "READS", ())),
+        writes=(f"reached_{module.MEASURE.name}",
+                *(f.name for f in getattr(module, "FLOWS", ()) if f.name not in announced)),
+        fields_read=tuple(getattr(module, "FIELDS_READ", ())),
+        fields_written=tuple(getattr(module, "FIELDS_WRITTEN", ())),
+        acts_before=tuple(getattr(module, "ACTS_BEFORE", ())),
+    )
 
 
 def ordered(measures: list) -> list[str]:
@@ -98,7 +108,8 @@ def ordered(measures: list) -> list[str]:
         if spec.phase not in PHASES:
             raise MeasureOrderError(f"{module.__name__}: MEASURE.phase '{spec.phase}' is not one of "
                                     f"{', '.join(PHASES)}")
-        decl[spec.name], phase[spec.name] = _declared(module), spec.phase
+        decl[spec.name] = {key: set(names) for key, names in asdict(declared(module)).items()}
+        phase[spec.name] = spec.phase
     problems = []
     for name, d in decl.items():
         for other in sorted(d["acts_before"]):

@@ -33,13 +33,16 @@ def start_measures(model) -> None:
     model.hh.obligations = 0.0
 
 
-def act(model, name: str, entitlements_only: bool = False) -> dict[str, float]:
-    """One measure's step: it acts if switched on (at set-up only the entitlements, which
+def acts(name: str, measures: dict[str, bool], entitlements_only: bool = False) -> bool:
+    """Whether a measure acts: switched on, and at set-up only if an entitlement (which
     shaped the incomes the profile describes; measures that create state, such as loans,
-    start with the first simulated year); {payer: cost}."""
-    spec = MEASURES[name]
-    on = model.measures.get(name, False) and (spec.entitlement or not entitlements_only)
-    return split_payers(model, spec.module.act(model, on))
+    start with the first simulated year)."""
+    return bool(measures.get(name, False)) and (MEASURES[name].entitlement or not entitlements_only)
+
+
+def act(model, name: str, entitlements_only: bool = False) -> dict[str, float]:
+    """One measure's step (its module's `act`, told whether it `acts`); {payer: cost}."""
+    return split_payers(model, MEASURES[name].module.act(model, acts(name, model.measures, entitlements_only)))
 
 
 def record_reach(model, entitlements_only: bool = False) -> None:

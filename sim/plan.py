@@ -16,7 +16,8 @@ from typing import Callable
 
 from agents import behaviour, life
 from agents.government import assign, targeted_measures
-from .measure_steps import act, record_reach, start_measures
+from .measure import declared
+from .measure_steps import act, acts, record_reach, start_measures
 from .registry import MEASURES
 
 from . import accounting, adjustment, exit_routes, exits, metrics, monitoring, register, register_build, setup
@@ -63,18 +64,13 @@ def _measure_steps(measures: dict[str, bool], entitlements_only: bool = False) -
     targeted = {name for name, _ in targeted_measures(measures)}
     for name, spec in MEASURES.items():
         module = spec.module
-        on = bool(measures.get(name, False)) and (spec.entitlement or not entitlements_only)
-        reads = tuple(getattr(module, "READS", ()))
-        if on and name in targeted and not entitlements_only:
-            reads += (f"assigned_{name}",)
-        announced = tuple(getattr(module, "ANNOUNCES", ()))
-        own = tuple(f.name for f in getattr(module, "FLOWS", ()) if f.name not in announced)
+        d = declared(module)
+        on = acts(name, measures, entitlements_only)
+        reads = d.reads + ((f"assigned_{name}",) if name in targeted and not entitlements_only else ())
         out.append(Step(name, "measures", lambda m, n=name, e=entitlements_only: act(m, n, e),
                         f"{module.__name__.replace('.', '/')}.py: act", reads=reads if on else (),
-                        writes=(f"reached_{name}", *own), measure=name, on=on,
-                        fields_read=tuple(getattr(module, "FIELDS_READ", ())),
-                        fields_written=tuple(getattr(module, "FIELDS_WRITTEN", ())),
-                        acts_before=tuple(getattr(module, "ACTS_BEFORE", ()))))
+                        writes=d.writes, measure=name, on=on, fields_read=d.fields_read,
+                        fields_written=d.fields_written, acts_before=d.acts_before))
     out.append(Step("measures reached", "measures", lambda m, e=entitlements_only: record_reach(m, e),
                     "sim/measure_steps.py: record_reach", writes=("reached_bits",),
                     fields_written=() if entitlements_only else ("measures_reached",)))

@@ -15,7 +15,6 @@ kernels (`u01`), giving identical numbers.
 from __future__ import annotations
 
 import zlib
-from collections import namedtuple
 
 import numba
 import numpy as np
@@ -238,12 +237,6 @@ def _uniform_rows(key: np.uint64, n: int | np.ndarray, slot: int = 0) -> np.ndar
     return _uniform_list(np.uint64(key), np.asarray(n, dtype=np.int64), int(slot))
 
 
-def key_tuple(type_name: str, names: tuple[str, ...], module: str):
-    """A named tuple type of stream keys, for a compiled pass to read `keys.birth`; the type
-    lives in `module` under `type_name` (so compiled passes that take it can be cached)."""
-    return namedtuple(type_name, names, module=module)
-
-
 class Streams:
     """The keys of the run's declared streams, and draws from them by row."""
 
@@ -270,7 +263,8 @@ class Streams:
         return key
 
     def named_keys(self, kind, year: int):
-        """The year's keys of the streams a `key_tuple` type names, for a compiled pass."""
+        """The year's keys of the streams a named tuple type's fields name, for a compiled
+        pass to read them by name (`keys.birth`)."""
         return kind(*(self.key(name, year) for name in kind._fields))
 
     def generator(self, name: str, year: int) -> np.random.Generator:
